@@ -1,0 +1,48 @@
+//! Sans-IO SCTP for mcsctp.
+//!
+//! This crate holds the unicast protocol engine of mcsctp: today the complete
+//! RFC 9260 wire codec (with I-DATA and I-FORWARD-TSN of RFC 8260 and
+//! FORWARD-TSN of RFC 3758), tomorrow the association state machine. It
+//! never touches a socket, the clock or global randomness.
+//!
+//! Parsing is zero-copy and allocation-free: [`packet::Packet::parse`] takes
+//! a [`bytes::Bytes`], checks the CRC32c, every chunk length, the padding and
+//! the bundling rules, and yields [`chunk::RawChunk`] views whose values are
+//! slices of the same buffer; [`chunk::Chunk::parse`] turns one into a typed
+//! chunk. Serialising goes through [`packet::PacketBuilder`] into a
+//! caller-owned `Vec<u8>`.
+//!
+//! # Extension seam
+//!
+//! The multicast extension (crate `mcsctp-mcast`) defines its chunks and
+//! parameters without editing this crate: it implements
+//! [`chunk::WireChunk`] and [`param::WireParam`] for its own types, receives
+//! them as [`chunk::Chunk::Unknown`] / [`param::Param::Unknown`] raw values,
+//! tells the packet parser which of its types carry user data
+//! ([`packet::ParseOptions::extra_data_types`]), and bundles them with
+//! [`packet::PacketBuilder::add`].
+//!
+//! ```
+//! use bytes::Bytes;
+//! use mcsctp_core::chunk::{Chunk, CookieAck, WireChunk};
+//! use mcsctp_core::packet::{build_packet, CommonHeader, Packet};
+//! use mcsctp_core::serial::VerificationTag;
+//!
+//! let header = CommonHeader { src_port: 5000, dst_port: 5001, verification_tag: VerificationTag(7) };
+//! let bytes = build_packet(header, &[Chunk::CookieAck(CookieAck)]).unwrap();
+//! let packet = Packet::parse(Bytes::from(bytes)).unwrap();
+//! assert_eq!(packet.header().dst_port, 5001);
+//! let raw = packet.chunks().next().unwrap();
+//! assert_eq!(Chunk::parse(raw).unwrap(), Chunk::CookieAck(CookieAck));
+//! ```
+
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod cause;
+pub mod chunk;
+pub mod packet;
+pub mod param;
+pub mod serial;
+mod tlv;
+
+pub use tlv::TlvError;
