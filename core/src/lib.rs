@@ -38,11 +38,20 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod association;
 pub mod cause;
 pub mod chunk;
+pub mod config;
+mod cookie;
+pub mod endpoint;
+pub mod event;
 pub mod packet;
 pub mod param;
+mod rng;
+pub mod rx;
 pub mod serial;
 mod tlv;
+pub mod tx;
+pub mod user_data;
 
 pub use tlv::TlvError;

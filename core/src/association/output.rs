@@ -1,0 +1,333 @@
+//! Building the association's outgoing packets: control chunks first, then
+//! the SACK, FORWARD-TSN, retransmissions and new data, bundled up to the
+//! packet size (RFC 9260 §6.10).
+
+use std::time::Instant;
+
+use tracing::{trace, warn};
+
+use super::{Association, MemoryGauge, State};
+use crate::chunk::{
+    Abort, CookieEcho, ForwardTsn, ForwardTsnStream, Heartbeat, IForwardTsn, IForwardTsnStream,
+    Shutdown, ShutdownAck, ShutdownComplete,
+};
+use crate::event::Transmit;
+use crate::packet::{BuildError, COMMON_HEADER_LEN, CommonHeader, PacketBuilder};
+use crate::param::HeartbeatInfo;
+use crate::serial::VerificationTag;
+use crate::user_data::UserDataChunk;
+
+/// Fragments smaller than this are not started to fill the end of a packet
+/// that already carries something: better to send it and start a new one.
+const MIN_FILL: usize = 64;
+
+impl Association {
+    /// Writes the next packet to send at the end of `buf`, if any.
+    pub(crate) fn poll_transmit(
+        &mut self,
+        now: Instant,
+        buf: &mut Vec<u8>,
+        mem: MemoryGauge,
+    ) -> Option<Transmit> {
+        let len = self.build_packet(now, buf, mem)?;
+        self.stats.packets_sent += 1;
+        Some(Transmit {
+            destination: self.remote,
+            len,
+            segment_size: None,
+        })
+    }
+
+    fn build_packet(&mut self, now: Instant, buf: &mut Vec<u8>, mem: MemoryGauge) -> Option<usize> {
+        if let Some(abort) = self.abort.take() {
+            return Some(self.build_abort(buf, &abort));
+        }
+        if self.shutdown_complete {
+            self.shutdown_complete = false;
+            let mut b = PacketBuilder::new(buf, self.header(), self.max_packet_size);
+            b.add(&ShutdownComplete::default()).ok()?;
+            return Some(b.finish());
+        }
+        match &mut self.state {
+            State::Closed => None,
+            State::CookieWait { init, send, .. } => {
+                if !*send {
+                    return None;
+                }
+                *send = false;
+                // RFC 9260 §8.5.1 A: "The sender MUST set the Verification Tag
+                // of the packet to 0."
+                let header = CommonHeader {
+                    src_port: self.local_port,
+                    dst_port: self.peer_port,
+                    verification_tag: VerificationTag(0),
+                };
+                let mut b = PacketBuilder::new(buf, header, self.max_packet_size);
+                if let Err(e) = b.add(&*init) {
+                    warn!(assoc = %self.handle, error = %e, "INIT does not fit a packet");
+                    return None;
+                }
+                Some(b.finish())
+            }
+            State::CookieEchoed {
+                cookie,
+                error,
+                send,
+                sent_at,
+                ..
+            } => {
+                if !*send {
+                    return None;
+                }
+                *send = false;
+                sent_at.get_or_insert(now);
+                let header = CommonHeader {
+                    src_port: self.local_port,
+                    dst_port: self.peer_port,
+                    verification_tag: self.peer_tag,
+                };
+                let mut b = PacketBuilder::new(buf, header, self.max_packet_size);
+                let echo = CookieEcho {
+                    cookie: cookie.clone(),
+                };
+                if let Err(e) = b.add(&echo) {
+                    warn!(assoc = %self.handle, error = %e, "COOKIE ECHO does not fit a packet");
+                    return None;
+                }
+                if let Some(err) = error.as_ref() {
+                    // Best effort: the report is optional.
+                    let _ = b.add(err);
+                }
+                Some(b.finish())
+            }
+            _ => self.build_established(now, buf, mem),
+        }
+    }
+
+    fn build_abort(&self, buf: &mut Vec<u8>, abort: &Abort) -> usize {
+        // RFC 9260 §8.5.1 B: the peer's tag when known; otherwise our own,
+        // reflected, with the T bit.
+        let (tag, abort) = if self.peer_tag.0 == 0 || abort.reflected_tag {
+            (
+                self.my_tag,
+                Abort {
+                    reflected_tag: true,
+                    causes: abort.causes.clone(),
+                },
+            )
+        } else {
+            (self.peer_tag, abort.clone())
+        };
+        let header = CommonHeader {
+            src_port: self.local_port,
+            dst_port: self.peer_port,
+            verification_tag: tag,
+        };
+        let mut b = PacketBuilder::new(buf, header, self.max_packet_size);
+        if b.add(&abort).is_err() {
+            // A cause too large for the path: the ABORT itself matters more.
+            let _ = b.add(&Abort {
+                reflected_tag: abort.reflected_tag,
+                causes: Default::default(),
+            });
+        }
+        b.finish()
+    }
+
+    fn build_established(
+        &mut self,
+        now: Instant,
+        buf: &mut Vec<u8>,
+        mem: MemoryGauge,
+    ) -> Option<usize> {
+        let header = self.header();
+        let max = self.max_packet_size;
+        let mut b = PacketBuilder::new(buf, header, max);
+
+        // Shutdown chunks of the current state.
+        match &mut self.state {
+            State::ShutdownSent { send, .. } if *send => {
+                *send = false;
+                let cum = self
+                    .tracker
+                    .as_ref()
+                    .map_or(self.my_initial_tsn, |t| t.cumulative_tsn_ack());
+                let _ = b.add(&Shutdown {
+                    cumulative_tsn_ack: cum,
+                    flags: 0,
+                });
+            }
+            State::ShutdownAckSent { send, .. } if *send => {
+                *send = false;
+                let _ = b.add(&ShutdownAck);
+            }
+            _ => {}
+        }
+
+        // Queued control chunks, in order.
+        while let Some(c) = self.control.front() {
+            match b.add_chunk(c) {
+                Ok(()) => {
+                    self.control.pop_front();
+                }
+                Err(BuildError::TooBig { .. }) if !b.is_empty() => break,
+                Err(e) => {
+                    warn!(assoc = %self.handle, chunk = %c, error = %e, "dropping unsendable control chunk");
+                    self.control.pop_front();
+                }
+            }
+        }
+
+        // Heartbeat (RFC 9260 §8.3).
+        if self.heartbeat.send {
+            self.heartbeat.nonce = self.heartbeat.nonce.wrapping_add(1);
+            let nonce = self.heartbeat.nonce;
+            let hb = Heartbeat {
+                info: HeartbeatInfo(nonce.to_be_bytes().to_vec().into()),
+            };
+            if b.add(&hb).is_ok() {
+                self.heartbeat.send = false;
+                self.heartbeat.outstanding = Some((nonce, now, now + self.rto.rto()));
+            }
+        }
+
+        let sending_data = self.state.accepts_data()
+            && (self.rtq.as_ref().is_some_and(|q| q.has_retransmissions())
+                || (!self.send.is_empty()
+                    && self.rtq.as_ref().is_some_and(|q| q.available_window() > 0)));
+
+        // SACK: when due, or piggybacked on outgoing data (RFC 9260 §6.2).
+        let window = self.receive_window(mem).min(u32::MAX as usize) as u32;
+        if let Some(t) = self.tracker.as_mut()
+            && (t.should_send_sack_now() || (sending_data && t.sack_deadline().is_some()))
+        {
+            let sack = t.make_sack(window);
+            if b.add(&sack).is_ok() {
+                self.stats.sacks_sent += 1;
+            } else {
+                t.force_sack();
+            }
+        }
+
+        // FORWARD-TSN / I-FORWARD-TSN (RFC 3758 §3.5 C5, RFC 8260 §2.3).
+        if self.forward_tsn_due {
+            self.forward_tsn_due = false;
+            let interleaving = self.negotiated.is_some_and(|n| n.caps.interleaving);
+            if let Some(q) = self.rtq.as_mut()
+                && let Some(info) = q.forward_tsn(now, interleaving)
+            {
+                let added = if interleaving {
+                    let entries: Vec<IForwardTsnStream> = info
+                        .mids
+                        .iter()
+                        .map(|&(stream, unordered, mid)| IForwardTsnStream {
+                            stream,
+                            unordered,
+                            mid,
+                        })
+                        .collect();
+                    b.add(&IForwardTsn::new(info.new_cumulative_tsn, &entries))
+                } else {
+                    let streams: Vec<ForwardTsnStream> = info
+                        .ssns
+                        .iter()
+                        .map(|&(stream, ssn)| ForwardTsnStream { stream, ssn })
+                        .collect();
+                    b.add(&ForwardTsn::new(info.new_cumulative_tsn, &streams))
+                };
+                if added.is_err() {
+                    self.forward_tsn_due = true;
+                }
+            }
+        }
+
+        if self.state.accepts_data() {
+            self.add_data(now, &mut b);
+        }
+
+        if b.is_empty() {
+            return None;
+        }
+        let has_data = b.has_data();
+        let len = b.finish();
+        if has_data {
+            self.path_active(now);
+        }
+        trace!(assoc = %self.handle, len, "packet built");
+        Some(len)
+    }
+
+    /// Retransmissions first, then new data as the windows allow.
+    fn add_data(&mut self, now: Instant, b: &mut PacketBuilder<'_>) {
+        let interleaving = self.negotiated.is_some_and(|n| n.caps.interleaving);
+        let chunk_header = if interleaving { 20 } else { 16 };
+        let Some(q) = self.rtq.as_mut() else {
+            return;
+        };
+        let mut sent_any = false;
+        // Retransmissions (RFC 9260 §6.3.3 E3, §7.2.4).
+        if q.has_retransmissions() {
+            let room = b.remaining();
+            for (tsn, c) in q.chunks_to_retransmit(now, room) {
+                if encode(b, interleaving, tsn, &c).is_err() {
+                    // Cannot happen when the queue honoured the room; if it
+                    // did not, the chunk stays marked for the next packet.
+                    q.retransmit_later(tsn);
+                    break;
+                }
+                self.stats.data_chunks_retransmitted += 1;
+                sent_any = true;
+            }
+        }
+        // New data.
+        let full_fragment = self.max_packet_size - COMMON_HEADER_LEN - chunk_header;
+        loop {
+            let window = q.available_window();
+            // Silly-window avoidance: with data in flight, wait for a window
+            // worth a fragment rather than dribbling out tiny ones.
+            if window == 0
+                || self.send.is_empty()
+                || (window < MIN_FILL && q.outstanding_bytes() > 0)
+            {
+                break;
+            }
+            let room = b.remaining();
+            if room < chunk_header + MIN_FILL && !b.is_empty() || room <= chunk_header {
+                break;
+            }
+            // RFC 9260 §6.1 A/B: the windows bound the new data too.
+            let max_payload = (room - chunk_header).min(full_fragment).min(window);
+            let Some(produced) = self.send.produce(now, max_payload, interleaving) else {
+                break;
+            };
+            let chunk = produced.chunk.clone();
+            let tsn = q.add_sent(now, produced);
+            if encode(b, interleaving, tsn, &chunk).is_err() {
+                // produce() honoured max_payload, so this is a bug.
+                warn!(assoc = %self.handle, %tsn, "fragment did not fit its packet");
+                q.retransmit_later(tsn);
+                break;
+            }
+            self.stats.data_chunks_sent += 1;
+            sent_any = true;
+        }
+        if sent_any {
+            // RFC 9260 §6.3.2 R1: start T3-rtx if it is not running.
+            let rto = self.rto.rto();
+            q.start_t3_if_idle(now, rto);
+        }
+    }
+}
+
+fn encode(
+    b: &mut PacketBuilder<'_>,
+    interleaving: bool,
+    tsn: crate::serial::Tsn,
+    c: &UserDataChunk,
+) -> Result<(), BuildError> {
+    if interleaving {
+        b.add(&c.to_idata(tsn))
+    } else {
+        b.add(&c.to_data(tsn))
+    }
+}

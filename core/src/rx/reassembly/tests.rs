@@ -1,0 +1,1255 @@
+use std::collections::HashMap;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::chunk::DataFlags;
+use crate::rx::{DataTracker, DataTrackerConfig};
+
+/// An arbitrary origin for the virtual clock: only durations matter.
+#[allow(clippy::disallowed_methods)]
+fn epoch() -> Instant {
+    Instant::now()
+}
+
+fn data(stream: u16, ssn: u16, flags: DataFlags, payload: &[u8]) -> UserDataChunk {
+    UserDataChunk {
+        stream: StreamId(stream),
+        ssn: Ssn(ssn),
+        mid: Mid(0),
+        fsn: Fsn(0),
+        ppid: Ppid(51),
+        flags,
+        payload: Bytes::copy_from_slice(payload),
+    }
+}
+
+fn idata(stream: u16, mid: u32, fsn: u32, flags: DataFlags, payload: &[u8]) -> UserDataChunk {
+    let b = flags.is_begin();
+    UserDataChunk {
+        stream: StreamId(stream),
+        ssn: Ssn(0),
+        mid: Mid(mid),
+        fsn: Fsn(if b { 0 } else { fsn }),
+        ppid: Ppid(if b { 51 } else { 0 }),
+        flags,
+        payload: Bytes::copy_from_slice(payload),
+    }
+}
+
+/// Flags of fragment `i` of `n`.
+fn fl(i: usize, n: usize, unordered: bool) -> DataFlags {
+    DataFlags::new(i == 0, i + 1 == n, unordered)
+}
+
+/// DATA fragments of one message, TSNs from `tsn`.
+fn data_msg(
+    tsn: u32,
+    stream: u16,
+    ssn: u16,
+    unordered: bool,
+    payload: &[u8],
+    frag: usize,
+) -> Vec<(Tsn, UserDataChunk)> {
+    let parts: Vec<&[u8]> = payload.chunks(frag).collect();
+    let n = parts.len();
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            (
+                Tsn(tsn.wrapping_add(i as u32)),
+                data(stream, ssn, fl(i, n, unordered), p),
+            )
+        })
+        .collect()
+}
+
+/// I-DATA fragments of one message, TSNs from `tsn`.
+fn idata_msg(
+    tsn: u32,
+    stream: u16,
+    mid: u32,
+    unordered: bool,
+    payload: &[u8],
+    frag: usize,
+) -> Vec<(Tsn, UserDataChunk)> {
+    let parts: Vec<&[u8]> = payload.chunks(frag).collect();
+    let n = parts.len();
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            (
+                Tsn(tsn.wrapping_add(i as u32)),
+                idata(stream, mid, i as u32, fl(i, n, unordered), p),
+            )
+        })
+        .collect()
+}
+
+fn drain(q: &mut ReassemblyQueue) -> Vec<Delivery> {
+    std::iter::from_fn(|| q.poll()).collect()
+}
+
+fn feed(q: &mut ReassemblyQueue, now: Instant, frags: &[(Tsn, UserDataChunk)]) {
+    for (t, c) in frags {
+        q.add(now, *t, c.clone());
+    }
+}
+
+fn cfg() -> ReassemblyConfig {
+    ReassemblyConfig::default()
+}
+
+fn small(policy: OversizePolicy, max: usize) -> ReassemblyConfig {
+    ReassemblyConfig {
+        max_message_size: max,
+        oversize_policy: policy,
+        buffer_limit: 10_000,
+        partial_delivery_point: 5_000,
+        ..ReassemblyConfig::default()
+    }
+}
+
+fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
+    if items.len() <= 1 {
+        return vec![items.to_vec()];
+    }
+    let mut out = Vec::new();
+    for i in 0..items.len() {
+        let mut rest = items.to_vec();
+        let x = rest.remove(i);
+        for mut p in permutations(&rest) {
+            p.insert(0, x.clone());
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn kinds(ds: &[Delivery]) -> Vec<DeliveryKind> {
+    ds.iter().map(|d| d.kind).collect()
+}
+
+#[test]
+fn single_fragment_message_is_delivered_zero_copy() {
+    let mut q = ReassemblyQueue::new(cfg(), false);
+    let c = data(1, 0, DataFlags::COMPLETE, b"hello");
+    let ptr = c.payload.as_ptr();
+    q.add(epoch(), Tsn(1), c);
+    assert!(q.has_deliverable());
+    assert_eq!(q.buffered_bytes(), 5, "counted until polled");
+    let d = q.poll().expect("delivered");
+    assert_eq!(d.kind, DeliveryKind::Message);
+    assert_eq!(d.payload.as_ptr(), ptr, "the fragment's own bytes");
+    assert_eq!((d.stream, d.ssn, d.ppid), (StreamId(1), Ssn(0), Ppid(51)));
+    assert_eq!(q.buffered_bytes(), 0);
+    assert!(!q.has_deliverable());
+}
+
+#[test]
+fn data_fragments_reassemble_in_every_order() {
+    for unordered in [false, true] {
+        let frags = data_msg(10, 3, 0, unordered, b"abcdefgh", 2);
+        for perm in permutations(&frags) {
+            let mut q = ReassemblyQueue::new(cfg(), false);
+            feed(&mut q, epoch(), &perm);
+            let ds = drain(&mut q);
+            assert_eq!(ds.len(), 1, "{perm:?}");
+            assert_eq!(ds[0].kind, DeliveryKind::Message);
+            assert_eq!(&ds[0].payload[..], b"abcdefgh");
+            assert_eq!(ds[0].unordered, unordered);
+            assert_eq!(q.buffered_bytes(), 0);
+        }
+    }
+}
+
+#[test]
+fn idata_fragments_reassemble_in_every_order() {
+    for unordered in [false, true] {
+        let frags = idata_msg(10, 3, 0, unordered, b"abcdefgh", 2);
+        for perm in permutations(&frags) {
+            let mut q = ReassemblyQueue::new(cfg(), true);
+            feed(&mut q, epoch(), &perm);
+            let ds = drain(&mut q);
+            assert_eq!(ds.len(), 1, "{perm:?}");
+            assert_eq!(&ds[0].payload[..], b"abcdefgh");
+            assert_eq!((ds[0].mid, ds[0].ppid), (Mid(0), Ppid(51)));
+            assert_eq!(q.buffered_bytes(), 0);
+        }
+    }
+}
+
+#[test]
+fn two_unordered_data_messages_on_one_stream_reassemble_in_every_order() {
+    // DATA gives unordered messages no identifier: the receiver must split
+    // the TSN run at the B and E flags, whatever the arrival order.
+    let mut frags = data_msg(u32::MAX - 1, 1, 0, true, b"AAaaa", 2);
+    frags.extend(data_msg(1, 1, 0, true, b"BBbbb", 2));
+    for perm in permutations(&frags) {
+        let mut q = ReassemblyQueue::new(cfg(), false);
+        feed(&mut q, epoch(), &perm);
+        let mut got: Vec<Vec<u8>> = drain(&mut q).iter().map(|d| d.payload.to_vec()).collect();
+        got.sort();
+        assert_eq!(got, vec![b"AAaaa".to_vec(), b"BBbbb".to_vec()], "{perm:?}");
+        assert_eq!(q.buffered_bytes(), 0);
+    }
+}
+
+#[test]
+fn ordered_messages_are_delivered_in_ssn_order() {
+    let mut q = ReassemblyQueue::new(cfg(), false);
+    let now = epoch();
+    q.add(now, Tsn(3), data(0, 2, DataFlags::COMPLETE, b"two"));
+    q.add(now, Tsn(2), data(0, 1, DataFlags::COMPLETE, b"one"));
+    assert!(!q.has_deliverable(), "waiting for SSN 0");
+    assert_eq!(q.buffered_bytes(), 6);
+    q.add(now, Tsn(1), data(0, 0, DataFlags::COMPLETE, b"zero"));
+    let ds = drain(&mut q);
+    let ssns: Vec<u16> = ds.iter().map(|d| d.ssn.0).collect();
+    assert_eq!(ssns, vec![0, 1, 2]);
+    assert_eq!(q.buffered_bytes(), 0);
+}
+
+#[test]
+fn unordered_message_bypasses_a_blocked_stream() {
+    let mut q = ReassemblyQueue::new(cfg(), false);
+    let now = epoch();
+    q.add(now, Tsn(2), data(0, 1, DataFlags::COMPLETE, b"late"));
+    q.add(
+        now,
+        Tsn(3),
+        data(0, 0, DataFlags::new(true, true, true), b"now"),
+    );
+    let ds = drain(&mut q);
+    assert_eq!(ds.len(), 1);
+    assert!(ds[0].unordered);
+    assert_eq!(&ds[0].payload[..], b"now");
+}
+
+#[test]
+fn streams_never_wait_for_each_other() {
+    let mut q = ReassemblyQueue::new(cfg(), true);
+    let now = epoch();
+    // Stream 1's MID 0 is half there; stream 2 keeps delivering.
+    q.add(
+        now,
+        Tsn(1),
+        idata(1, 0, 0, DataFlags::new(true, false, false), b"big.."),
+    );
+    for mid in 0..3 {
+        q.add(
+            now,
+            Tsn(2 + mid),
+            idata(2, mid, 0, DataFlags::COMPLETE, b"small"),
+        );
+    }
+    let ds = drain(&mut q);
+    assert_eq!(ds.len(), 3);
+    assert!(ds.iter().all(|d| d.stream == StreamId(2)));
+}
+
+#[test]
+fn interleaved_idata_of_two_streams_reassembles_both() {
+    let a = idata_msg(0, 1, 0, false, b"aaaaaaaa", 2);
+    let b = idata_msg(0, 2, 0, false, b"bbbbbbbb", 2);
+    let mut q = ReassemblyQueue::new(cfg(), true);
+    let now = epoch();
+    let mut tsn = 100;
+    for (x, y) in a.iter().zip(&b) {
+        q.add(now, Tsn(tsn), x.1.clone());
+        q.add(now, Tsn(tsn + 1), y.1.clone());
+        tsn += 2;
+    }
+    let ds = drain(&mut q);
+    assert_eq!(ds.len(), 2);
+    assert_eq!(
+        (ds[0].stream, &ds[0].payload[..]),
+        (StreamId(1), &b"aaaaaaaa"[..])
+    );
+    assert_eq!(
+        (ds[1].stream, &ds[1].payload[..]),
+        (StreamId(2), &b"bbbbbbbb"[..])
+    );
+}
+
+#[test]
+fn ssn_wraps_from_65535_to_0() {
+    let mut q = ReassemblyQueue::new(cfg(), false);
+    let now = epoch();
+    // Skip the stream to SSN 65535 (as FORWARD-TSNs would), in steps of
+    // less than half the SSN space.
+    for (t, ssn) in [(8, 30000), (9, 60000), (10, 65534)] {
+        q.handle_forward_tsn(Tsn(t), [(StreamId(4), Ssn(ssn))].into_iter());
+    }
+    q.add(now, Tsn(12), data(4, 0, DataFlags::COMPLETE, b"after"));
+    assert!(!q.has_deliverable(), "SSN 0 comes after 65535");
+    q.add(now, Tsn(11), data(4, 65535, DataFlags::COMPLETE, b"before"));
+    let ssns: Vec<u16> = drain(&mut q).iter().map(|d| d.ssn.0).collect();
+    assert_eq!(ssns, vec![65535, 0]);
+    // SSN 65535 is now behind: a late copy is dropped.
+    q.add(now, Tsn(13), data(4, 65535, DataFlags::COMPLETE, b"stale"));
+    assert!(!q.has_deliverable());
+}
+
+#[test]
+fn mid_wraps_from_u32_max_to_0() {
+    let mut q = ReassemblyQueue::new(cfg(), true);
+    let now = epoch();
+    for (t, mid) in [(8, 1 << 30), (9, (3 << 30) - 10), (10, u32::MAX - 1)] {
+        q.handle_iforward_tsn(Tsn(t), [(StreamId(4), false, Mid(mid))].into_iter());
+    }
+    q.add(now, Tsn(12), idata(4, 0, 0, DataFlags::COMPLETE, b"after"));
+    assert!(!q.has_deliverable());
+    q.add(
+        now,
+        Tsn(11),
+        idata(4, u32::MAX, 0, DataFlags::COMPLETE, b"before"),
+    );
+    let mids: Vec<u32> = drain(&mut q).iter().map(|d| d.mid.0).collect();
+    assert_eq!(mids, vec![u32::MAX, 0]);
+}
+
+#[test]
+fn unordered_mids_are_a_space_of_their_own() {
+    let mut q = ReassemblyQueue::new(cfg(), true);
+    let now = epoch();
+    let ordered = idata_msg(1, 5, 0, false, b"ordered", 4);
+    let unordered = idata_msg(3, 5, 0, true, b"unordered", 4);
+    q.add(now, ordered[0].0, ordered[0].1.clone());
+    feed(&mut q, now, &unordered);
+    let ds = drain(&mut q);
+    assert_eq!(ds.len(), 1);
+    assert!(ds[0].unordered && ds[0].mid == Mid(0));
+    assert_eq!(&ds[0].payload[..], b"unordered");
+    q.add(now, ordered[1].0, ordered[1].1.clone());
+    let ds = drain(&mut q);
+    assert_eq!(ds.len(), 1);
+    assert!(!ds[0].unordered && ds[0].mid == Mid(0));
+    assert_eq!(&ds[0].payload[..], b"ordered");
+}
+
+#[test]
+fn refuse_policy_refuses_in_order_and_drops_late_fragments() {
+    let mut q = ReassemblyQueue::new(small(OversizePolicy::Refuse, 10), false);
+    let now = epoch();
+    let big = data_msg(1, 0, 0, false, &[7; 25], 10);
+    q.add(now, Tsn(4), data(0, 1, DataFlags::COMPLETE, b"next"));
+    q.add(now, big[0].0, big[0].1.clone());
+    assert!(!q.has_deliverable(), "10 bytes: not over the limit yet");
+    q.add(now, big[1].0, big[1].1.clone());
+    let ds = drain(&mut q);
+    assert_eq!(
+        kinds(&ds),
+        vec![
+            DeliveryKind::Refused { len_seen: 20 },
+            DeliveryKind::Message
+        ]
+    );
+    assert_eq!((ds[0].ssn, ds[0].payload.len()), (Ssn(0), 0));
+    assert_eq!(ds[1].ssn, Ssn(1));
+    assert_eq!(q.buffered_bytes(), 0, "the refused bytes are freed");
+    q.add(now, big[2].0, big[2].1.clone());
+    assert!(!q.has_deliverable(), "late fragment dropped");
+    assert_eq!(q.buffered_bytes(), 0);
+
+    // A complete oversize message is refused whole.
+    let mut q = ReassemblyQueue::new(small(OversizePolicy::Refuse, 10), true);
+    q.add(now, Tsn(1), idata(0, 0, 0, DataFlags::COMPLETE, &[1; 11]));
+    assert_eq!(
+        kinds(&drain(&mut q)),
+        vec![DeliveryKind::Refused { len_seen: 11 }]
+    );
+}
+
+#[test]
+fn late_fragments_of_a_refused_unordered_message_are_dropped() {
+    for interleaved in [false, true] {
+        let mut q = ReassemblyQueue::new(small(OversizePolicy::Refuse, 10), interleaved);
+        let now = epoch();
+        let big = if interleaved {
+            idata_msg(1, 2, 0, true, &[9; 24], 8)
+        } else {
+            data_msg(1, 2, 0, true, &[9; 24], 8)
+        };
+        feed(&mut q, now, &big[..2]);
+        assert_eq!(
+            kinds(&drain(&mut q)),
+            vec![DeliveryKind::Refused { len_seen: 16 }]
+        );
+        assert_eq!(q.sink_count, 1, "a tombstone waits for the rest");
+        q.add(now, big[2].0, big[2].1.clone());
+        assert!(!q.has_deliverable(), "late E fragment swallowed");
+        assert_eq!(q.sink_count, 0, "all fragments seen: tombstone gone");
+        assert_eq!(q.buffered_bytes(), 0);
+        // The stream goes on.
+        let next = if interleaved {
+            idata(2, 1, 0, DataFlags::new(true, true, true), b"ok")
+        } else {
+            data(2, 0, DataFlags::new(true, true, true), b"ok")
+        };
+        q.add(now, Tsn(4), next);
+        assert_eq!(kinds(&drain(&mut q)), vec![DeliveryKind::Message]);
+    }
+}
+
+#[test]
+fn truncate_policy_delivers_the_first_bytes_in_order() {
+    let now = epoch();
+    let payload: Vec<u8> = (0..25).collect();
+    // Whole message present (the first fragment came last): the original
+    // length is known.
+    let mut q = ReassemblyQueue::new(small(OversizePolicy::Truncate, 10), false);
+    let mut frags = data_msg(1, 0, 0, false, &payload, 8);
+    frags.reverse();
+    feed(&mut q, now, &frags);
+    let ds = drain(&mut q);
+    assert_eq!(
+        kinds(&ds),
+        vec![DeliveryKind::Truncated {
+            original_len: Some(25)
+        }]
+    );
+    assert_eq!(&ds[0].payload[..], &payload[..10]);
+
+    // Prefix long enough: delivered before the end arrives, the rest dropped.
+    let mut q = ReassemblyQueue::new(small(OversizePolicy::Truncate, 10), true);
+    let frags = idata_msg(1, 0, 0, false, &payload, 8);
+    feed(&mut q, now, &frags[..2]);
+    let ds = drain(&mut q);
+    assert_eq!(
+        kinds(&ds),
+        vec![DeliveryKind::Truncated { original_len: None }]
+    );
+    assert_eq!(&ds[0].payload[..], &payload[..10]);
+    assert_eq!(q.buffered_bytes(), 0);
+    feed(&mut q, now, &frags[2..]);
+    assert!(!q.has_deliverable());
+    assert_eq!(q.buffered_bytes(), 0);
+}
+
+#[test]
+fn pieces_policy_splits_an_oversize_message_with_end_of_record_on_the_last() {
+    let now = epoch();
+    let payload: Vec<u8> = (0..25).collect();
+    for frag in [25, 4] {
+        let mut q = ReassemblyQueue::new(small(OversizePolicy::Pieces, 10), false);
+        feed(&mut q, now, &data_msg(1, 0, 0, false, &payload, frag));
+        let ds = drain(&mut q);
+        let lens: Vec<usize> = ds.iter().map(|d| d.payload.len()).collect();
+        assert!(lens.iter().all(|&l| l <= 10), "{lens:?}");
+        let all: Vec<u8> = ds.iter().flat_map(|d| d.payload.to_vec()).collect();
+        assert_eq!(all, payload);
+        let n = ds.len();
+        for (i, d) in ds.iter().enumerate() {
+            assert_eq!(
+                d.kind,
+                DeliveryKind::Piece {
+                    first: i == 0,
+                    end_of_record: i + 1 == n
+                }
+            );
+        }
+    }
+}
+
+#[test]
+fn partial_delivery_lets_a_message_bigger_than_the_buffer_complete() {
+    let cfg = ReassemblyConfig {
+        max_message_size: 1 << 20,
+        buffer_limit: 1000,
+        partial_delivery_point: 500,
+        ..ReassemblyConfig::default()
+    };
+    assert_eq!(cfg.validate(), Ok(()));
+    let mut q = ReassemblyQueue::new(cfg, true);
+    let now = epoch();
+    let payload: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+    let frags = idata_msg(1, 0, 0, false, &payload, 100);
+    let mut got = Vec::new();
+    let mut first_at = None;
+    for (i, (t, c)) in frags.iter().enumerate() {
+        // The association only accepts what fits the window.
+        assert!(q.buffered_bytes() + 100 <= 1000);
+        q.add(now, *t, c.clone());
+        for d in drain(&mut q) {
+            if matches!(d.kind, DeliveryKind::Piece { first: true, .. }) {
+                first_at = Some(i);
+            }
+            got.push(d);
+        }
+    }
+    assert_eq!(
+        first_at,
+        Some(4),
+        "starts when 500 contiguous bytes are held"
+    );
+    assert_eq!(
+        got.last().map(|d| d.kind),
+        Some(DeliveryKind::Piece {
+            first: false,
+            end_of_record: true
+        })
+    );
+    let all: Vec<u8> = got.iter().flat_map(|d| d.payload.to_vec()).collect();
+    assert_eq!(all, payload);
+    assert_eq!(q.buffered_bytes(), 0);
+}
+
+#[test]
+fn a_full_buffer_of_incomplete_messages_starts_partial_delivery() {
+    // Three streams each hold 300 bytes of an unfinished message: no single
+    // one reaches the partial delivery point, but together they close the
+    // window. The one with the longest prefix goes out in pieces.
+    let cfg = ReassemblyConfig {
+        max_message_size: 1 << 20,
+        buffer_limit: 1000,
+        partial_delivery_point: 1000,
+        ..ReassemblyConfig::default()
+    };
+    let mut q = ReassemblyQueue::new(cfg, true);
+    let now = epoch();
+    let mut tsn = 1;
+    for (stream, n) in [(1u16, 2usize), (2, 3), (3, 3)] {
+        let frags = idata_msg(0, stream, 0, false, &[stream as u8; 1000], 100);
+        for (_, c) in &frags[..n] {
+            q.add(now, Tsn(tsn), c.clone());
+            tsn += 1;
+        }
+    }
+    let ds = drain(&mut q);
+    assert_eq!(ds.len(), 1, "{ds:?}");
+    assert_eq!(
+        ds[0].stream,
+        StreamId(2),
+        "longest prefix, lowest key on a tie"
+    );
+    assert_eq!(
+        ds[0].kind,
+        DeliveryKind::Piece {
+            first: true,
+            end_of_record: false
+        }
+    );
+    assert_eq!(ds[0].payload.len(), 300);
+    assert_eq!(q.buffered_bytes(), 500);
+    assert!(!q.has_deliverable(), "pressure relieved");
+}
+
+#[test]
+fn pieces_of_two_messages_of_one_stream_never_interleave() {
+    let cfg = ReassemblyConfig {
+        max_message_size: 1 << 20,
+        buffer_limit: 1 << 20,
+        partial_delivery_point: 200,
+        ..ReassemblyConfig::default()
+    };
+    let mut q = ReassemblyQueue::new(cfg, true);
+    let now = epoch();
+    let a = idata_msg(0, 1, 0, true, &[b'a'; 600], 100);
+    let b = idata_msg(0, 1, 1, true, &[b'b'; 600], 100);
+    let mut tsn = 1;
+    for (x, y) in a.iter().zip(&b) {
+        q.add(now, Tsn(tsn), x.1.clone());
+        q.add(now, Tsn(tsn + 1), y.1.clone());
+        tsn += 2;
+    }
+    let ds = drain(&mut q);
+    let mut open: Option<Mid> = None;
+    let mut done = Vec::new();
+    for d in &ds {
+        match d.kind {
+            DeliveryKind::Piece {
+                first,
+                end_of_record,
+            } => {
+                if first {
+                    assert_eq!(open, None, "a record was still open");
+                    open = Some(d.mid);
+                }
+                assert_eq!(open, Some(d.mid), "pieces interleaved: {ds:?}");
+                if end_of_record {
+                    done.push(d.mid);
+                    open = None;
+                }
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(done, vec![Mid(0), Mid(1)]);
+}
+
+#[test]
+fn consecutive_messages_are_never_glued() {
+    let mut q = ReassemblyQueue::new(cfg(), false);
+    let now = epoch();
+    feed(&mut q, now, &data_msg(1, 0, 0, false, b"first", 2));
+    feed(&mut q, now, &data_msg(4, 0, 1, false, b"second", 2));
+    let ds = drain(&mut q);
+    let got: Vec<(&[u8], u16)> = ds.iter().map(|d| (&d.payload[..], d.ssn.0)).collect();
+    assert_eq!(got, vec![(&b"first"[..], 0), (&b"second"[..], 1)]);
+}
+
+#[test]
+fn abort_all_aborts_incomplete_and_keeps_complete_messages() {
+    let cfg = ReassemblyConfig {
+        partial_delivery_point: 4,
+        ..ReassemblyConfig::default()
+    };
+    let mut q = ReassemblyQueue::new(cfg, true);
+    let now = epoch();
+    // Stream 1: MID 0 in pieces (open record).
+    let p = idata_msg(1, 1, 0, false, b"abcdefgh", 4);
+    q.add(now, p[0].0, p[0].1.clone());
+    assert_eq!(drain(&mut q).len(), 1, "first piece out");
+    // Stream 2: MID 0 incomplete, MID 1 complete and waiting.
+    q.add(
+        now,
+        Tsn(10),
+        idata(2, 0, 0, DataFlags::new(true, false, false), b"x"),
+    );
+    q.add(now, Tsn(11), idata(2, 1, 0, DataFlags::COMPLETE, b"whole"));
+    // Stream 3: an unordered message missing its end.
+    q.add(
+        now,
+        Tsn(12),
+        idata(3, 0, 0, DataFlags::new(true, false, true), b"y"),
+    );
+    assert!(!q.has_deliverable());
+
+    q.abort_all();
+    let ds = drain(&mut q);
+    let ended = |delivered| DeliveryKind::Aborted {
+        delivered,
+        reason: AbortReason::AssociationEnded,
+    };
+    let got: Vec<(u16, u32, DeliveryKind)> =
+        ds.iter().map(|d| (d.stream.0, d.mid.0, d.kind)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, 0, ended(4)),
+            (3, 0, ended(0)),
+            (2, 0, ended(0)),
+            (2, 1, DeliveryKind::Message),
+        ]
+    );
+    assert_eq!(&ds[3].payload[..], b"whole");
+    assert_eq!(q.buffered_bytes(), 0);
+    assert_eq!(q.deadline(), None);
+}
+
+#[test]
+fn incomplete_message_times_out_as_aborted() {
+    let mut q = ReassemblyQueue::new(cfg(), false);
+    let t0 = epoch();
+    let m = data_msg(1, 0, 0, false, b"abcdef", 2);
+    q.add(t0, m[0].0, m[0].1.clone());
+    q.add(t0, Tsn(4), data(0, 1, DataFlags::COMPLETE, b"next"));
+    assert_eq!(q.deadline(), Some(t0 + Duration::from_secs(30)));
+    q.handle_timeout(t0 + Duration::from_secs(29));
+    assert!(!q.has_deliverable(), "early call is harmless");
+    q.handle_timeout(t0 + Duration::from_secs(30));
+    let ds = drain(&mut q);
+    assert_eq!(
+        kinds(&ds),
+        vec![
+            DeliveryKind::Aborted {
+                delivered: 0,
+                reason: AbortReason::Timeout
+            },
+            DeliveryKind::Message
+        ]
+    );
+    assert_eq!((ds[0].ssn, ds[1].ssn), (Ssn(0), Ssn(1)));
+    assert_eq!(q.deadline(), None);
+    q.add(t0, m[1].0, m[1].1.clone());
+    assert!(!q.has_deliverable(), "late fragment dropped");
+    assert_eq!(q.buffered_bytes(), 0);
+}
+
+#[test]
+fn only_messages_at_their_turn_time_out() {
+    let mut q = ReassemblyQueue::new(cfg(), true);
+    let t0 = epoch();
+    // MID 1 is incomplete but waits for MID 0, of which nothing arrived.
+    q.add(
+        t0,
+        Tsn(5),
+        idata(0, 1, 0, DataFlags::new(true, false, false), b"x"),
+    );
+    assert_eq!(q.deadline(), None);
+    q.add(
+        t0 + Duration::from_secs(40),
+        Tsn(1),
+        idata(0, 0, 0, DataFlags::COMPLETE, b"0"),
+    );
+    // MID 1 is at its turn now, and older than the timeout.
+    assert_eq!(q.deadline(), Some(t0 + Duration::from_secs(30)));
+    q.handle_timeout(t0 + Duration::from_secs(40));
+    let ds = drain(&mut q);
+    assert_eq!(ds.len(), 2);
+    assert!(matches!(
+        ds[1].kind,
+        DeliveryKind::Aborted {
+            reason: AbortReason::Timeout,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn forward_tsn_abandons_a_partially_delivered_message() {
+    let cfg = ReassemblyConfig {
+        partial_delivery_point: 4,
+        ..ReassemblyConfig::default()
+    };
+    let mut q = ReassemblyQueue::new(cfg, false);
+    let now = epoch();
+    let m = data_msg(1, 0, 0, false, b"abcdefgh", 2);
+    feed(&mut q, now, &m[..2]);
+    let ds = drain(&mut q);
+    assert_eq!(
+        kinds(&ds),
+        vec![DeliveryKind::Piece {
+            first: true,
+            end_of_record: false
+        }]
+    );
+    q.add(now, Tsn(6), data(0, 1, DataFlags::COMPLETE, b"next"));
+    q.handle_forward_tsn(Tsn(4), [(StreamId(0), Ssn(0))].into_iter());
+    let ds = drain(&mut q);
+    assert_eq!(
+        kinds(&ds),
+        vec![
+            DeliveryKind::Aborted {
+                delivered: 4,
+                reason: AbortReason::Abandoned
+            },
+            DeliveryKind::Message
+        ]
+    );
+    assert_eq!(ds[1].ssn, Ssn(1));
+    assert_eq!(q.buffered_bytes(), 0);
+}
+
+#[test]
+fn forward_tsn_delivers_complete_messages_behind_skipped_ssns() {
+    let mut q = ReassemblyQueue::new(cfg(), false);
+    let now = epoch();
+    // SSN 0 (TSN 1) and SSN 2 (TSN 3) abandoned; SSN 1 and 3 arrived.
+    q.add(now, Tsn(2), data(0, 1, DataFlags::COMPLETE, b"one"));
+    q.add(now, Tsn(4), data(0, 3, DataFlags::COMPLETE, b"three"));
+    assert!(!q.has_deliverable());
+    q.handle_forward_tsn(Tsn(3), [(StreamId(0), Ssn(2))].into_iter());
+    let ssns: Vec<u16> = drain(&mut q).iter().map(|d| d.ssn.0).collect();
+    assert_eq!(ssns, vec![1, 3]);
+    q.add(now, Tsn(5), data(0, 4, DataFlags::COMPLETE, b"four"));
+    assert_eq!(drain(&mut q).len(), 1);
+}
+
+#[test]
+fn forward_tsn_keeps_reliable_messages_above_the_abandoned_ones() {
+    // TSN 1 abandoned; TSNs 2-3 are the first half of a reliable unordered
+    // message that is still coming: the sender may move its ack point to 3.
+    let mut q = ReassemblyQueue::new(cfg(), false);
+    let now = epoch();
+    let m = data_msg(2, 0, 0, true, b"abcd", 1);
+    feed(&mut q, now, &m[..2]);
+    q.handle_forward_tsn(Tsn(3), std::iter::empty());
+    feed(&mut q, now, &m[2..]);
+    let ds = drain(&mut q);
+    assert_eq!(ds.len(), 1);
+    assert_eq!(&ds[0].payload[..], b"abcd");
+}
+
+#[test]
+fn forward_tsn_drops_fragments_whose_first_fragment_was_abandoned() {
+    let mut q = ReassemblyQueue::new(cfg(), false);
+    let now = epoch();
+    let m = data_msg(2, 0, 0, true, b"abc", 1);
+    q.add(now, m[1].0, m[1].1.clone());
+    assert_eq!(q.buffered_bytes(), 1);
+    q.handle_forward_tsn(Tsn(2), std::iter::empty());
+    assert_eq!(q.buffered_bytes(), 0);
+    assert_eq!(q.deadline(), None);
+    assert!(!q.has_deliverable());
+}
+
+#[test]
+fn iforward_tsn_skips_ordered_and_unordered_mids() {
+    let mut q = ReassemblyQueue::new(cfg(), true);
+    let now = epoch();
+    q.add(
+        now,
+        Tsn(1),
+        idata(0, 0, 0, DataFlags::new(true, false, false), b"a"),
+    );
+    q.add(now, Tsn(3), idata(0, 1, 0, DataFlags::COMPLETE, b"one"));
+    q.add(
+        now,
+        Tsn(4),
+        idata(0, 5, 0, DataFlags::new(true, false, true), b"u"),
+    );
+    assert!(!q.has_deliverable());
+    q.handle_iforward_tsn(
+        Tsn(4),
+        [(StreamId(0), false, Mid(0)), (StreamId(0), true, Mid(5))].into_iter(),
+    );
+    let ds = drain(&mut q);
+    assert_eq!(ds.len(), 1);
+    assert_eq!((ds[0].mid, &ds[0].payload[..]), (Mid(1), &b"one"[..]));
+    assert_eq!(q.buffered_bytes(), 0);
+    q.add(
+        now,
+        Tsn(5),
+        idata(0, 5, 1, DataFlags::new(false, true, true), b"late"),
+    );
+    assert!(
+        !q.has_deliverable(),
+        "late fragment of the abandoned MID swallowed"
+    );
+    assert_eq!(q.buffered_bytes(), 0);
+}
+
+#[test]
+fn tombstones_are_bounded() {
+    let cfg = ReassemblyConfig {
+        max_tombstones: 2,
+        ..small(OversizePolicy::Refuse, 4)
+    };
+    let mut q = ReassemblyQueue::new(cfg, true);
+    let now = epoch();
+    for mid in 0..10 {
+        q.add(
+            now,
+            Tsn(mid),
+            idata(0, mid, 0, DataFlags::new(true, false, true), b"12345"),
+        );
+    }
+    assert_eq!(drain(&mut q).len(), 10);
+    assert_eq!(q.sink_count, 2);
+    assert!(q.msgs.len() <= 2);
+}
+
+#[test]
+fn empty_and_conflicting_fragments_are_dropped() {
+    let mut q = ReassemblyQueue::new(cfg(), true);
+    let now = epoch();
+    q.add(now, Tsn(1), idata(0, 0, 0, DataFlags::COMPLETE, b""));
+    assert!(!q.has_deliverable());
+    // A non-first fragment claiming FSN 0 (the first fragment's number).
+    q.add(
+        now,
+        Tsn(2),
+        idata(0, 0, 0, DataFlags::new(false, true, false), b"x"),
+    );
+    assert_eq!(q.buffered_bytes(), 0);
+    // Two different end fragments: the second is ignored.
+    q.add(
+        now,
+        Tsn(3),
+        idata(0, 0, 2, DataFlags::new(false, true, false), b"c"),
+    );
+    q.add(
+        now,
+        Tsn(4),
+        idata(0, 0, 3, DataFlags::new(false, true, false), b"d"),
+    );
+    q.add(
+        now,
+        Tsn(5),
+        idata(0, 0, 1, DataFlags::new(false, false, false), b"b"),
+    );
+    q.add(
+        now,
+        Tsn(6),
+        idata(0, 0, 0, DataFlags::new(true, false, false), b"a"),
+    );
+    let ds = drain(&mut q);
+    assert_eq!(ds.len(), 1);
+    assert_eq!(&ds[0].payload[..], b"abc");
+}
+
+#[test]
+fn config_validation() {
+    assert_eq!(ReassemblyConfig::default().validate(), Ok(()));
+    let refuse = ReassemblyConfig {
+        oversize_policy: OversizePolicy::Refuse,
+        buffer_limit: 1000,
+        max_message_size: 1001,
+        ..ReassemblyConfig::default()
+    };
+    assert_eq!(
+        refuse.validate(),
+        Err(ReassemblyConfigError::BufferBelowMaxMessageSize {
+            buffer_limit: 1000,
+            max_message_size: 1001
+        })
+    );
+    let pieces = ReassemblyConfig {
+        partial_delivery_point: 0,
+        ..ReassemblyConfig::default()
+    };
+    assert!(pieces.validate().is_err());
+    let zero = ReassemblyConfig {
+        max_message_size: 0,
+        ..ReassemblyConfig::default()
+    };
+    assert_eq!(
+        zero.validate(),
+        Err(ReassemblyConfigError::ZeroMaxMessageSize)
+    );
+}
+
+// ----- property test: tracker + reassembly under any arrival order ---------
+
+/// One test message: where it goes and what it holds.
+#[derive(Debug, Clone)]
+struct Sent {
+    stream: u16,
+    unordered: bool,
+    payload: Vec<u8>,
+}
+
+/// Fragments every message (TSNs consecutive per message, from
+/// `initial_tsn`), numbering SSNs / MIDs per stream as a sender does.
+fn build(
+    msgs: &[(u16, bool, usize)],
+    frag: usize,
+    interleaved: bool,
+    initial_tsn: u32,
+) -> (Vec<Sent>, Vec<(Tsn, UserDataChunk)>) {
+    let mut counters: HashMap<(u16, bool), u32> = HashMap::new();
+    let mut sent = Vec::new();
+    let mut chunks = Vec::new();
+    let mut tsn = initial_tsn;
+    for (i, &(stream, unordered, len)) in msgs.iter().enumerate() {
+        let payload: Vec<u8> = (0..len)
+            .map(|j| {
+                (i as u8)
+                    .wrapping_mul(37)
+                    .wrapping_add((j as u8).wrapping_mul(11))
+            })
+            .collect();
+        let c = counters.entry((stream, unordered)).or_default();
+        let num = *c;
+        *c += 1;
+        let frags = if interleaved {
+            idata_msg(tsn, stream, num, unordered, &payload, frag)
+        } else {
+            let ssn = if unordered { 0 } else { num as u16 };
+            data_msg(tsn, stream, ssn, unordered, &payload, frag)
+        };
+        tsn = tsn.wrapping_add(frags.len() as u32);
+        chunks.extend(frags);
+        sent.push(Sent {
+            stream,
+            unordered,
+            payload,
+        });
+    }
+    (sent, chunks)
+}
+
+/// Shuffles by the given keys and inserts duplicates.
+fn scramble<T: Clone>(items: &[T], keys: &[u32], dups: &[u16]) -> Vec<T> {
+    let mut idx: Vec<usize> = (0..items.len()).collect();
+    idx.sort_by_key(|&i| keys.get(i).copied().unwrap_or(i as u32));
+    let mut out: Vec<T> = idx.into_iter().map(|i| items[i].clone()).collect();
+    for &d in dups {
+        let d = usize::from(d);
+        let item = items[d % items.len()].clone();
+        let at = (d / items.len()) % (out.len() + 1);
+        out.insert(at, item);
+    }
+    out
+}
+
+/// Runs the chunks through a tracker and a queue; returns the deliveries.
+fn run(
+    cfg: ReassemblyConfig,
+    interleaved: bool,
+    initial_tsn: u32,
+    arrivals: &[(Tsn, UserDataChunk)],
+    n_chunks: usize,
+) -> Vec<Delivery> {
+    let mut tracker = DataTracker::new(Tsn(initial_tsn), DataTrackerConfig::default());
+    let mut q = ReassemblyQueue::new(cfg, interleaved);
+    let now = epoch();
+    let mut out = Vec::new();
+    for (tsn, c) in arrivals {
+        if tracker.is_tsn_acceptable(*tsn) && tracker.observe(*tsn, false) {
+            q.add(now, *tsn, c.clone());
+        }
+        out.extend(drain(&mut q));
+    }
+    assert_eq!(
+        tracker.cumulative_tsn_ack(),
+        Tsn(initial_tsn.wrapping_add(n_chunks as u32).wrapping_sub(1))
+    );
+    assert!(!tracker.has_gaps());
+    assert_eq!(q.buffered_bytes(), 0, "nothing left behind");
+    out
+}
+
+/// Checks exactly-once, byte-identical, per-stream-ordered delivery of
+/// `sent`, given records reassembled from the deliveries.
+fn check_records(sent: &[Sent], records: &[(u16, bool, Vec<u8>)]) {
+    assert_eq!(records.len(), sent.len(), "one record per message");
+    let mut want: Vec<(u16, bool, Vec<u8>)> = sent
+        .iter()
+        .map(|s| (s.stream, s.unordered, s.payload.clone()))
+        .collect();
+    let mut got = records.to_vec();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "every message exactly once, byte-identical");
+    // Ordered messages come out in sending order per stream.
+    let mut streams: Vec<u16> = sent.iter().map(|s| s.stream).collect();
+    streams.sort_unstable();
+    streams.dedup();
+    for s in streams {
+        let sent_order: Vec<&Vec<u8>> = sent
+            .iter()
+            .filter(|m| m.stream == s && !m.unordered)
+            .map(|m| &m.payload)
+            .collect();
+        let got_order: Vec<&Vec<u8>> = records
+            .iter()
+            .filter(|r| r.0 == s && !r.1)
+            .map(|r| &r.2)
+            .collect();
+        assert_eq!(got_order, sent_order, "stream {s} out of order");
+    }
+}
+
+fn message_strategy() -> impl Strategy<Value = Vec<(u16, bool, usize)>> {
+    prop::collection::vec((0u16..3, any::<bool>(), 1usize..700), 1..14)
+}
+
+proptest! {
+    #[test]
+    fn every_message_is_delivered_exactly_once_whole_and_in_order(
+        interleaved in any::<bool>(),
+        msgs in message_strategy(),
+        frag in 1usize..260,
+        keys in prop::collection::vec(any::<u32>(), 0..400),
+        dups in prop::collection::vec(any::<u16>(), 0..30),
+        initial_tsn in prop_oneof![Just(u32::MAX - 20), any::<u32>()],
+    ) {
+        let (sent, chunks) = build(&msgs, frag, interleaved, initial_tsn);
+        let arrivals = scramble(&chunks, &keys, &dups);
+        let ds = run(cfg(), interleaved, initial_tsn, &arrivals, chunks.len());
+        for d in &ds {
+            prop_assert_eq!(d.kind, DeliveryKind::Message);
+        }
+        let records: Vec<(u16, bool, Vec<u8>)> =
+            ds.iter().map(|d| (d.stream.0, d.unordered, d.payload.to_vec())).collect();
+        check_records(&sent, &records);
+    }
+
+    #[test]
+    fn pieces_reassemble_to_every_message_exactly_once(
+        interleaved in any::<bool>(),
+        msgs in message_strategy(),
+        frag in 1usize..260,
+        keys in prop::collection::vec(any::<u32>(), 0..400),
+        dups in prop::collection::vec(any::<u16>(), 0..30),
+        max in 50usize..400,
+        pd in 50usize..400,
+    ) {
+        let cfg = ReassemblyConfig {
+            max_message_size: max,
+            partial_delivery_point: pd,
+            ..ReassemblyConfig::default()
+        };
+        let initial_tsn = 1000;
+        let (sent, chunks) = build(&msgs, frag, interleaved, initial_tsn);
+        let arrivals = scramble(&chunks, &keys, &dups);
+        let ds = run(cfg, interleaved, initial_tsn, &arrivals, chunks.len());
+        // Rebuild records; at most one open record per stream.
+        let mut open: HashMap<u16, (bool, Vec<u8>)> = HashMap::new();
+        let mut records = Vec::new();
+        for d in &ds {
+            prop_assert!(d.payload.len() <= max);
+            match d.kind {
+                DeliveryKind::Message => {
+                    records.push((d.stream.0, d.unordered, d.payload.to_vec()));
+                }
+                DeliveryKind::Piece { first, end_of_record } => {
+                    let s = d.stream.0;
+                    if first {
+                        prop_assert!(!open.contains_key(&s), "pieces of two messages interleave");
+                        open.insert(s, (d.unordered, Vec::new()));
+                    }
+                    let Some(rec) = open.get_mut(&s) else {
+                        return Err(TestCaseError::fail("piece without a first piece"));
+                    };
+                    prop_assert_eq!(rec.0, d.unordered);
+                    rec.1.extend_from_slice(&d.payload);
+                    if end_of_record {
+                        if let Some((u, bytes)) = open.remove(&s) {
+                            records.push((s, u, bytes));
+                        }
+                    }
+                }
+                other => return Err(TestCaseError::fail(format!("unexpected {other:?}"))),
+            }
+        }
+        prop_assert!(open.is_empty(), "a record was left open");
+        check_records(&sent, &records);
+    }
+}
+
+// ----- command-sequence fuzzing: hostile input, internal invariants ---------
+
+#[derive(Debug, Clone)]
+enum Cmd {
+    Add {
+        tsn: u8,
+        stream: u16,
+        num: u32,
+        fsn: u32,
+        flags: u8,
+        len: usize,
+    },
+    Poll,
+    Wait(u64),
+    Forward {
+        cum: u8,
+        stream: u16,
+        num: u32,
+        unordered: bool,
+    },
+    AbortAll,
+}
+
+fn cmd_strategy() -> impl Strategy<Value = Cmd> {
+    prop_oneof![
+        6 => (any::<u8>(), 0u16..3, 0u32..6, 0u32..6, 0u8..16, 0usize..40).prop_map(
+            |(tsn, stream, num, fsn, flags, len)| Cmd::Add { tsn, stream, num, fsn, flags, len }
+        ),
+        2 => Just(Cmd::Poll),
+        1 => (0u64..40).prop_map(Cmd::Wait),
+        1 => (any::<u8>(), 0u16..3, 0u32..6, any::<bool>()).prop_map(
+            |(cum, stream, num, unordered)| Cmd::Forward { cum, stream, num, unordered }
+        ),
+        1 => Just(Cmd::AbortAll),
+    ]
+}
+
+/// The queue's bookkeeping agrees with its contents.
+fn check_invariants(q: &ReassemblyQueue) {
+    let mut held = 0;
+    let mut sinks = 0;
+    for (k, m) in &q.msgs {
+        let frag_bytes: usize = m.frags.values().map(|f| f.data.len()).sum();
+        assert_eq!(m.held, frag_bytes, "{k:?}");
+        assert!(m.next <= m.contig_to, "{k:?}");
+        if m.begin.is_some() {
+            let contig: usize = m
+                .frags
+                .range(m.next..m.contig_to)
+                .map(|(_, f)| f.data.len())
+                .sum();
+            assert_eq!(m.contig_bytes, contig, "{k:?}");
+        }
+        if m.state == State::Sink {
+            sinks += 1;
+            assert_eq!(m.held, 0);
+            assert!(!q.eligible.contains(k));
+        }
+        held += m.held;
+    }
+    for u in q.udata.values() {
+        held += u.orphans.values().map(|o| o.frag.data.len()).sum::<usize>();
+        for b in &u.begins {
+            assert!(
+                q.msgs
+                    .keys()
+                    .any(|k| matches!(k, Key::UnorderedTsn { begin, .. } if begin == b))
+            );
+        }
+    }
+    assert_eq!(q.held_bytes, held);
+    assert_eq!(q.sink_count, sinks);
+    assert!(sinks <= q.cfg.max_tombstones);
+    for k in &q.eligible {
+        assert!(q.msgs.contains_key(k), "eligible {k:?} missing");
+    }
+    for k in q.locks.values() {
+        assert_eq!(
+            q.msgs.get(k).map(|m| m.state),
+            Some(State::Pieces),
+            "lock {k:?}"
+        );
+    }
+    assert_eq!(
+        q.ready_bytes,
+        q.ready.iter().map(|d| d.payload.len()).sum::<usize>()
+    );
+}
+
+proptest! {
+    #[test]
+    fn hostile_fragment_sequences_never_break_the_bookkeeping(
+        interleaved in any::<bool>(),
+        policy in prop_oneof![
+            Just(OversizePolicy::Refuse),
+            Just(OversizePolicy::Truncate),
+            Just(OversizePolicy::Pieces)
+        ],
+        cmds in prop::collection::vec(cmd_strategy(), 1..120),
+    ) {
+        let cfg = ReassemblyConfig {
+            max_message_size: 30,
+            oversize_policy: policy,
+            buffer_limit: 200,
+            partial_delivery_point: 20,
+            incomplete_message_timeout: Some(Duration::from_secs(10)),
+            max_tombstones: 4,
+        };
+        let mut q = ReassemblyQueue::new(cfg, interleaved);
+        let mut now = epoch();
+        let payload = [0xa5u8; 40];
+        for cmd in cmds {
+            match cmd {
+                Cmd::Add { tsn, stream, num, fsn, flags, len } => {
+                    let c = UserDataChunk {
+                        stream: StreamId(stream),
+                        ssn: Ssn(num as u16),
+                        mid: Mid(num),
+                        fsn: Fsn(fsn),
+                        ppid: Ppid(1),
+                        flags: DataFlags(flags),
+                        payload: Bytes::copy_from_slice(&payload[..len]),
+                    };
+                    q.add(now, Tsn(1000 + u32::from(tsn)), c);
+                }
+                Cmd::Poll => {
+                    q.poll();
+                }
+                Cmd::Wait(s) => {
+                    now += Duration::from_secs(s);
+                    q.handle_timeout(now);
+                }
+                Cmd::Forward { cum, stream, num, unordered } => {
+                    let cum = Tsn(1000 + u32::from(cum));
+                    q.handle_forward_tsn(cum, [(StreamId(stream), Ssn(num as u16))].into_iter());
+                    q.handle_iforward_tsn(cum, [(StreamId(stream), unordered, Mid(num))].into_iter());
+                }
+                Cmd::AbortAll => q.abort_all(),
+            }
+            check_invariants(&q);
+            for d in &q.ready {
+                prop_assert!(d.payload.len() <= 30, "{:?}", d.kind);
+            }
+        }
+        q.abort_all();
+        drain(&mut q);
+        prop_assert_eq!(q.buffered_bytes(), 0);
+        prop_assert!(q.msgs.is_empty());
+    }
+}

@@ -1,0 +1,18 @@
+//! Send side: send queue with stream scheduler, retransmission queue,
+//! congestion control, RTO.
+//!
+//! Data flows `SendQueue::produce` -> `RetransmissionQueue::add_sent` (which
+//! assigns the TSN) -> the association encodes the fragment as DATA or
+//! I-DATA. See [`retransmission_queue`] for the exact call sequence.
+
+pub mod retransmission_queue;
+pub mod rto;
+pub mod send_queue;
+
+pub use retransmission_queue::{
+    ForwardTsnInfo, RetransmissionConfig, RetransmissionQueue, SackError, SackOutcome,
+};
+pub use rto::{Fraction, Rto, RtoConfig};
+pub use send_queue::{
+    MessageKey, OutgoingMessage, Produced, SendError, SendQueue, SendQueueConfig,
+};

@@ -1,0 +1,167 @@
+//! Shared harness: an [`Endpoint`] as a node of the deterministic network
+//! simulator, and helpers to set up associations between such nodes.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use mcsctp_core::config::EndpointConfig;
+use mcsctp_core::endpoint::{Endpoint, Received};
+use mcsctp_core::event::{AssociationHandle, Event};
+use mcsctp_sim::{Datagram, Network, Node, NodeId};
+
+/// An endpoint on the simulated network, recording what it delivers.
+pub struct Peer {
+    pub ep: Endpoint,
+    pub addr: SocketAddr,
+    pub events: Vec<Event>,
+    pub received: Vec<Received>,
+    /// Read deliveries as soon as they are available (an application that
+    /// keeps up). Off: the test reads them itself.
+    pub auto_recv: bool,
+    buf: Vec<u8>,
+}
+
+impl Peer {
+    pub fn new(config: EndpointConfig, addr: SocketAddr, now: Instant) -> Self {
+        Self {
+            ep: Endpoint::new(config, now).expect("valid config"),
+            addr,
+            events: Vec::new(),
+            received: Vec::new(),
+            auto_recv: true,
+            buf: Vec::with_capacity(65536),
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(e) = self.ep.poll_event() {
+            self.events.push(e);
+        }
+        if self.auto_recv {
+            while let Some(r) = self.ep.poll_recv() {
+                self.received.push(r);
+            }
+        }
+    }
+
+    /// Handles of associations that reported `Connected`.
+    pub fn connected(&self) -> Vec<AssociationHandle> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Connected { association, .. } => Some(*association),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The close events seen.
+    pub fn closed(&self) -> Vec<&Event> {
+        self.events
+            .iter()
+            .filter(|e| matches!(e, Event::Closed { .. }))
+            .collect()
+    }
+}
+
+impl Node for Peer {
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: Bytes,
+    ) {
+        self.ep.handle_datagram(now, local, remote, data);
+        self.drain();
+    }
+
+    fn poll_transmit(&mut self, now: Instant) -> Option<Datagram> {
+        self.buf.clear();
+        let t = self.ep.poll_transmit(now, &mut self.buf)?;
+        self.drain();
+        Some(Datagram {
+            src: self.addr,
+            dst: t.destination,
+            data: Bytes::copy_from_slice(&self.buf[..t.len]),
+            segment_size: t.segment_size,
+        })
+    }
+
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        self.ep.poll_timeout()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.ep.handle_timeout(now);
+        self.drain();
+    }
+}
+
+pub const A: &str = "10.0.0.1:9899";
+pub const Z: &str = "10.0.0.2:9899";
+
+pub fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("address")
+}
+
+/// Two endpoints, A (client) and Z (server), on one simulated network.
+pub struct Pair {
+    pub net: Network<Peer>,
+    pub a: NodeId,
+    pub z: NodeId,
+}
+
+impl Pair {
+    pub fn new(seed: u64, mut cfg_a: EndpointConfig, mut cfg_z: EndpointConfig) -> Self {
+        let mut net = Network::new(seed);
+        let now = net.now();
+        cfg_a.seed[8..16].copy_from_slice(&seed.to_le_bytes());
+        cfg_a.seed[16] = 0xa;
+        cfg_z.seed[8..16].copy_from_slice(&seed.to_le_bytes());
+        cfg_z.seed[16] = 0xf;
+        let a = net
+            .add_node(Peer::new(cfg_a, addr(A), now), &[addr(A)])
+            .expect("node");
+        let z = net
+            .add_node(Peer::new(cfg_z, addr(Z), now), &[addr(Z)])
+            .expect("node");
+        Self { net, a, z }
+    }
+
+    pub fn with_defaults(seed: u64) -> Self {
+        Self::new(seed, EndpointConfig::default(), EndpointConfig::default())
+    }
+
+    /// A connects to Z; runs until both sides report Connected.
+    pub fn connect(&mut self) -> (AssociationHandle, AssociationHandle) {
+        let now = self.net.now();
+        let z_port = self.net.node(self.z).ep.config().port;
+        let h = self
+            .net
+            .node_mut(self.a)
+            .ep
+            .connect(now, addr(Z), z_port)
+            .expect("connect");
+        let (a, z) = (self.a, self.z);
+        self.net
+            .run_until_cond(
+                |n| !n.node(a).connected().is_empty() && !n.node(z).connected().is_empty(),
+                Duration::from_secs(120),
+            )
+            .expect("handshake completes");
+        let hz = self.net.node(z).connected()[0];
+        (h, hz)
+    }
+
+    pub fn a(&mut self) -> &mut Peer {
+        self.net.node_mut(self.a)
+    }
+
+    pub fn z(&mut self) -> &mut Peer {
+        self.net.node_mut(self.z)
+    }
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Regenerates the committed seed corpus fuzz/seeds/<target>/: one valid
+# packet per chunk kind (INIT, INIT ACK, COOKIE ECHO+DATA, SACK+DATA,
+# HEARTBEAT(+ACK), ABORT, ERROR+SHUTDOWN*, SHUTDOWN COMPLETE, FORWARD-TSN+
+# ECNE+CWR, I-FORWARD-TSN+I-DATA, unknown chunks), built with
+# mcsctp_core::packet::build_packet by the ignored test `print_fuzz_seeds`
+# in core/tests/proptest_codec.rs, which prints them as hex.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "$here/.."
+out="$(cargo test -q -p mcsctp-core --test proptest_codec print_fuzz_seeds \
+    -- --ignored --nocapture 2>/dev/null | grep '^SEED ')"
+for target in parse_packet roundtrip; do
+    dir="$here/seeds/$target"
+    mkdir -p "$dir"
+    rm -f "$dir"/*.bin
+    while read -r _ name hex; do
+        printf '%s' "$hex" | xxd -r -p > "$dir/$name.bin"
+    done <<< "$out"
+    echo "$dir: $(ls "$dir" | wc -l) seeds"
+done
