@@ -81,6 +81,11 @@ impl EndpointConfig {
 
     /// Checks the values for consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.port == 0 {
+            return Err(ConfigError::Invalid(
+                "SCTP port 0 is not a port (RFC 9260 §3.1)",
+            ));
+        }
         if self.max_packet_size < 256 || self.max_packet_size > 65_535 {
             return Err(ConfigError::Invalid(
                 "max_packet_size must be within 256..=65535",
@@ -141,8 +146,9 @@ pub struct AssociationConfig {
     /// many bytes starts being delivered in pieces (`None`: half the
     /// receive buffer).
     pub partial_delivery_point: Option<usize>,
-    /// A message incomplete this long while its sender lives is released
-    /// with an aborted-message event.
+    /// A message that stays incomplete this long without a new fragment
+    /// arriving, while its sender lives, is released with an
+    /// aborted-message event.
     pub incomplete_message_timeout: Option<Duration>,
     /// Offer I-DATA (RFC 8260).
     pub interleaving: bool,

@@ -22,9 +22,8 @@ use bytes::Bytes;
 use hashbrown::HashMap;
 use tracing::{debug, trace};
 
-use crate::association::{
-    Association, AssociationStats, MemoryGauge, PeerAddresses, State, unrecognized_param_list,
-};
+pub use crate::association::AssociationStats;
+use crate::association::{Association, MemoryGauge, PeerAddresses, State, unrecognized_param_list};
 use crate::cause::{ErrorCause, OutOfResource, RestartWithNewAddresses, StaleCookie};
 use crate::chunk::{
     Abort, ChunkType, CookieEcho, ErrorChunk, Init, InitAck, InitCommon, ShutdownComplete,
@@ -653,7 +652,9 @@ impl Endpoint {
         // address, a receiver SHOULD silently discard the packet." mcsctp
         // applies it to every packet: multicast traffic enters through the
         // extension, never here.
-        if !is_unicast(local.ip()) || !is_unicast(remote.ip()) {
+        // An unspecified local address means the runtime could not tell
+        // (no IP_PKTINFO); only a known non-unicast one is refused.
+        if !(is_unicast(local.ip()) || local.ip().is_unspecified()) || !is_unicast(remote.ip()) {
             return;
         }
         let packet = match Packet::parse(data) {

@@ -4,7 +4,7 @@
 //! "It is essential to remember that the actual Transmission Sequence Number
 //! space is finite, though very large. This space ranges from 0 to 2^32 - 1.
 //! [...] Comparisons and arithmetic on TSNs in this document SHOULD use
-//! Serial Number Arithmetic as defined in [RFC1982] where SERIAL_BITS = 32."
+//! Serial Number Arithmetic as defined in \[RFC1982\] where SERIAL_BITS = 32."
 //!
 //! Sequence numbers deliberately do not implement `PartialOrd`: serial
 //! comparison is not transitive, so it must never feed a sort or a `BTreeMap`.

@@ -71,7 +71,7 @@ impl WireChunk for ForwardTsn {
 
     fn parse_value(_flags: u8, value: Bytes) -> Result<Self, ChunkError> {
         need(Self::TYPE, &value, 4)?;
-        if value.len() % 4 != 0 {
+        if !value.len().is_multiple_of(4) {
             return Err(ChunkError::BadLength {
                 typ: Self::TYPE,
                 expected: value.len() & !3,

@@ -75,7 +75,7 @@ impl WireChunk for IForwardTsn {
 
     fn parse_value(_flags: u8, value: Bytes) -> Result<Self, ChunkError> {
         need(Self::TYPE, &value, 4)?;
-        if (value.len() - 4) % 8 != 0 {
+        if !(value.len() - 4).is_multiple_of(8) {
             return Err(ChunkError::BadLength {
                 typ: Self::TYPE,
                 expected: 4 + (value.len() - 4) / 8 * 8,

@@ -49,7 +49,7 @@ impl WireParam for SupportedAddressTypes {
     const TYPE: ParamType = ParamType::SUPPORTED_ADDRESS_TYPES;
 
     fn parse_value(value: Bytes) -> Result<Self, ParamError> {
-        if value.len() % 2 != 0 {
+        if !value.len().is_multiple_of(2) {
             return Err(ParamError::InvalidField {
                 typ: Self::TYPE,
                 what: "odd length: address types are 16 bits each",

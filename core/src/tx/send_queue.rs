@@ -371,12 +371,12 @@ impl SendQueue {
                 continue;
             };
             if head.started.is_none() && head.expires_at.is_some_and(|at| at <= now) {
-                if let Some(p) = st.queue.pop_front() {
-                    if let Some(at) = p.expires_at {
-                        self.expiries.remove(&(at, p.seq));
-                        // Stays counted in `buffered` until handed out.
-                        self.expired.push((at, p.msg));
-                    }
+                if let Some(p) = st.queue.pop_front()
+                    && let Some(at) = p.expires_at
+                {
+                    self.expiries.remove(&(at, p.seq));
+                    // Stays counted in `buffered` until handed out.
+                    self.expired.push((at, p.msg));
                 }
                 if st.queue.is_empty() {
                     self.active.remove(&sid);

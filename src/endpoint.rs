@@ -1,0 +1,820 @@
+//! The async endpoint: a one-to-many SCTP socket over UDP.
+//!
+//! One driver task per endpoint owns the UDP socket and runs the sans-IO
+//! [`mcsctp_core::endpoint::Endpoint`]: it feeds it received datagrams and
+//! timer expirations and sends what it produces. The handles
+//! ([`Endpoint`], [`Association`]) lock the shared state briefly, call into
+//! the core, and wake the driver. Every future here is cancellation-safe:
+//! a send either queued its message before it returned `Ready` or did
+//! nothing; a receive removes a message only when it returns it.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use mcsctp_core::config::EndpointConfig;
+use mcsctp_core::endpoint::{Endpoint as CoreEndpoint, SendOptions};
+use mcsctp_core::event::{ApiError, AssociationHandle, CloseReason, Event};
+use mcsctp_core::rx::{Delivery, DeliveryKind};
+use mcsctp_core::serial::{Ppid, StreamId};
+use mcsctp_core::tx::SendError as CoreSendError;
+use tokio::sync::Notify;
+use tracing::{Instrument, debug, info_span, warn};
+
+use crate::udp::{Udp, UdpOptions};
+
+/// Configuration of an [`Endpoint`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// Local UDP address (RFC 6951 encapsulation port; 9899 by default).
+    pub bind: SocketAddr,
+    /// The sans-IO endpoint's configuration; `core.port` is the SCTP port.
+    pub core: EndpointConfig,
+    /// UDP socket receive buffer (SO_RCVBUF), bytes.
+    pub udp_recv_buffer: usize,
+    /// UDP socket send buffer (SO_SNDBUF), bytes.
+    pub udp_send_buffer: usize,
+}
+
+impl Config {
+    /// An endpoint with SCTP port `sctp_port` on UDP address `bind`, its
+    /// RNG seeded from the operating system.
+    pub fn new(bind: SocketAddr, sctp_port: u16) -> Self {
+        let mut core = EndpointConfig::default();
+        core.port = sctp_port;
+        // RFC 9260 §5.3.1: tags must be unpredictable.
+        if getrandom::fill(&mut core.seed).is_err() {
+            // No OS entropy: fall back to the clock and address (tags stay
+            // distinct, though guessable; logged).
+            warn!("no OS randomness; seeding from the clock");
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            core.seed[..16].copy_from_slice(&t.to_le_bytes());
+        }
+        Self {
+            bind,
+            core,
+            udp_recv_buffer: 4 << 20,
+            udp_send_buffer: 4 << 20,
+        }
+    }
+}
+
+/// A message (or piece of one) received on an association.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The association it came on.
+    pub association: AssociationId,
+    /// Stream.
+    pub stream: u16,
+    /// Payload protocol identifier.
+    pub ppid: u32,
+    /// The bytes.
+    pub data: Bytes,
+    /// Whether it was sent unordered.
+    pub unordered: bool,
+    /// Whole message, piece (with end-of-record), truncated, refused or
+    /// aborted (see [`DeliveryKind`]).
+    pub kind: DeliveryKind,
+}
+
+impl Message {
+    fn from_delivery(association: AssociationHandle, d: Delivery) -> Self {
+        Self {
+            association: AssociationId(association),
+            stream: d.stream.0,
+            ppid: d.ppid.0,
+            data: d.payload,
+            unordered: d.unordered,
+            kind: d.kind,
+        }
+    }
+
+    /// Whether this ends a message (a whole message or the last piece).
+    pub fn is_end_of_record(&self) -> bool {
+        matches!(
+            self.kind,
+            DeliveryKind::Message
+                | DeliveryKind::Truncated { .. }
+                | DeliveryKind::Piece {
+                    end_of_record: true,
+                    ..
+                }
+        )
+    }
+}
+
+/// Identifies an association of an endpoint.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AssociationId(pub AssociationHandle);
+
+impl fmt::Debug for AssociationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for AssociationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// Why an operation failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// Socket error.
+    Io(io::Error),
+    /// The association ended.
+    Closed(CloseReason),
+    /// The endpoint is shutting down.
+    EndpointClosed,
+    /// The core refused the call.
+    Api(ApiError),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io(e) => write!(f, "{e}"),
+            Self::Closed(r) => write!(f, "association closed: {r}"),
+            Self::EndpointClosed => f.write_str("endpoint closed"),
+            Self::Api(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+impl From<ApiError> for Error {
+    fn from(e: ApiError) -> Self {
+        Self::Api(e)
+    }
+}
+
+/// Closed associations remembered for late callers.
+const CLOSED_MEMORY: usize = 4096;
+/// Events kept for [`Endpoint::next_event`].
+const EVENT_QUEUE: usize = 4096;
+
+struct State {
+    core: CoreEndpoint,
+    /// Associations this side started (their Connected is not "incoming").
+    initiated: HashSet<AssociationHandle>,
+    connected: HashSet<AssociationHandle>,
+    incoming: VecDeque<AssociationHandle>,
+    closed: HashMap<AssociationHandle, CloseReason>,
+    closed_order: VecDeque<AssociationHandle>,
+    events: VecDeque<Event>,
+    events_dropped: u64,
+    /// User handles alive (Endpoint clones and Associations); the driver
+    /// stops when it reaches zero.
+    handles: usize,
+    shutting_down: bool,
+    driver_done: bool,
+    io_error: Option<io::ErrorKind>,
+}
+
+impl State {
+    fn route_events(&mut self) {
+        while let Some(e) = self.core.poll_event() {
+            match &e {
+                Event::Connected { association, .. } => {
+                    self.connected.insert(*association);
+                    if !self.initiated.contains(association) {
+                        self.incoming.push_back(*association);
+                    }
+                }
+                Event::Closed {
+                    association,
+                    reason,
+                    ..
+                } => {
+                    self.connected.remove(association);
+                    self.initiated.remove(association);
+                    self.closed.insert(*association, reason.clone());
+                    self.closed_order.push_back(*association);
+                    while self.closed_order.len() > CLOSED_MEMORY {
+                        if let Some(old) = self.closed_order.pop_front() {
+                            self.closed.remove(&old);
+                        }
+                    }
+                }
+                _ => {}
+            }
+            if self.events.len() >= EVENT_QUEUE {
+                self.events.pop_front();
+                self.events_dropped += 1;
+            }
+            self.events.push_back(e);
+        }
+    }
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Wakes the driver: something to send, or shut down.
+    driver: Notify,
+    /// Wakes API waiters: anything changed.
+    changed: Notify,
+    local: SocketAddr,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock is a bug in this crate; the state
+        // is still consistent enough to shut down, so keep going.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until `f` returns `Some`, re-checking after every change.
+    async fn wait<T>(&self, mut f: impl FnMut(&mut State) -> Option<T>) -> T {
+        loop {
+            let mut notified = pin!(self.changed.notified());
+            notified.as_mut().enable();
+            if let Some(v) = f(&mut self.lock()) {
+                return v;
+            }
+            notified.await;
+        }
+    }
+
+    fn acquire(self: &Arc<Self>) {
+        self.lock().handles += 1;
+    }
+
+    fn release(&self) {
+        let mut st = self.lock();
+        st.handles -= 1;
+        if st.handles == 0 {
+            st.shutting_down = true;
+            drop(st);
+            self.driver.notify_one();
+        }
+    }
+}
+
+/// A one-to-many SCTP endpoint: many associations over one UDP socket.
+///
+/// Cloning gives another handle to the same endpoint. When every
+/// [`Endpoint`] and [`Association`] handle is dropped, the endpoint aborts
+/// its associations, sends the ABORTs, and its driver task ends.
+pub struct Endpoint {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("local", &self.shared.local)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Clone for Endpoint {
+    fn clone(&self) -> Self {
+        self.shared.acquire();
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        self.shared.release();
+    }
+}
+
+impl Endpoint {
+    /// Binds the UDP socket and starts the endpoint's driver task. Must be
+    /// called inside a tokio runtime.
+    pub fn bind(mut config: Config) -> Result<Self, Error> {
+        if config.core.port == 0 {
+            // SCTP port 0 is not a port (RFC 9260 §3.1): pick an ephemeral
+            // one, as a kernel would for an unbound socket.
+            let mut b = [0u8; 2];
+            let _ = getrandom::fill(&mut b);
+            config.core.port = 49152 + u16::from_le_bytes(b) % 16384;
+        }
+        let udp = Udp::bind(
+            config.bind,
+            UdpOptions {
+                recv_buffer: config.udp_recv_buffer,
+                send_buffer: config.udp_send_buffer,
+            },
+        )?;
+        let local = udp.local_addr()?;
+        let port = config.core.port;
+        let core = CoreEndpoint::new(config.core, Instant::now())?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                core,
+                initiated: HashSet::new(),
+                connected: HashSet::new(),
+                incoming: VecDeque::new(),
+                closed: HashMap::new(),
+                closed_order: VecDeque::new(),
+                events: VecDeque::new(),
+                events_dropped: 0,
+                handles: 1,
+                shutting_down: false,
+                driver_done: false,
+                io_error: None,
+            }),
+            driver: Notify::new(),
+            changed: Notify::new(),
+            local,
+        });
+        let span = info_span!("endpoint", %local, sctp_port = port);
+        tokio::spawn(drive(shared.clone(), udp).instrument(span));
+        Ok(Self { shared })
+    }
+
+    /// The UDP address the endpoint is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local
+    }
+
+    /// The endpoint's SCTP port.
+    pub fn sctp_port(&self) -> u16 {
+        self.shared.lock().core.config().port
+    }
+
+    /// Opens an association to the SCTP endpoint at `sctp_port` reachable
+    /// through the UDP address `remote`, and waits until it is up.
+    pub async fn connect(&self, remote: SocketAddr, sctp_port: u16) -> Result<Association, Error> {
+        let h = {
+            let mut st = self.shared.lock();
+            if st.shutting_down {
+                return Err(Error::EndpointClosed);
+            }
+            let h = st.core.connect(Instant::now(), remote, sctp_port)?;
+            st.initiated.insert(h);
+            h
+        };
+        self.shared.driver.notify_one();
+        let assoc = Association::new(self.shared.clone(), h);
+        self.shared
+            .wait(|st| {
+                if st.connected.contains(&h) {
+                    Some(Ok(()))
+                } else if let Some(r) = st.closed.get(&h) {
+                    Some(Err(Error::Closed(r.clone())))
+                } else if st.driver_done {
+                    Some(Err(Error::EndpointClosed))
+                } else {
+                    None
+                }
+            })
+            .await?;
+        Ok(assoc)
+    }
+
+    /// Waits for the next association a peer opened.
+    pub async fn accept(&self) -> Result<Association, Error> {
+        let h = self
+            .shared
+            .wait(|st| {
+                if let Some(h) = st.incoming.pop_front() {
+                    Some(Ok(h))
+                } else if st.driver_done {
+                    Some(Err(Error::EndpointClosed))
+                } else {
+                    None
+                }
+            })
+            .await?;
+        Ok(Association::new(self.shared.clone(), h))
+    }
+
+    /// Receives the next message from any association. Associations are
+    /// served round-robin; one delivering a long message in pieces never
+    /// holds up the others.
+    pub async fn recv(&self) -> Result<Message, Error> {
+        let r = self
+            .shared
+            .wait(|st| {
+                if let Some(r) = st.core.poll_recv() {
+                    Some(Ok(r))
+                } else if st.driver_done {
+                    Some(Err(Error::EndpointClosed))
+                } else {
+                    None
+                }
+            })
+            .await?;
+        // Reading opened window: let the driver send a window update.
+        self.shared.driver.notify_one();
+        Ok(Message::from_delivery(r.association, r.delivery))
+    }
+
+    /// Next association event (up, down, restart, path, abandoned
+    /// messages). At most 4096 are queued; older ones are dropped.
+    pub async fn next_event(&self) -> Result<Event, Error> {
+        self.shared
+            .wait(|st| {
+                if let Some(e) = st.events.pop_front() {
+                    Some(Ok(e))
+                } else if st.driver_done {
+                    Some(Err(Error::EndpointClosed))
+                } else {
+                    None
+                }
+            })
+            .await
+    }
+
+    /// A handle to an association of this endpoint by id.
+    pub fn association(&self, id: AssociationId) -> Association {
+        Association::new(self.shared.clone(), id.0)
+    }
+
+    /// Number of live associations.
+    pub fn association_count(&self) -> usize {
+        self.shared.lock().core.association_count()
+    }
+
+    /// Counters of the sans-IO endpoint.
+    pub fn stats(&self) -> mcsctp_core::endpoint::EndpointStats {
+        self.shared.lock().core.stats()
+    }
+
+    /// Aborts every association, sends the ABORTs, and stops the driver.
+    pub async fn shutdown(&self) {
+        self.shared.lock().shutting_down = true;
+        self.shared.driver.notify_one();
+        self.shared.wait(|st| st.driver_done.then_some(())).await;
+    }
+}
+
+/// One association of an [`Endpoint`].
+///
+/// Dropping the handle does not close the association (one-to-many: it
+/// stays on the endpoint); call [`close`](Self::close) or
+/// [`abort`](Self::abort).
+pub struct Association {
+    shared: Arc<Shared>,
+    handle: AssociationHandle,
+}
+
+impl fmt::Debug for Association {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Association({:?})", self.handle)
+    }
+}
+
+impl Clone for Association {
+    fn clone(&self) -> Self {
+        Self::new(self.shared.clone(), self.handle)
+    }
+}
+
+impl Drop for Association {
+    fn drop(&mut self) {
+        self.shared.release();
+    }
+}
+
+/// Options of [`Association::send_with`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendParams {
+    /// Payload protocol identifier.
+    pub ppid: u32,
+    /// Unordered delivery.
+    pub unordered: bool,
+    /// PR-SCTP timed reliability (RFC 3758).
+    pub lifetime: Option<Duration>,
+    /// PR-SCTP limited retransmissions (RFC 7496).
+    pub max_retransmissions: Option<u32>,
+}
+
+impl Association {
+    fn new(shared: Arc<Shared>, handle: AssociationHandle) -> Self {
+        shared.acquire();
+        Self { shared, handle }
+    }
+
+    /// This association's id (as carried by [`Message::association`]).
+    pub fn id(&self) -> AssociationId {
+        AssociationId(self.handle)
+    }
+
+    /// The peer's UDP address.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.shared.lock().core.remote_address(self.handle)
+    }
+
+    /// Sends an ordered message with PPID 0 on `stream`.
+    pub async fn send(&self, stream: u16, data: Bytes) -> Result<(), Error> {
+        self.send_with(stream, data, SendParams::default()).await
+    }
+
+    /// Sends a message, waiting while the send buffer is full
+    /// (backpressure). Cancellation-safe: if the future is dropped before
+    /// it completes, nothing was queued.
+    pub async fn send_with(&self, stream: u16, data: Bytes, p: SendParams) -> Result<(), Error> {
+        let h = self.handle;
+        let opts = SendOptions {
+            unordered: p.unordered,
+            lifetime: p.lifetime,
+            max_retransmissions: p.max_retransmissions,
+        };
+        self.shared
+            .wait(|st| {
+                if let Some(r) = st.closed.get(&h) {
+                    return Some(Err(Error::Closed(r.clone())));
+                }
+                match st.core.send(
+                    Instant::now(),
+                    h,
+                    StreamId(stream),
+                    Ppid(p.ppid),
+                    data.clone(),
+                    opts,
+                ) {
+                    Ok(()) => Some(Ok(())),
+                    Err(ApiError::Send(CoreSendError::BufferFull { .. })) => None,
+                    Err(e) => Some(Err(Error::Api(e))),
+                }
+            })
+            .await?;
+        self.shared.driver.notify_one();
+        Ok(())
+    }
+
+    /// Receives the next message of this association.
+    pub async fn recv(&self) -> Result<Message, Error> {
+        let h = self.handle;
+        let d = self
+            .shared
+            .wait(|st| {
+                if let Some(d) = st.core.poll_recv_on(h) {
+                    Some(Ok(d))
+                } else if let Some(r) = st.closed.get(&h) {
+                    Some(Err(Error::Closed(r.clone())))
+                } else if st.driver_done {
+                    Some(Err(Error::EndpointClosed))
+                } else {
+                    None
+                }
+            })
+            .await?;
+        self.shared.driver.notify_one();
+        Ok(Message::from_delivery(h, d))
+    }
+
+    /// Graceful shutdown (RFC 9260 §9.2): queued data is delivered first.
+    /// Waits until the association is closed.
+    pub async fn close(&self) -> Result<(), Error> {
+        {
+            let mut st = self.shared.lock();
+            if !st.closed.contains_key(&self.handle) {
+                st.core.close(Instant::now(), self.handle)?;
+            }
+        }
+        self.shared.driver.notify_one();
+        match self.closed().await {
+            CloseReason::Shutdown => Ok(()),
+            r => Err(Error::Closed(r)),
+        }
+    }
+
+    /// Aborts the association at once, telling the peer `reason`.
+    pub fn abort(&self, reason: &[u8]) {
+        {
+            let mut st = self.shared.lock();
+            let _ = st.core.abort(Instant::now(), self.handle, reason);
+        }
+        self.shared.driver.notify_one();
+    }
+
+    /// Waits until the association has closed and says why.
+    pub async fn closed(&self) -> CloseReason {
+        let h = self.handle;
+        self.shared
+            .wait(|st| {
+                st.closed.get(&h).cloned().or_else(|| {
+                    // Gone without a recorded reason: the endpoint stopped.
+                    st.driver_done.then_some(CloseReason::AbortedLocally)
+                })
+            })
+            .await
+    }
+
+    /// Counters of this association, while it lives.
+    pub fn stats(&self) -> Option<mcsctp_core::endpoint::AssociationStats> {
+        self.shared.lock().core.association_stats(self.handle)
+    }
+
+    /// Smoothed RTT and RTO.
+    pub fn rtt(&self) -> Option<(Option<Duration>, Duration)> {
+        self.shared.lock().core.rtt(self.handle)
+    }
+}
+
+/// The driver: receives, runs timers, sends, and routes events.
+async fn drive(shared: Arc<Shared>, mut udp: Udp) {
+    let mut sleep = pin!(tokio::time::sleep(Duration::from_secs(3600)));
+    let mut out = Out::new(udp.max_gso_segments());
+    let local = shared.local;
+    loop {
+        let mut woken = pin!(shared.driver.notified());
+        woken.as_mut().enable();
+        let done = poll_fn(|cx| {
+            let mut st = shared.lock();
+            let now = Instant::now();
+            // Receive a few batches, then let the other work run.
+            for _ in 0..8 {
+                let core = &mut st.core;
+                match udp.poll_recv(cx, |dst, src, data| {
+                    let local = SocketAddr::new(dst.unwrap_or(local.ip()), local.port());
+                    core.handle_datagram(now, local, src, data);
+                }) {
+                    Poll::Ready(Ok(_)) => continue,
+                    Poll::Ready(Err(e)) => {
+                        // ICMP-induced errors (ECONNREFUSED) surface here;
+                        // they concern one peer only.
+                        debug!(error = %e, "receive error");
+                        continue;
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            if st.shutting_down && !out.aborting {
+                out.aborting = true;
+                let hs: Vec<_> = st.core.associations().collect();
+                for h in hs {
+                    let _ = st.core.abort(now, h, b"endpoint closed");
+                }
+            }
+            if st.core.poll_timeout().is_some_and(|t| t <= now) {
+                st.core.handle_timeout(now);
+            }
+            let flushed = match out.flush(cx, &mut st.core, &udp, now) {
+                Ok(f) => f,
+                Err(e) => {
+                    st.io_error = Some(e.kind());
+                    warn!(error = %e, "send error");
+                    true
+                }
+            };
+            st.route_events();
+            shared.changed.notify_waiters();
+            if st.shutting_down && flushed && st.core.association_count() == 0 {
+                st.driver_done = true;
+                return Poll::Ready(true);
+            }
+            if let Some(t) = st.core.poll_timeout() {
+                sleep
+                    .as_mut()
+                    .reset(tokio::time::Instant::from_std(t.max(now)));
+                if sleep.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(false);
+                }
+            }
+            drop(st);
+            if woken.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(false);
+            }
+            Poll::Pending
+        })
+        .await;
+        if done {
+            shared.changed.notify_waiters();
+            break;
+        }
+    }
+    debug!("driver stopped");
+}
+
+/// Outgoing datagrams, coalesced into GSO batches: consecutive packets to
+/// one destination of one size (the last may be shorter).
+struct Out {
+    buf: Vec<u8>,
+    /// A batch waiting for the socket: destination, segment size, count.
+    pending: Option<(SocketAddr, usize, usize)>,
+    max_segments: usize,
+    aborting: bool,
+}
+
+impl Out {
+    fn new(max_segments: usize) -> Self {
+        Self {
+            buf: Vec::with_capacity(64 * 1024),
+            pending: None,
+            max_segments: max_segments.clamp(1, 64),
+            aborting: false,
+        }
+    }
+
+    /// Sends everything the core has. Returns false if the socket is full
+    /// (the driver is woken when it drains).
+    fn flush(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        core: &mut CoreEndpoint,
+        udp: &Udp,
+        now: Instant,
+    ) -> io::Result<bool> {
+        loop {
+            if let Some((dest, seg, n)) = self.pending {
+                let seg_opt = (n > 1).then_some(seg);
+                match udp.poll_send(cx, dest, &self.buf, seg_opt) {
+                    Poll::Pending => return Ok(false),
+                    Poll::Ready(Err(e)) if is_transient(&e) => {
+                        debug!(error = %e, %dest, "datagram dropped");
+                    }
+                    Poll::Ready(Err(e)) => {
+                        self.buf.clear();
+                        self.pending = None;
+                        return Err(e);
+                    }
+                    Poll::Ready(Ok(())) => {}
+                }
+                self.buf.clear();
+                self.pending = None;
+            }
+            // Build the next batch.
+            let Some(t) = core.poll_transmit(now, &mut self.buf) else {
+                return Ok(true);
+            };
+            let (dest, seg) = (t.destination, t.len);
+            let mut n = 1;
+            let mut last = t.len;
+            while n < self.max_segments && last == seg {
+                let before = self.buf.len();
+                match core.poll_transmit(now, &mut self.buf) {
+                    Some(t2) if t2.destination == dest && t2.len <= seg => {
+                        n += 1;
+                        last = t2.len;
+                    }
+                    Some(t2) => {
+                        // Another destination or a larger packet: send the
+                        // batch, then this one alone.
+                        let extra = self.buf.split_off(before);
+                        self.pending = Some((dest, seg, n));
+                        self.send_now(cx, udp)?;
+                        self.buf = extra;
+                        self.pending = Some((t2.destination, t2.len, 1));
+                        n = 0;
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            if n > 0 {
+                self.pending = Some((dest, seg, n));
+            }
+        }
+    }
+
+    /// Sends the pending batch if the socket takes it now; otherwise keeps
+    /// it (the extra packet is then sent after it by the caller's loop).
+    fn send_now(&mut self, cx: &mut std::task::Context<'_>, udp: &Udp) -> io::Result<()> {
+        if let Some((dest, seg, n)) = self.pending {
+            let seg_opt = (n > 1).then_some(seg);
+            match udp.poll_send(cx, dest, &self.buf, seg_opt) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) if is_transient(&e) => {}
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => {
+                    // Rare: the socket filled mid-flush. Losing a datagram
+                    // here is recovered by SCTP retransmission.
+                    debug!("socket full; datagram batch dropped");
+                }
+            }
+        }
+        self.pending = None;
+        Ok(())
+    }
+}
+
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkUnreachable
+            | io::ErrorKind::PermissionDenied
+            | io::ErrorKind::AddrNotAvailable
+            | io::ErrorKind::InvalidInput
+    )
+}

@@ -1,0 +1,434 @@
+//! `mcsctp`: the command-line tool. Its verbs mirror usrsctp's example
+//! programs (`echo_server`, `discard_server`, `client`, `tsctp`) so that
+//! either side of a test can be swapped for the other.
+
+use std::io::IsTerminal;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::{Args, Parser, Subcommand};
+use mcsctp::{Association, Config, DeliveryKind, Endpoint, Error, SendParams};
+use tokio::io::AsyncBufReadExt;
+
+#[derive(Parser, Debug)]
+#[command(name = "mcsctp", version, about = "SCTP over UDP with reliable multicast", long_about = None)]
+struct Cli {
+    /// Tracing output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Echo every message back on its stream (usrsctp's echo_server).
+    EchoServer(ServerArgs),
+    /// Receive and discard every message (usrsctp's discard_server).
+    DiscardServer(ServerArgs),
+    /// Send each line of stdin as a message and print what comes back
+    /// (usrsctp's client).
+    Client(ClientArgs),
+    /// Throughput test, a drop-in for usrsctp's tsctp: with an address it
+    /// sends, without one it receives and prints one CSV line per
+    /// association.
+    Perf(PerfArgs),
+}
+
+#[derive(Args, Debug)]
+struct Common {
+    /// Local UDP encapsulation port (RFC 6951).
+    #[arg(long = "local-udp-port", default_value_t = mcsctp::DEFAULT_UDP_PORT)]
+    local_udp_port: u16,
+    /// Remote UDP encapsulation port (clients; servers answer each peer at
+    /// the port its packets came from).
+    #[arg(long = "remote-udp-port", default_value_t = mcsctp::DEFAULT_UDP_PORT)]
+    remote_udp_port: u16,
+    /// Local IP address to bind.
+    #[arg(long = "bind", default_value = "0.0.0.0")]
+    bind: IpAddr,
+}
+
+#[derive(Args, Debug)]
+struct ServerArgs {
+    /// SCTP port (7 for echo, 9 for discard by default).
+    #[arg(long)]
+    port: Option<u16>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args, Debug)]
+struct ClientArgs {
+    /// Remote IP address.
+    addr: IpAddr,
+    /// Remote SCTP port.
+    sctp_port: u16,
+    /// Local SCTP port.
+    #[arg(long = "local-port", default_value_t = 0)]
+    local_port: u16,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args, Debug)]
+#[command(disable_help_flag = true)]
+struct PerfArgs {
+    /// Print help.
+    #[arg(long = "help", action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// Remote address: client mode. Without it: server mode.
+    address: Option<IpAddr>,
+    /// Message length in bytes.
+    #[arg(short = 'l', default_value_t = 1024)]
+    length: usize,
+    /// Number of messages to send (0: unbounded, stop with -T).
+    #[arg(short = 'n', default_value_t = 1024)]
+    messages: u64,
+    /// Seconds to send (sets -n 0).
+    #[arg(short = 'T')]
+    time: Option<u64>,
+    /// SCTP port.
+    #[arg(short = 'p', default_value_t = 5001)]
+    port: u16,
+    /// Unordered messages.
+    #[arg(short = 'u')]
+    unordered: bool,
+    /// Nagle off (mcsctp never delays messages; accepted for tsctp
+    /// compatibility).
+    #[arg(short = 'D')]
+    nodelay: bool,
+    /// PR-SCTP policy: 0 none, 1 ttl (ms), 2 rtx (count).
+    #[arg(short = 'P', default_value_t = 0)]
+    policy: u8,
+    /// PR-SCTP value for -P.
+    #[arg(short = 't', default_value_t = 0)]
+    pr_value: u32,
+    /// Local UDP encapsulation port.
+    #[arg(short = 'E', long = "local-udp-port", default_value_t = mcsctp::DEFAULT_UDP_PORT)]
+    local_udp_port: u16,
+    /// Remote UDP encapsulation port.
+    #[arg(short = 'U', long = "remote-udp-port", default_value_t = mcsctp::DEFAULT_UDP_PORT)]
+    remote_udp_port: u16,
+    /// Local IP address.
+    #[arg(short = 'L', long = "bind", default_value = "0.0.0.0")]
+    bind: IpAddr,
+    /// Receive buffer (bytes).
+    #[arg(short = 'R')]
+    rcvbuf: Option<usize>,
+    /// Send buffer (bytes).
+    #[arg(short = 'S')]
+    sndbuf: Option<usize>,
+    /// Path MTU: largest SCTP packet is this minus IP and UDP headers.
+    #[arg(long = "mtu", default_value_t = 1500)]
+    mtu: usize,
+    /// Seconds between throughput reports.
+    #[arg(short = 'd')]
+    report: Option<u64>,
+    /// Print the summary as JSON instead of tsctp's CSV.
+    #[arg(long)]
+    json: bool,
+    /// Send over I-DATA when the peer offers it.
+    #[arg(long = "idata", default_value_t = true, action = clap::ArgAction::Set)]
+    idata: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // clap prints usage and help; exit codes: 0 for --help, 2 for
+            // bad arguments.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    init_tracing(cli.verbose);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mcsctp: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let r = rt.block_on(async move {
+        match cli.command {
+            Command::EchoServer(a) => server(a, 7, true).await,
+            Command::DiscardServer(a) => server(a, 9, false).await,
+            Command::Client(a) => client(a).await,
+            Command::Perf(a) => perf(a).await,
+        }
+    });
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mcsctp: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// A CLI failure, printed as one line.
+#[derive(Debug)]
+struct CliError(String);
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<Error> for CliError {
+    fn from(e: Error) -> Self {
+        Self(e.to_string())
+    }
+}
+
+fn bind(
+    ip: IpAddr,
+    udp_port: u16,
+    sctp_port: u16,
+    tweak: impl FnOnce(&mut Config),
+) -> Result<Endpoint, CliError> {
+    let mut cfg = Config::new(SocketAddr::new(ip, udp_port), sctp_port);
+    tweak(&mut cfg);
+    Endpoint::bind(cfg).map_err(|e| CliError(format!("cannot bind UDP {ip}:{udp_port}: {e}")))
+}
+
+async fn server(a: ServerArgs, default_port: u16, echo: bool) -> Result<(), CliError> {
+    let port = a.port.unwrap_or(default_port);
+    let ep = bind(a.common.bind, a.common.local_udp_port, port, |_| {})?;
+    loop {
+        let m = ep.recv().await?;
+        if echo
+            && !matches!(
+                m.kind,
+                DeliveryKind::Refused { .. } | DeliveryKind::Aborted { .. }
+            )
+        {
+            let assoc = ep.association(m.association);
+            let p = SendParams {
+                ppid: m.ppid,
+                unordered: m.unordered,
+                ..SendParams::default()
+            };
+            // Each message (or piece) echoes back as one message; a peer
+            // that went away just ends its echo.
+            if let Err(e) = assoc.send_with(m.stream, m.data, p).await {
+                tracing::debug!(error = %e, "echo failed");
+            }
+        }
+    }
+}
+
+async fn client(a: ClientArgs) -> Result<(), CliError> {
+    let ep = bind(a.common.bind, a.common.local_udp_port, a.local_port, |_| {})?;
+    let remote = SocketAddr::new(a.addr, a.common.remote_udp_port);
+    let assoc = tokio::time::timeout(Duration::from_secs(60), ep.connect(remote, a.sctp_port))
+        .await
+        .map_err(|_| CliError(format!("{remote} (SCTP port {}): no answer", a.sctp_port)))?
+        .map_err(|e| CliError(format!("{remote} (SCTP port {}): {e}", a.sctp_port)))?;
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let printer = {
+        let assoc = assoc.clone();
+        tokio::spawn(async move {
+            while let Ok(m) = assoc.recv().await {
+                println!("{}", String::from_utf8_lossy(&m.data));
+            }
+        })
+    };
+    while let Some(line) = lines
+        .next_line()
+        .await
+        .map_err(|e| CliError(e.to_string()))?
+    {
+        assoc.send(0, Bytes::from(line.into_bytes())).await?;
+    }
+    // Give echoes a moment to come back, then shut down gracefully.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = assoc.close().await;
+    printer.abort();
+    r.map_err(Into::into)
+}
+
+async fn perf(a: PerfArgs) -> Result<(), CliError> {
+    let _ = a.nodelay;
+    if a.length == 0 {
+        return Err(CliError("message length (-l) must be positive".into()));
+    }
+    let tweak = |cfg: &mut Config| {
+        // IPv4 + UDP headers: 28 bytes (IPv6: 48; use the smaller room).
+        cfg.core.max_packet_size = a.mtu.saturating_sub(48).clamp(256, 65_507);
+        cfg.core.association.interleaving = a.idata;
+        if let Some(r) = a.rcvbuf {
+            cfg.core.association.receive_buffer = r.max(64 * 1024);
+        }
+        if let Some(s) = a.sndbuf {
+            cfg.core.association.send_buffer = s.max(a.length);
+        } else {
+            cfg.core.association.send_buffer = cfg.core.association.send_buffer.max(2 * a.length);
+        }
+        cfg.core.association.max_message_size = cfg.core.association.max_message_size.max(a.length);
+        cfg.core.association.receive_buffer = cfg.core.association.receive_buffer.max(2 * a.length);
+    };
+    match a.address {
+        None => perf_server(&a, tweak).await,
+        Some(addr) => perf_client(&a, addr, tweak).await,
+    }
+}
+
+/// Per-association receive statistics, as tsctp's server keeps them.
+#[derive(Default)]
+struct RecvStats {
+    first_length: u64,
+    messages: u64,
+    recv_calls: u64,
+    sum: u64,
+    start: Option<Instant>,
+}
+
+async fn perf_server(a: &PerfArgs, tweak: impl FnOnce(&mut Config)) -> Result<(), CliError> {
+    let ep = bind(a.bind, a.local_udp_port, a.port, tweak)?;
+    let json = a.json;
+    loop {
+        let assoc = ep.accept().await?;
+        tokio::spawn(async move {
+            let s = drain(&assoc).await;
+            print_summary(&s, json);
+        });
+    }
+}
+
+async fn drain(assoc: &Association) -> RecvStats {
+    let mut s = RecvStats::default();
+    let mut current = 0u64;
+    while let Ok(m) = assoc.recv().await {
+        s.start.get_or_insert_with(Instant::now);
+        s.recv_calls += 1;
+        s.sum += m.data.len() as u64;
+        current += m.data.len() as u64;
+        if m.is_end_of_record() {
+            s.messages += 1;
+            if s.first_length == 0 {
+                s.first_length = current;
+            }
+            current = 0;
+        }
+    }
+    s
+}
+
+fn print_summary(s: &RecvStats, json: bool) {
+    let secs = s.start.map_or(0.0, |t| t.elapsed().as_secs_f64());
+    let tput = if secs > 0.0 {
+        s.first_length as f64 * s.messages as f64 / secs
+    } else {
+        0.0
+    };
+    if json {
+        println!(
+            "{{\"length\":{},\"messages\":{},\"recv_calls\":{},\"bytes\":{},\"seconds\":{:.6},\"throughput\":{:.6},\"notifications\":0}}",
+            s.first_length, s.messages, s.recv_calls, s.sum, secs, tput
+        );
+    } else {
+        // tsctp's server line: length, messages, recv calls, bytes,
+        // seconds, throughput (B/s), notifications.
+        println!(
+            "{}, {}, {}, {}, {:.6}, {:.6}, 0",
+            s.first_length, s.messages, s.recv_calls, s.sum, secs, tput
+        );
+    }
+}
+
+async fn perf_client(
+    a: &PerfArgs,
+    addr: IpAddr,
+    tweak: impl FnOnce(&mut Config),
+) -> Result<(), CliError> {
+    let ep = bind(a.bind, a.local_udp_port, 0, tweak)?;
+    let remote = SocketAddr::new(addr, a.remote_udp_port);
+    let assoc = tokio::time::timeout(Duration::from_secs(60), ep.connect(remote, a.port))
+        .await
+        .map_err(|_| CliError(format!("{remote} (SCTP port {}): no answer", a.port)))?
+        .map_err(|e| CliError(format!("{remote} (SCTP port {}): {e}", a.port)))?;
+    let payload = Bytes::from(vec![b'b'; a.length]);
+    let params = SendParams {
+        unordered: a.unordered,
+        lifetime: (a.policy == 1).then(|| Duration::from_millis(u64::from(a.pr_value))),
+        max_retransmissions: (a.policy == 2).then_some(a.pr_value),
+        ..SendParams::default()
+    };
+    if a.policy > 2 {
+        return Err(CliError(format!(
+            "PR-SCTP policy {} is not supported (0, 1, 2)",
+            a.policy
+        )));
+    }
+    let limit = if a.time.is_some() { 0 } else { a.messages };
+    let deadline = a.time.map(|t| Instant::now() + Duration::from_secs(t));
+    let progress = std::io::stderr().is_terminal();
+    let report = a
+        .report
+        .map(Duration::from_secs)
+        .or(progress.then_some(Duration::from_secs(1)));
+    let start = Instant::now();
+    let mut last_report = start;
+    let mut sent: u64 = 0;
+    while limit == 0 || sent < limit {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        assoc.send_with(0, payload.clone(), params).await?;
+        sent += 1;
+        if let Some(r) = report
+            && last_report.elapsed() >= r
+        {
+            let secs = start.elapsed().as_secs_f64();
+            eprint!(
+                "\r{sent} messages, {:.1} MB/s     ",
+                sent as f64 * a.length as f64 / secs / 1e6
+            );
+            last_report = Instant::now();
+        }
+    }
+    if report.is_some() {
+        eprintln!();
+    }
+    assoc.close().await?;
+    let secs = start.elapsed().as_secs_f64();
+    let tput = sent as f64 * a.length as f64 / secs;
+    if a.json {
+        println!(
+            "{{\"messages\":{sent},\"length\":{},\"seconds\":{secs:.6},\"throughput\":{tput:.6}}}",
+            a.length
+        );
+    } else {
+        println!(
+            "Sending of {sent} messages of length {} took {secs:.6} seconds.",
+            a.length
+        );
+        println!("Throughput was {tput:.6} Byte/sec.");
+    }
+    Ok(())
+}
