@@ -182,7 +182,9 @@ impl Default for AssociationConfig {
             max_message_size: 256 << 10,
             oversize_policy: OversizePolicy::Pieces,
             partial_delivery_point: None,
-            incomplete_message_timeout: Some(Duration::from_secs(30)),
+            // Twice RTO.Max: a live association under heavy loss may go an
+            // RTO.Max without progress on a message more than once.
+            incomplete_message_timeout: Some(Duration::from_secs(120)),
             interleaving: true,
             partial_reliability: true,
             lksctp_serial_partial_delivery: false,

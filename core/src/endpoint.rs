@@ -33,7 +33,7 @@ use crate::config::{AssociationConfig, EndpointConfig};
 use crate::cookie::{CookieContents, CookieSecrets};
 use crate::event::{ApiError, AssociationHandle, Event, Transmit};
 use crate::packet::{CommonHeader, Packet, PacketBuilder};
-use crate::param::{CookiePreservative, ParamType, StateCookie};
+use crate::param::{CookiePreservative, Ipv4Address, Ipv6Address, StateCookie, WireParam};
 use crate::rng::Rng;
 use crate::rx::reassembly::Delivery;
 use crate::serial::{Ppid, StreamId, Tsn, VerificationTag};
@@ -560,6 +560,10 @@ impl Endpoint {
         let deadline = a.poll_timeout();
         let deliverable = a.has_deliverable();
         let drained = a.is_drained();
+        // Closed, but kept for its undelivered messages (or its last
+        // packet): its tag and peer keys go now.
+        let closed =
+            matches!(a.state, State::Closed).then(|| (a.my_tag.0, (a.remote.ip(), a.peer_port)));
         let wants = may_send && a.wants_to_send();
         let memory = a.buffered_receive_bytes();
         self.events.extend(evs);
@@ -591,6 +595,19 @@ impl Endpoint {
         }
         if drained && !deliverable {
             self.remove(h);
+        } else if let Some((tag, peer)) = closed {
+            // RFC 9260 §9.1, §9.2: a closed association's TCB is removed
+            // ("remove all record of the association"). What the
+            // application has not read yet stays readable through the
+            // handle, but the peer must meet no TCB any more: its packets
+            // are out of the blue (§8.4) and its next INIT starts a new
+            // association instead of hitting a dead one.
+            if self.by_tag.get(&tag) == Some(&h) {
+                self.by_tag.remove(&tag);
+            }
+            if self.by_peer.get(&peer) == Some(&h) {
+                self.by_peer.remove(&peer);
+            }
         }
     }
 
@@ -707,26 +724,43 @@ impl Endpoint {
                     })
                 })
         };
-        let Some(h) = handle else {
-            self.stats.bad_tag += u64::from(by_peer.is_some());
-            self.out_of_the_blue(now, remote, packet);
-            return;
-        };
-        // §8.5.1 E: a SHUTDOWN ACK in COOKIE-WAIT / COOKIE-ECHOED is treated
-        // as out of the blue.
+        // §8.5.1 E, an exception to the tag check: "If the receiver is in
+        // COOKIE-ECHOED or COOKIE-WAIT state, the procedures in Section 8.4
+        // SHOULD be followed; in other words, it is treated as an OOTB
+        // packet." (A SHUTDOWN ACK from a peer that restarted carries the
+        // old tag; its SHUTDOWN COMPLETE reply lets the peer close the old
+        // association.)
         if first
             .as_ref()
             .is_some_and(|c| c.typ == ChunkType::SHUTDOWN_ACK)
-            && self.get(h).is_some_and(|a| {
-                matches!(
-                    a.state,
-                    State::CookieWait { .. } | State::CookieEchoed { .. }
-                )
-            })
+            && handle
+                .or(by_peer)
+                .and_then(|h| self.get(h))
+                .is_some_and(|a| {
+                    matches!(
+                        a.state,
+                        State::CookieWait { .. } | State::CookieEchoed { .. }
+                    )
+                })
         {
             self.out_of_the_blue(now, remote, packet);
             return;
         }
+        let Some(h) = handle else {
+            if by_peer.is_some() {
+                // §8.5: "If the received Verification Tag value does not
+                // match the receiver's own tag value, the receiver MUST
+                // silently discard the packet and MUST NOT process it any
+                // further, except for those cases listed in Section 8.5.1".
+                // The packet belongs to the association of its addresses and
+                // ports, so it is not out of the blue: no ABORT answers it.
+                self.stats.bad_tag += 1;
+                debug!(%remote, tag = hdr.verification_tag.0, "dropping packet with a wrong verification tag");
+                return;
+            }
+            self.out_of_the_blue(now, remote, packet);
+            return;
+        };
         // An INIT ACK is handled before the rest (RFC 9260 §5.1 C).
         if first.as_ref().is_some_and(|c| c.typ == ChunkType::INIT_ACK) {
             let parsed = first.map(|raw| InitAck::from_raw(&raw));
@@ -827,8 +861,25 @@ impl Endpoint {
                 );
             }
             State::CookieEchoed { .. } => {
+                // §5.2.1: "Upon receipt of an INIT chunk in the COOKIE-ECHOED
+                // state, an endpoint MUST respond with an INIT ACK chunk using
+                // the same parameters it sent in its original INIT chunk
+                // [...], provided that no NEW address has been added to the
+                // forming association. If the INIT chunk indicates that a new
+                // address has been added to the association, then the entire
+                // INIT chunk MUST be discarded, and NO changes should be made
+                // to the existing association. An ABORT chunk SHOULD be sent
+                // in response". (In COOKIE-WAIT the peer's addresses are not
+                // known yet, so nothing can be "new".)
+                let known = a.peer_addresses.clone();
+                if self.abort_if_adds_addresses(now, remote, hdr, init, &known) {
+                    return;
+                }
                 // §5.2.1: same, and "it MUST populate its Tie-Tags within both
                 // the association TCB and inside the State Cookie".
+                let Some(a) = self.get(h) else {
+                    return;
+                };
                 let my_tag = a.my_tag;
                 let my_tsn = a.my_initial_tsn;
                 let mut rng = self.rng.clone();
@@ -855,20 +906,10 @@ impl Endpoint {
             _ => {
                 // §5.2.2: ABORT if the INIT adds addresses; otherwise an INIT
                 // ACK with a new tag and the association's tie-tags.
-                if a.peer_addresses.adds_new(&init.params, remote.ip()) {
-                    let mut v = Vec::new();
-                    for p in init.params.iter() {
-                        if p.typ == ParamType::IPV4_ADDRESS || p.typ == ParamType::IPV6_ADDRESS {
-                            p.write(&mut v);
-                        }
-                    }
-                    let cause = ErrorCause::RestartWithNewAddresses(RestartWithNewAddresses {
-                        addresses: v.into(),
-                    });
-                    self.send_ootb_abort(now, remote, hdr, init.initiate_tag, false, Some(cause));
+                let peer_addrs = a.peer_addresses.clone();
+                if self.abort_if_adds_addresses(now, remote, hdr, init, &peer_addrs) {
                     return;
                 }
-                let peer_addrs = a.peer_addresses.clone();
                 let mut rng = self.rng.clone();
                 let ties = self
                     .get_mut(h)
@@ -891,6 +932,39 @@ impl Endpoint {
                 );
             }
         }
+    }
+
+    /// RFC 9260 §5.2.2: "If new addresses are added to the association, the
+    /// endpoint MUST respond with an ABORT chunk, copying the 'Initiate Tag'
+    /// of the unexpected INIT chunk into the 'Verification Tag' of the
+    /// outbound packet carrying the ABORT chunk. In the ABORT chunk, the
+    /// error cause MAY be set to 'restart of an association with new
+    /// addresses'. The error SHOULD list the addresses that were added to
+    /// the restarting association." Returns whether the INIT added any.
+    fn abort_if_adds_addresses(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        hdr: CommonHeader,
+        init: &Init,
+        known: &PeerAddresses,
+    ) -> bool {
+        let added = known.added(&init.params, remote.ip());
+        if added.is_empty() {
+            return false;
+        }
+        let mut v = Vec::new();
+        for a in added {
+            match a {
+                IpAddr::V4(a) => Ipv4Address(a).write(&mut v),
+                IpAddr::V6(a) => Ipv6Address(a).write(&mut v),
+            }
+        }
+        let cause = ErrorCause::RestartWithNewAddresses(RestartWithNewAddresses {
+            addresses: v.into(),
+        });
+        self.send_ootb_abort(now, remote, hdr, init.initiate_tag, false, Some(cause));
+        true
     }
 
     /// Builds and queues an INIT ACK with a signed cookie (RFC 9260 §5.1 B).
@@ -1002,9 +1076,19 @@ impl Endpoint {
             self.stats.cookies_refused += 1;
             return;
         }
+        let existing = self.by_peer.get(&(remote.ip(), hdr.src_port)).copied();
+        // A cookie whose tags both match the existing association (Table 2
+        // row D) re-creates nothing: it is the retransmission of a COOKIE
+        // ECHO whose COOKIE ACK was lost. Its age does not matter, and
+        // refusing it as stale would leave the peer in COOKIE-ECHOED against
+        // an association that is already up (Linux skips the check likewise
+        // when an association exists).
+        let duplicate = existing
+            .and_then(|h| self.get(h))
+            .is_some_and(|a| a.my_tag == c.local_tag && a.peer_tag == c.peer_tag);
         // §5.1.5 (4): lifetime.
         let age = self.millis_since_epoch(now).saturating_sub(c.created_ms);
-        if age > u64::from(c.lifetime_ms) {
+        if age > u64::from(c.lifetime_ms) && !duplicate {
             self.stats.cookies_refused += 1;
             let staleness_us = (age - u64::from(c.lifetime_ms)).saturating_mul(1000);
             let cause = ErrorCause::StaleCookie(StaleCookie {
@@ -1024,7 +1108,7 @@ impl Endpoint {
         let peer_addrs = PeerAddresses::decode(&c.extension)
             .map(|(p, _)| p)
             .unwrap_or_default();
-        match self.by_peer.get(&(remote.ip(), hdr.src_port)).copied() {
+        match existing {
             None => self.accept_cookie(now, remote, packet, &c, peer_addrs),
             Some(h) => self.cookie_for_existing(now, remote, packet, &c, h),
         }

@@ -29,7 +29,7 @@ use crate::param::{
 };
 use crate::rx::data_tracker::{DataTracker, DataTrackerConfig};
 use crate::rx::reassembly::{Delivery, ReassemblyQueue};
-use crate::serial::{Ppid, Tsn, VerificationTag};
+use crate::serial::{Tsn, VerificationTag};
 use crate::tx::retransmission_queue::{RetransmissionConfig, RetransmissionQueue};
 use crate::tx::rto::{Rto, RtoConfig};
 use crate::tx::send_queue::{OutgoingMessage, SendError, SendQueue, SendQueueConfig};
@@ -97,6 +97,19 @@ impl State {
         matches!(
             self,
             Self::Established | Self::ShutdownPending | Self::ShutdownSent { .. }
+        )
+    }
+
+    /// States in which queued and outstanding DATA is (re)transmitted.
+    /// RFC 9260 §9.2: in SHUTDOWN-RECEIVED the endpoint "MUST NOT accept
+    /// new data from its SCTP user" but still delivers what it has: "Once
+    /// all its outstanding data has been acknowledged, the endpoint MUST
+    /// send a SHUTDOWN ACK chunk". (SHUTDOWN-SENT is entered only once all
+    /// of it was acknowledged.)
+    fn sends_data(&self) -> bool {
+        matches!(
+            self,
+            Self::Established | Self::ShutdownPending | Self::ShutdownReceived
         )
     }
 
@@ -208,6 +221,11 @@ pub(crate) struct Association {
     reasm: ReassemblyQueue,
     /// Control chunks waiting to go out, in order.
     control: VecDeque<Chunk>,
+    /// ERROR chunks reporting on received chunks (unrecognized chunk types,
+    /// invalid streams). They go out after the SACK, RFC 9260 §6.5: "The
+    /// endpoint MAY bundle the ERROR chunk and the SACK chunk in the same
+    /// packet, as long as the ERROR chunk follows the SACK chunk."
+    reports: VecDeque<ErrorChunk>,
     /// An ABORT to send, after which the association is gone.
     abort: Option<Abort>,
     /// Send a SHUTDOWN COMPLETE and close.
@@ -221,10 +239,22 @@ pub(crate) struct Association {
     path_reachable: bool,
     /// A FORWARD-TSN / I-FORWARD-TSN is due.
     forward_tsn_due: bool,
+    /// A SACK advertising a window too small for a packet arrived since the
+    /// last T3-rtx expiry: the peer answers the zero window probes.
+    zero_window_answered: bool,
+    /// The a_rwnd of the last SACK sent (or of the INIT / INIT ACK): what
+    /// the peer believes it may send, so reading can tell when a window
+    /// update is worth a packet.
+    advertised_rwnd: usize,
     events: VecDeque<Event>,
     pub(crate) stats: AssociationStats,
     /// Cookie Preservative to add to the next INIT (RFC 9260 §5.2.6).
     cookie_preservative: Option<u32>,
+    /// Stale Cookie errors answered with a new INIT so far.
+    stale_cookies: u32,
+    /// Deliveries of the association as it was before the peer restarted
+    /// (RFC 9260 §5.2.4 action A), read before anything newer.
+    carried: VecDeque<Delivery>,
 }
 
 /// RFC 9260 §8.3 heartbeat bookkeeping for the single path.
@@ -347,6 +377,7 @@ impl Association {
             tracker: None,
             reasm,
             control: VecDeque::new(),
+            reports: VecDeque::new(),
             abort: None,
             shutdown_complete: false,
             shutdown_guard: None,
@@ -359,9 +390,13 @@ impl Association {
             error_count: 0,
             path_reachable: true,
             forward_tsn_due: false,
+            zero_window_answered: false,
+            advertised_rwnd: config.receive_buffer,
             events: VecDeque::new(),
             stats: AssociationStats::default(),
             cookie_preservative: None,
+            stale_cookies: 0,
+            carried: VecDeque::new(),
             config,
         }
     }
@@ -550,12 +585,28 @@ impl Association {
 
     /// Next delivery for the application.
     pub(crate) fn poll_recv(&mut self) -> Option<Delivery> {
+        if let Some(d) = self.carried.pop_front() {
+            self.stats.messages_delivered += 1;
+            return Some(d);
+        }
         let d = self.reasm.poll()?;
         self.stats.messages_delivered += 1;
-        // Reading frees window: tell the peer promptly when the window had
-        // closed (RFC 9260 §6.2 window update, implemented as a SACK).
-        if let Some(t) = self.tracker.as_mut()
-            && self.reasm.buffered_bytes() == 0
+        // Reading frees window. RFC 9260 §6.2: "An SCTP receiver MUST NOT
+        // generate more than one SACK chunk for every incoming packet, other
+        // than to update the offered window as the receiving application
+        // consumes new data." A window update goes out when the peer may be
+        // held back by the window it was last offered (less than half the
+        // buffer) and reading has opened it by at least a packet; otherwise
+        // the SACKs that data elicits anyway carry the new window, and an
+        // application that reads after every packet does not turn delayed
+        // acknowledgement into one SACK per packet.
+        let open = self
+            .config
+            .receive_buffer
+            .saturating_sub(self.reasm.buffered_bytes());
+        if self.advertised_rwnd < self.config.receive_buffer / 2
+            && open >= self.advertised_rwnd + self.max_packet_size
+            && let Some(t) = self.tracker.as_mut()
         {
             t.force_sack();
         }
@@ -564,12 +615,12 @@ impl Association {
 
     /// Whether a delivery is waiting.
     pub(crate) fn has_deliverable(&self) -> bool {
-        self.reasm.has_deliverable()
+        !self.carried.is_empty() || self.reasm.has_deliverable()
     }
 
     /// Bytes of received user data held.
     pub(crate) fn buffered_receive_bytes(&self) -> usize {
-        self.reasm.buffered_bytes()
+        self.reasm.buffered_bytes() + self.carried.iter().map(|d| d.payload.len()).sum::<usize>()
     }
 
     /// Whether a delivery is in the middle of a message (the lksctp
@@ -640,9 +691,7 @@ impl Association {
             }
         }
         if !reports.is_empty() && self.peer_tag.0 != 0 {
-            let causes: Vec<ErrorCause> = reports;
-            self.control
-                .push_back(Chunk::Error(ErrorChunk::new(causes.iter())));
+            self.reports.push_back(ErrorChunk::new(reports.iter()));
         }
         if had_data {
             if let Some(t) = self.tracker.as_mut() {
@@ -651,7 +700,8 @@ impl Association {
             // RFC 9260 §9.2: "While in the SHUTDOWN-SENT state, the SHUTDOWN
             // sender MUST immediately respond to each received packet
             // containing one or more DATA chunks with a SHUTDOWN chunk and
-            // restart the T2-shutdown timer."
+            // restart the T2-shutdown timer." (A FORWARD-TSN counts as DATA
+            // here too: it moves the cumulative TSN the SHUTDOWN reports.)
             if let State::ShutdownSent { t2_shutdown, send } = &mut self.state {
                 *send = true;
                 t2_shutdown.deadline = now + self.rto.rto();
@@ -750,6 +800,10 @@ impl Association {
                 if !n.is_some_and(|n| n.caps.partial_reliability && !n.caps.interleaving) {
                     return self.unexpected_known_chunk(now, f.to_raw(), reports);
                 }
+                // RFC 3758 §3.6: "for the purposes of sending a SACK, the
+                // receiver MUST follow the same rules as if a DATA chunk had
+                // been received": the packet end drives the delayed SACK.
+                *had_data = true;
                 self.handle_forward_tsn(f);
                 Flow::Continue
             }
@@ -758,6 +812,7 @@ impl Association {
                 if !n.is_some_and(|n| n.caps.partial_reliability && n.caps.interleaving) {
                     return self.unexpected_known_chunk(now, f.to_raw(), reports);
                 }
+                *had_data = true;
                 self.handle_iforward_tsn(f);
                 Flow::Continue
             }
@@ -824,6 +879,10 @@ impl Association {
         }
         let inbound = self.negotiated.map_or(0, |n| n.inbound_streams);
         let window = self.receive_window(mem);
+        let own_window = self
+            .config
+            .receive_buffer
+            .saturating_sub(self.reasm.buffered_bytes());
         let Some(tracker) = self.tracker.as_mut() else {
             return Flow::Continue;
         };
@@ -841,6 +900,17 @@ impl Association {
             0
         } else {
             self.max_packet_size
+        };
+        // The chunk that fills the cumulative gap releases what is held above
+        // it, so it may use this association's own buffer even when the
+        // endpoint budget is spent: otherwise peers that fill the budget with
+        // data that never completes would wedge an association that took more
+        // than its fair share while memory was free (the overshoot is bounded
+        // by this association's buffer).
+        let window = if tsn == next_expected && tracker.has_gaps() {
+            window.max(own_window)
+        } else {
+            window
         };
         let is_new_candidate = tsn.is_after(tracker.cumulative_tsn_ack());
         if is_new_candidate && len + headroom > window {
@@ -882,6 +952,7 @@ impl Association {
 
     fn handle_sack(&mut self, now: Instant, sack: &Sack) {
         self.stats.sacks_received += 1;
+        self.zero_window_answered = (sack.a_rwnd as usize) < self.max_packet_size;
         let Some(rtq) = self.rtq.as_mut() else {
             return;
         };
@@ -921,7 +992,7 @@ impl Association {
             self.events.push_back(Event::MessageAbandoned {
                 association: self.handle,
                 stream: key.stream,
-                ppid: Ppid(0),
+                ppid: key.ppid,
             });
         }
         self.forward_tsn_due |= self.negotiated.is_some_and(|n| n.caps.partial_reliability);
@@ -965,8 +1036,16 @@ impl Association {
             return;
         }
         self.heartbeat.outstanding = None;
-        // RFC 9260 §8.3: the HEARTBEAT ACK gives an RTT measurement.
+        // RFC 9260 §8.3: "The receiver of the HEARTBEAT ACK SHOULD also
+        // perform an RTT measurement for that destination transport address
+        // using the time value carried in the HEARTBEAT ACK chunk."
         self.rto.observe(now.saturating_duration_since(sent));
+        if let Some(srtt) = self.rto.srtt() {
+            self.events.push_back(Event::RttUpdated {
+                association: self.handle,
+                srtt,
+            });
+        }
         self.note_peer_alive();
         self.schedule_heartbeat(now);
     }
@@ -981,14 +1060,22 @@ impl Association {
 
     fn handle_shutdown(&mut self, now: Instant, cum_ack: Tsn) {
         match self.state {
-            State::Established | State::ShutdownPending | State::ShutdownSent { .. } => {}
+            State::Established
+            | State::ShutdownPending
+            | State::ShutdownSent { .. }
+            | State::ShutdownReceived => {}
             _ => return,
         }
         // RFC 9260 §9.2: the SHUTDOWN's Cumulative TSN Ack acknowledges data
         // like a SACK without gap blocks.
         let a_rwnd = self.rtq.as_ref().map_or(0, |q| q.peer_rwnd());
         self.handle_sack(now, &Sack::new(cum_ack, a_rwnd, &[], &[]));
-        if matches!(self.state, State::Closed) {
+        // In SHUTDOWN-RECEIVED the peer repeats its SHUTDOWN for every
+        // packet of our remaining DATA (§9.2: "While in the SHUTDOWN-SENT
+        // state, the SHUTDOWN sender MUST immediately respond to each
+        // received packet containing one or more DATA chunks with a SHUTDOWN
+        // chunk"): only its acknowledgement is news.
+        if matches!(self.state, State::Closed | State::ShutdownReceived) {
             return;
         }
         if let State::ShutdownSent { .. } = self.state {
@@ -1025,6 +1112,19 @@ impl Association {
             if let ErrorCause::StaleCookie(StaleCookie { staleness_us }) = &cause
                 && let State::CookieEchoed { sent_at, .. } = &self.state
             {
+                // RFC 9260 §5.2.6 offers three choices: a new INIT, giving up
+                // ("Discard the TCB and report to the upper layer the
+                // unavailability of the other endpoint"), or a new INIT with
+                // a Cookie Preservative. We take the third, but a peer that
+                // grants no preservative (or a path slower than any it
+                // grants) would have us loop forever: each retry counts as a
+                // retransmission of the INIT, and past
+                // Max.Init.Retransmits we take the second.
+                self.stale_cookies += 1;
+                if self.stale_cookies > self.config.max_init_retransmits {
+                    self.terminate(now, CloseReason::HandshakeTimeout);
+                    return;
+                }
                 // RFC 9260 §5.2.6 option 3: a new INIT with a Cookie
                 // Preservative "SHOULD use the RTT information measured based
                 // on the previous COOKIE ECHO / ERROR exchange, and SHOULD
@@ -1151,12 +1251,22 @@ impl Association {
             },
         );
         self.control.clear();
+        self.reports.clear();
         self.abort = None;
         self.forward_tsn_due = false;
         self.error_count = 0;
         self.heartbeat.outstanding = None;
         self.local_tie_tag = 0;
         self.peer_tie_tag = 0;
+        // "the existing session is treated the same as if it received an
+        // ABORT chunk followed by a new COOKIE ECHO chunk": as after an
+        // ABORT, messages that arrived whole (and were acknowledged) stay
+        // readable and incomplete ones are released as aborted, before the
+        // new incarnation's data path replaces the reassembly queue.
+        self.reasm.abort_all();
+        while let Some(d) = self.reasm.poll() {
+            self.carried.push_back(d);
+        }
         self.establish_from_cookie(now, c);
         // establish_from_cookie reported Connected; a restart is reported as
         // such instead (RFC 9260 §5.2.4: "report the restart to the ULP").
@@ -1277,6 +1387,7 @@ impl Association {
         self.reasm.abort_all();
         let unsent = self.send.message_count() + self.rtq.as_ref().map_or(0, |q| q.message_count());
         self.control.clear();
+        self.reports.clear();
         self.events.push_back(Event::Closed {
             association: self.handle,
             reason,
@@ -1383,10 +1494,18 @@ impl Association {
                 self.events.push_back(Event::MessageAbandoned {
                     association: self.handle,
                     stream: key.stream,
-                    ppid: Ppid(0),
+                    ppid: key.ppid,
                 });
             }
-            if !self.note_timeout(now) {
+            // RFC 9260 §6.1 A: "If the sender continues to receive SACK
+            // chunks from the peer while doing zero window probing, the
+            // unacknowledged window probes SHOULD NOT increment the error
+            // counter for the association or any destination transport
+            // address. This is because the receiver MAY keep its window
+            // closed for an indefinite time." (The RTO still backs off: the
+            // probe interval grows exponentially.)
+            let answered = std::mem::take(&mut self.zero_window_answered);
+            if !answered && !self.note_timeout(now) {
                 return;
             }
             self.forward_tsn_due |= self.negotiated.is_some_and(|n| n.caps.partial_reliability);
@@ -1470,13 +1589,25 @@ impl Association {
         if let Some((_, _, timeout)) = self.heartbeat.outstanding
             && timeout <= now
         {
-            // RFC 9260 §8.3: an unacknowledged HEARTBEAT increments the error
-            // counter and backs off the RTO.
+            // RFC 9260 §8.3: "An endpoint SHOULD increment the respective
+            // error counter of the destination transport address each time a
+            // HEARTBEAT chunk is sent to that address and not acknowledged
+            // within one RTO."
             self.heartbeat.outstanding = None;
             self.rto.backoff();
             if !self.note_timeout(now) {
                 return;
             }
+            // §8.3 recommends a HEARTBEAT "once per RTO of that destination
+            // address plus the protocol parameter 'HB.interval' [...] and
+            // exponential backoff of the RTO if the previous HEARTBEAT chunk
+            // is unanswered". Our reading for the one path we have: once a
+            // HEARTBEAT went unanswered the path is potentially failed
+            // (RFC 7829 with PFMR = 0), and a potentially-failed destination
+            // is probed once per (backed-off) RTO without HB.interval, so the
+            // next HEARTBEAT goes now. Failure detection then takes the sum
+            // of the backed-off RTOs, not that plus Association.Max.Retrans
+            // heartbeat intervals.
             self.heartbeat.send = true;
         }
         if self.heartbeat.next.is_some_and(|n| n <= now) {
@@ -1510,6 +1641,7 @@ impl Association {
         self.abort.is_some()
             || self.shutdown_complete
             || !self.control.is_empty()
+            || !self.reports.is_empty()
             || match &self.state {
                 State::CookieWait { send, .. }
                 | State::CookieEchoed { send, .. }
@@ -1523,7 +1655,7 @@ impl Association {
                 .tracker
                 .as_ref()
                 .is_some_and(|t| t.should_send_sack_now())
-            || (self.state.accepts_data() && !self.send.is_empty())
+            || (self.state.sends_data() && !self.send.is_empty())
             || self.rtq.as_ref().is_some_and(|q| q.has_retransmissions())
     }
 }

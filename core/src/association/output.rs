@@ -191,21 +191,40 @@ impl Association {
             }
         }
 
-        let sending_data = self.state.accepts_data()
+        let sending_data = self.state.sends_data()
             && (self.rtq.as_ref().is_some_and(|q| q.has_retransmissions())
                 || (!self.send.is_empty()
                     && self.rtq.as_ref().is_some_and(|q| q.available_window() > 0)));
 
-        // SACK: when due, or piggybacked on outgoing data (RFC 9260 §6.2).
+        // SACK: when due, or piggybacked on outgoing data (RFC 9260 §6.2),
+        // or on an ERROR reporting on the chunks it acknowledges (§6.5).
         let window = self.receive_window(mem).min(u32::MAX as usize) as u32;
+        let reporting = !self.reports.is_empty();
         if let Some(t) = self.tracker.as_mut()
-            && (t.should_send_sack_now() || (sending_data && t.sack_deadline().is_some()))
+            && (t.should_send_sack_now()
+                || ((sending_data || reporting) && t.sack_deadline().is_some()))
         {
             let sack = t.make_sack(window);
             if b.add(&sack).is_ok() {
                 self.stats.sacks_sent += 1;
+                self.advertised_rwnd = window as usize;
             } else {
                 t.force_sack();
+            }
+        }
+
+        // RFC 9260 §6.5: "immediately send an ERROR chunk [...] as long as
+        // the ERROR chunk follows the SACK chunk."
+        while let Some(e) = self.reports.front() {
+            match b.add(e) {
+                Ok(()) => {
+                    self.reports.pop_front();
+                }
+                Err(BuildError::TooBig { .. }) if !b.is_empty() => break,
+                Err(err) => {
+                    warn!(assoc = %self.handle, error = %err, "dropping unsendable ERROR");
+                    self.reports.pop_front();
+                }
             }
         }
 
@@ -241,7 +260,7 @@ impl Association {
             }
         }
 
-        if self.state.accepts_data() {
+        if self.state.sends_data() {
             self.add_data(now, &mut b);
         }
 

@@ -36,10 +36,18 @@ impl PeerAddresses {
         }
     }
 
-    /// Whether an INIT from `source` listing `params` names an address this
-    /// set does not hold.
-    pub(crate) fn adds_new(&self, params: &Params, source: IpAddr) -> bool {
-        !self.0.contains(&source) || listed(params).any(|a| !self.0.contains(&a))
+    /// The addresses an INIT from `source` listing `params` names that this
+    /// set does not hold, each once: what RFC 9260 §5.2.2 has the ABORT
+    /// list ("The error SHOULD list the addresses that were added to the
+    /// restarting association").
+    pub(crate) fn added(&self, params: &Params, source: IpAddr) -> Vec<IpAddr> {
+        let mut v = Vec::new();
+        for a in core::iter::once(source).chain(listed(params)) {
+            if !self.0.contains(&a) && !v.contains(&a) {
+                v.push(a);
+            }
+        }
+        v
     }
 
     /// Serialises for a state cookie: count, then family byte + 16 bytes.
@@ -114,13 +122,19 @@ mod tests {
             .build();
         let s = PeerAddresses::from_params(&p, src);
         assert_eq!(s.0.len(), 3);
-        assert!(!s.adds_new(&p, src));
-        assert!(!s.adds_new(&Params::empty(), src));
+        assert!(s.added(&p, src).is_empty());
+        assert!(s.added(&Params::empty(), src).is_empty());
         let more = Params::builder()
+            .with(&Ipv4Address(Ipv4Addr::new(10, 0, 0, 1)))
+            .with(&Ipv4Address(Ipv4Addr::new(10, 0, 0, 2)))
             .with(&Ipv4Address(Ipv4Addr::new(10, 0, 0, 2)))
             .build();
-        assert!(s.adds_new(&more, src));
-        assert!(s.adds_new(&Params::empty(), IpAddr::V4(Ipv4Addr::new(1, 2, 3, 4))));
+        assert_eq!(
+            s.added(&more, src),
+            vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2))]
+        );
+        let elsewhere = IpAddr::V4(Ipv4Addr::new(1, 2, 3, 4));
+        assert_eq!(s.added(&Params::empty(), elsewhere), vec![elsewhere]);
         let enc = s.encode();
         assert_eq!(PeerAddresses::decode(&enc), Some((s, enc.len())));
         assert_eq!(PeerAddresses::decode(&[3, 4]), None);

@@ -124,9 +124,11 @@ pub struct ReassemblyConfig {
     /// whose contiguous prefix reaches this many bytes starts being delivered
     /// in pieces. Default `buffer_limit / 2`.
     pub partial_delivery_point: usize,
-    /// A message incomplete this long (since its first fragment arrived)
-    /// once at its turn is released as [`DeliveryKind::Aborted`]. Default
-    /// 30 s; `None` never times out.
+    /// A message at its turn that stays incomplete this long without a new
+    /// fragment arriving (its sender stalled, not merely slow) is released
+    /// as [`DeliveryKind::Aborted`]. Time during which the buffer is too
+    /// full for another fragment (the application stopped reading) does
+    /// not count. Default 30 s; `None` never times out.
     pub incomplete_message_timeout: Option<Duration>,
     /// Most tombstones kept for discarded unordered messages (and skip
     /// markers of abandoned ordered ones). Default 1024.
@@ -233,7 +235,7 @@ impl ReassemblyConfig {
 pub enum AbortReason {
     /// The association ended ([`ReassemblyQueue::abort_all`]).
     AssociationEnded,
-    /// It stayed incomplete longer than `incomplete_message_timeout`.
+    /// No fragment of it arrived for `incomplete_message_timeout`.
     Timeout,
     /// The sender abandoned it (FORWARD-TSN / I-FORWARD-TSN) after pieces of
     /// it had been delivered.
@@ -378,7 +380,10 @@ struct Frag {
 #[derive(Debug)]
 struct Message {
     meta: Meta,
-    first_seen: Instant,
+    /// When a fragment of it last arrived: the incomplete-message timeout
+    /// counts from here, so a message that arrives slowly (a lossy path, a
+    /// closed window) is not mistaken for one whose sender stalled.
+    last_progress: Instant,
     /// Fragments not yet delivered, by position.
     frags: BTreeMap<u64, Frag>,
     /// Position of the B fragment, once known (always 0 with I-DATA).
@@ -409,7 +414,7 @@ impl Message {
         let start = begin.unwrap_or(0);
         Self {
             meta: Meta::of(c),
-            first_seen: now,
+            last_progress: now,
             frags: BTreeMap::new(),
             begin,
             end: None,
@@ -768,7 +773,8 @@ impl ReassemblyQueue {
         self.timers.first().map(|(t, _)| *t)
     }
 
-    /// Releases messages incomplete for `incomplete_message_timeout` as
+    /// Releases messages at their turn that received no fragment for
+    /// `incomplete_message_timeout` as
     /// [`DeliveryKind::Aborted`] (`reason: Timeout`) and forgets expired
     /// tombstones. Calling it early is harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -780,6 +786,13 @@ impl ReassemblyQueue {
             self.timers.pop_first();
             match timer {
                 Timer::Msg(key) => {
+                    // Whether the window this queue backs is too small for
+                    // the sender's next fragment: then no fragment can come,
+                    // and a message waiting for one is held back by this
+                    // side (an application that stopped reading), not
+                    // stalled by its sender.
+                    let window_closed = self.cfg.buffer_limit.saturating_sub(self.buffered_bytes())
+                        < self.max_frag.max(1);
                     let Some(m) = self.msgs.get_mut(&key) else {
                         continue;
                     };
@@ -789,7 +802,30 @@ impl ReassemblyQueue {
                     m.timer = None;
                     if m.state == State::Sink {
                         self.remove_sink(key);
-                    } else if !m.is_complete() {
+                        continue;
+                    }
+                    let progress_due = self
+                        .cfg
+                        .incomplete_message_timeout
+                        .and_then(|t| m.last_progress.checked_add(t));
+                    let due = match progress_due {
+                        // A fragment arrived since the timer was armed: the
+                        // message is slow, not stalled. Wait from there.
+                        Some(due) if due > now => Some(due),
+                        // The window is closed: start counting again once
+                        // it has had a chance to reopen.
+                        _ if window_closed && !m.is_complete() => self
+                            .cfg
+                            .incomplete_message_timeout
+                            .and_then(|t| now.checked_add(t)),
+                        _ => None,
+                    };
+                    if let Some(due) = due {
+                        m.timer = Some(due);
+                        self.timers.insert((due, Timer::Msg(key)));
+                        continue;
+                    }
+                    if !m.is_complete() {
                         debug!(stream = key.stream(), "incomplete message timed out");
                         let d = m.meta.delivery(
                             DeliveryKind::Aborted {
@@ -1047,7 +1083,12 @@ impl ReassemblyQueue {
         });
         let key = Key::Ordered { stream: s, seq };
         let exists = self.msgs.contains_key(&key);
-        let skipped = |k| seq_distance(il, st.next, seq) < seq_distance(il, st.next, k);
+        // Only a skip target still ahead of the stream counts: once `next`
+        // has reached it, every number from `next` on is a live message.
+        let skipped = |k| {
+            seq_ahead(il, st.next, k)
+                && seq_distance(il, st.next, seq) < seq_distance(il, st.next, k)
+        };
         if seq_before(il, seq, st.next) || (!exists && st.skip_to.is_some_and(skipped)) {
             debug!(
                 stream = s,
@@ -1179,6 +1220,10 @@ impl ReassemblyQueue {
         let before = m.held;
         let mut evicted = Vec::new();
         let took = m.offer(pos, begin, end, ppid, data, speculative_end, &mut evicted);
+        if took && let Some(now) = self.now_hint {
+            // O(1): an armed timer is moved lazily, when it fires.
+            m.last_progress = m.last_progress.max(now);
+        }
         let after = m.held;
         self.held_bytes = self.held_bytes - before + after;
         Some((took, evicted))
@@ -1427,7 +1472,7 @@ impl ReassemblyQueue {
         if let Some(at) = self
             .cfg
             .incomplete_message_timeout
-            .and_then(|t| m.first_seen.checked_add(t))
+            .and_then(|t| m.last_progress.checked_add(t))
             && m.timer.is_none()
         {
             m.timer = Some(at);
@@ -1749,7 +1794,12 @@ impl ReassemblyQueue {
         if let Some(st) = self.ordered.get_mut(&s) {
             let next = st.next;
             st.skip_to = Some(match st.skip_to {
-                Some(old) if seq_distance(il, next, target) < seq_distance(il, next, old) => old,
+                Some(old)
+                    if seq_ahead(il, next, old)
+                        && seq_distance(il, next, target) < seq_distance(il, next, old) =>
+                {
+                    old
+                }
                 _ => target,
             });
         }
@@ -1799,9 +1849,18 @@ impl ReassemblyQueue {
     fn advance(&mut self, s: u16) {
         let il = self.interleaved;
         loop {
-            let Some(st) = self.ordered.get(&s).copied() else {
+            let Some(mut st) = self.ordered.get(&s).copied() else {
                 return;
             };
+            if st.skip_to.is_some_and(|k| !seq_ahead(il, st.next, k)) {
+                // Deliveries carried the stream up to (or past) the skip
+                // target: it is spent. Left in place it would make every
+                // later number look skipped.
+                st.skip_to = None;
+                if let Some(o) = self.ordered.get_mut(&s) {
+                    o.skip_to = None;
+                }
+            }
             let key = Key::Ordered {
                 stream: s,
                 seq: st.next,

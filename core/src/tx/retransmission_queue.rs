@@ -300,6 +300,14 @@ pub struct RetransmissionQueue {
     rtt_probe: Option<Tsn>,
     /// RFC 3758 Advanced.Peer.Ack.Point; never before `cum_ack`.
     adv_peer_ack: Tsn,
+    /// Whether some chunk beyond the cumulative ack point is acknowledged by
+    /// a gap block: only then can a SACK renege on one, so the reneging
+    /// walk over all outstanding chunks is skipped otherwise (it dominated
+    /// SACK processing with a large flight and no loss).
+    gap_acked: bool,
+    /// Chunks in `chunks` with a lifetime: without any, the per-SACK
+    /// lifetime check is skipped instead of walking the whole queue.
+    timed: usize,
 }
 
 impl RetransmissionQueue {
@@ -337,6 +345,8 @@ impl RetransmissionQueue {
             burst_used: 0,
             rtt_probe: None,
             adv_peer_ack: our_initial_tsn.wrapping_sub(1),
+            gap_acked: false,
+            timed: 0,
         }
     }
 
@@ -483,6 +493,8 @@ impl RetransmissionQueue {
         self.next_tsn = tsn.next();
         let len = produced.chunk.payload.len();
         let pr = self.cfg.partial_reliability;
+        let expires_at = produced.expires_at.filter(|_| pr);
+        self.timed += usize::from(expires_at.is_some());
         self.chunks.push_back(Sent {
             chunk: produced.chunk,
             key: produced.message,
@@ -493,7 +505,7 @@ impl RetransmissionQueue {
             transmissions: 1,
             miss_indications: 0,
             fast_retransmitted: false,
-            expires_at: produced.expires_at.filter(|_| pr),
+            expires_at,
             max_retransmissions: produced.max_retransmissions.filter(|_| pr),
         });
         self.flight += len;
@@ -788,7 +800,9 @@ impl RetransmissionQueue {
         // missing now were reneged.
         let mut reneged: Vec<usize> = Vec::new();
         let mut r = merged.iter().peekable();
-        for i in d..len {
+        let may_renege = self.gap_acked;
+        self.gap_acked = !merged.is_empty();
+        for i in if may_renege { d..len } else { len..len } {
             while r.next_if(|&&(_, hi)| hi < i).is_some() {}
             let covered = r.peek().is_some_and(|&&(lo, _)| lo <= i);
             if !covered && self.chunks[i].state == State::Acked {
@@ -926,10 +940,9 @@ impl RetransmissionQueue {
 
         // Advance the Cumulative TSN Ack Point.
         for _ in 0..d {
-            if let Some(c) = self.chunks.pop_front()
-                && c.mark.is_some()
-            {
-                self.marked -= 1;
+            if let Some(c) = self.chunks.pop_front() {
+                self.marked -= usize::from(c.mark.is_some());
+                self.timed -= usize::from(c.expires_at.is_some());
             }
         }
         self.cum_ack = cum;
@@ -939,7 +952,7 @@ impl RetransmissionQueue {
         self.adv_peer_ack = self.adv_peer_ack.serial_max(cum);
 
         // PR-SCTP timed reliability: abandon what outlived its lifetime.
-        if self.cfg.partial_reliability {
+        if self.cfg.partial_reliability && self.timed > 0 {
             for i in 0..self.chunks.len() {
                 let c = &self.chunks[i];
                 if c.state == State::Outstanding && c.expires_at.is_some_and(|at| at <= now) {
@@ -1257,6 +1270,7 @@ mod tests {
                         ssn: Ssn(m.ssn),
                         mid: Mid(m.mid),
                         seq,
+                        ppid: Ppid(0),
                     };
                     let p = Produced {
                         chunk: UserDataChunk {

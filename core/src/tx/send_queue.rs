@@ -166,6 +166,9 @@ pub struct MessageKey {
     /// Queue-wide message number in enqueue order. It tells apart
     /// unordered DATA messages, which all share SSN 0 and MID 0.
     pub seq: u64,
+    /// The message's Payload Protocol Identifier, so that an abandoned
+    /// message can be reported to the application by more than its stream.
+    pub ppid: Ppid,
 }
 
 /// A fragment ready to be given a TSN by the retransmission queue.
@@ -443,6 +446,7 @@ impl SendQueue {
                     ssn,
                     mid,
                     seq: head.seq,
+                    ppid: head.msg.ppid,
                 },
             };
             self.buffered -= len;

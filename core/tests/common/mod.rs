@@ -3,14 +3,65 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod script;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use mcsctp_core::chunk::ChunkType;
 use mcsctp_core::config::EndpointConfig;
 use mcsctp_core::endpoint::{Endpoint, Received};
 use mcsctp_core::event::{AssociationHandle, Event};
+use mcsctp_core::packet::Packet;
 use mcsctp_sim::{Datagram, Network, Node, NodeId};
+
+/// Drops the `nth` (1-based) outgoing datagram whose first chunk is `typ`,
+/// before it reaches the network: "lose exactly that packet once".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DropRule {
+    pub typ: ChunkType,
+    pub nth: usize,
+    seen: usize,
+}
+
+impl DropRule {
+    pub fn nth(typ: ChunkType, nth: usize) -> Self {
+        Self { typ, nth, seen: 0 }
+    }
+
+    /// Counts a datagram whose first chunk is `first`; true if it is the
+    /// one to drop.
+    fn hit(&mut self, first: ChunkType) -> bool {
+        if first != self.typ {
+            return false;
+        }
+        self.seen += 1;
+        self.seen == self.nth
+    }
+}
+
+/// One datagram a [`Peer`] handed to the network (or dropped by a
+/// [`DropRule`]).
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub at: Instant,
+    pub to: SocketAddr,
+    /// The chunk types, in order.
+    pub chunks: Vec<ChunkType>,
+    pub bytes: Bytes,
+    pub dropped: bool,
+}
+
+impl Sent {
+    pub fn first(&self) -> Option<ChunkType> {
+        self.chunks.first().copied()
+    }
+
+    pub fn packet(&self) -> Packet {
+        Packet::parse(self.bytes.clone()).expect("a packet we sent parses")
+    }
+}
 
 /// An endpoint on the simulated network, recording what it delivers.
 pub struct Peer {
@@ -21,6 +72,12 @@ pub struct Peer {
     /// Read deliveries as soon as they are available (an application that
     /// keeps up). Off: the test reads them itself.
     pub auto_recv: bool,
+    /// Outgoing datagrams to drop (see [`DropRule`]).
+    pub drops: Vec<DropRule>,
+    /// Record every outgoing datagram in `sent` (off by default: the bulk
+    /// tests send millions).
+    pub log: bool,
+    pub sent: Vec<Sent>,
     buf: Vec<u8>,
 }
 
@@ -32,6 +89,9 @@ impl Peer {
             events: Vec::new(),
             received: Vec::new(),
             auto_recv: true,
+            drops: Vec::new(),
+            log: false,
+            sent: Vec::new(),
             buf: Vec::with_capacity(65536),
         }
     }
@@ -65,6 +125,14 @@ impl Peer {
             .filter(|e| matches!(e, Event::Closed { .. }))
             .collect()
     }
+
+    /// Logged datagrams (dropped ones included) whose first chunk is `typ`.
+    pub fn sent_first(&self, typ: ChunkType) -> Vec<&Sent> {
+        self.sent
+            .iter()
+            .filter(|s| s.first() == Some(typ))
+            .collect()
+    }
 }
 
 impl Node for Peer {
@@ -80,15 +148,40 @@ impl Node for Peer {
     }
 
     fn poll_transmit(&mut self, now: Instant) -> Option<Datagram> {
-        self.buf.clear();
-        let t = self.ep.poll_transmit(now, &mut self.buf)?;
-        self.drain();
-        Some(Datagram {
-            src: self.addr,
-            dst: t.destination,
-            data: Bytes::copy_from_slice(&self.buf[..t.len]),
-            segment_size: t.segment_size,
-        })
+        loop {
+            self.buf.clear();
+            let t = self.ep.poll_transmit(now, &mut self.buf)?;
+            self.drain();
+            let data = Bytes::copy_from_slice(&self.buf[..t.len]);
+            if self.log || !self.drops.is_empty() {
+                let chunks: Vec<ChunkType> = Packet::parse(data.clone())
+                    .map(|p| p.chunks().map(|c| c.typ).collect())
+                    .unwrap_or_default();
+                let first = chunks.first().copied().unwrap_or(ChunkType(0xff));
+                let mut dropped = false;
+                for r in &mut self.drops {
+                    dropped |= r.hit(first);
+                }
+                if self.log {
+                    self.sent.push(Sent {
+                        at: now,
+                        to: t.destination,
+                        chunks,
+                        bytes: data.clone(),
+                        dropped,
+                    });
+                }
+                if dropped {
+                    continue;
+                }
+            }
+            return Some(Datagram {
+                src: self.addr,
+                dst: t.destination,
+                data,
+                segment_size: t.segment_size,
+            });
+        }
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {

@@ -145,11 +145,11 @@ impl Node for Toy {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        if let (Some(p), Some(t)) = (self.period, self.next_tick) {
-            if now >= t {
-                self.ticks.push(now);
-                self.next_tick = Some(t + p);
-            }
+        if let (Some(p), Some(t)) = (self.period, self.next_tick)
+            && now >= t
+        {
+            self.ticks.push(now);
+            self.next_tick = Some(t + p);
         }
     }
 }

@@ -670,6 +670,71 @@ fn incomplete_message_times_out_as_aborted() {
 }
 
 #[test]
+fn a_slow_message_does_not_time_out_while_fragments_keep_coming() {
+    let mut q = ReassemblyQueue::new(cfg(), true);
+    let t0 = epoch();
+    let m = idata_msg(1, 0, 0, false, b"abcdef", 2);
+    q.add(t0, m[0].0, m[0].1.clone());
+    q.add(t0 + Duration::from_secs(20), m[1].0, m[1].1.clone());
+    // 30 s after the first fragment, 10 s after the last: not stalled.
+    q.handle_timeout(t0 + Duration::from_secs(30));
+    assert!(!q.has_deliverable());
+    assert_eq!(q.deadline(), Some(t0 + Duration::from_secs(50)));
+    q.handle_timeout(t0 + Duration::from_secs(50));
+    assert!(matches!(
+        drain(&mut q)[..],
+        [Delivery {
+            kind: DeliveryKind::Aborted {
+                reason: AbortReason::Timeout,
+                ..
+            },
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn the_timeout_waits_while_the_reader_keeps_the_window_closed() {
+    // Found by interleaving_and_pr.rs: a receiver that stopped reading for
+    // 30 s lost the message whose rest its own closed window kept out.
+    let config = ReassemblyConfig {
+        buffer_limit: 100,
+        partial_delivery_point: 100,
+        max_message_size: 100,
+        ..ReassemblyConfig::default()
+    };
+    let mut q = ReassemblyQueue::new(config, false);
+    let t0 = epoch();
+    q.add(t0, Tsn(1), data(0, 0, DataFlags::COMPLETE, &[0; 90]));
+    let m = data_msg(2, 0, 1, false, &[1; 10], 5);
+    q.add(t0, m[0].0, m[0].1.clone());
+    // 90 unread bytes and 5 held: no 90-byte fragment fits.
+    q.handle_timeout(t0 + Duration::from_secs(30));
+    let ds = drain(&mut q);
+    assert_eq!(ds[0].kind, DeliveryKind::Message);
+    assert!(
+        !ds.iter()
+            .any(|d| matches!(d.kind, DeliveryKind::Aborted { .. })),
+        "{ds:?}"
+    );
+    // The window is open again: a full timeout later the message is
+    // released if nothing came.
+    q.handle_timeout(t0 + Duration::from_secs(59));
+    assert!(!q.has_deliverable());
+    q.handle_timeout(t0 + Duration::from_secs(60));
+    assert!(matches!(
+        drain(&mut q)[..],
+        [Delivery {
+            kind: DeliveryKind::Aborted {
+                reason: AbortReason::Timeout,
+                ..
+            },
+            ..
+        }]
+    ));
+}
+
+#[test]
 fn only_messages_at_their_turn_time_out() {
     let mut q = ReassemblyQueue::new(cfg(), true);
     let t0 = epoch();
@@ -747,6 +812,39 @@ fn forward_tsn_delivers_complete_messages_behind_skipped_ssns() {
     assert_eq!(ssns, vec![1, 3]);
     q.add(now, Tsn(5), data(0, 4, DataFlags::COMPLETE, b"four"));
     assert_eq!(drain(&mut q).len(), 1);
+}
+
+#[test]
+fn a_skip_target_the_stream_has_passed_skips_nothing_more() {
+    // Found by interleaving_and_pr.rs (PR-SCTP over a lossy link): SSN 0
+    // lost, SSN 1 arrived, SSN 2 arrived although its sender abandoned it
+    // (the SACK was lost), SSN 3 half there. The FORWARD-TSN (up to SSN 2)
+    // leaves a skip target of 3; the stream reaches it by delivering, then
+    // passes it. The spent target must not make SSN 4 and later look
+    // skipped.
+    let mut q = ReassemblyQueue::new(cfg(), false);
+    let now = epoch();
+    q.add(now, Tsn(11), data(0, 1, DataFlags::COMPLETE, b"one"));
+    q.add(now, Tsn(12), data(0, 2, DataFlags::COMPLETE, b"two"));
+    let m3 = data_msg(13, 0, 3, false, b"three", 3);
+    feed(&mut q, now, &m3[..1]);
+    q.handle_forward_tsn(Tsn(12), [(StreamId(0), Ssn(2))].into_iter());
+    let ssns: Vec<u16> = drain(&mut q).iter().map(|d| d.ssn.0).collect();
+    assert_eq!(ssns, vec![1, 2]);
+    // SSN 4 is half there when SSN 3 completes: the stream stops at 4,
+    // past the target.
+    let m4 = data_msg(15, 0, 4, false, b"four", 2);
+    feed(&mut q, now, &m4[..1]);
+    feed(&mut q, now, &m3[1..]);
+    q.add(now, Tsn(17), data(0, 5, DataFlags::COMPLETE, b"five"));
+    feed(&mut q, now, &m4[1..]);
+    let ssns: Vec<u16> = drain(&mut q).iter().map(|d| d.ssn.0).collect();
+    assert_eq!(ssns, vec![3, 4, 5]);
+    // A later FORWARD-TSN is not shadowed by the spent target either.
+    q.add(now, Tsn(19), data(0, 7, DataFlags::COMPLETE, b"seven"));
+    q.handle_forward_tsn(Tsn(18), [(StreamId(0), Ssn(6))].into_iter());
+    let ssns: Vec<u16> = drain(&mut q).iter().map(|d| d.ssn.0).collect();
+    assert_eq!(ssns, vec![7]);
 }
 
 #[test]
@@ -1089,10 +1187,8 @@ proptest! {
                     };
                     prop_assert_eq!(rec.0, d.unordered);
                     rec.1.extend_from_slice(&d.payload);
-                    if end_of_record {
-                        if let Some((u, bytes)) = open.remove(&s) {
-                            records.push((s, u, bytes));
-                        }
+                    if end_of_record && let Some((u, bytes)) = open.remove(&s) {
+                        records.push((s, u, bytes));
                     }
                 }
                 other => return Err(TestCaseError::fail(format!("unexpected {other:?}"))),
