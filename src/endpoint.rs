@@ -246,6 +246,12 @@ impl Shared {
 
     /// Waits until `f` returns `Some`, re-checking after every change.
     async fn wait<T>(&self, mut f: impl FnMut(&mut State) -> Option<T>) -> T {
+        // Fast path, no waiter registered: a receiver draining queued
+        // messages or a sender with room in its buffer never touches the
+        // Notify's waiter list.
+        if let Some(v) = f(&mut self.lock()) {
+            return v;
+        }
         loop {
             let mut notified = pin!(self.changed.notified());
             notified.as_mut().enable();
@@ -634,6 +640,7 @@ impl Association {
 async fn drive(shared: Arc<Shared>, mut udp: Udp) {
     let mut sleep = pin!(tokio::time::sleep(Duration::from_secs(3600)));
     let mut out = Out::new(udp.max_gso_segments());
+    let mut received = Vec::with_capacity(crate::udp::BATCH);
     let local = shared.local;
     loop {
         let mut woken = pin!(shared.driver.notified());
@@ -641,22 +648,54 @@ async fn drive(shared: Arc<Shared>, mut udp: Udp) {
         let done = poll_fn(|cx| {
             let mut st = shared.lock();
             let now = Instant::now();
-            // Receive a few batches, then let the other work run.
+            // Receive a few batches, then let the other work run. What the
+            // core has to send is collected after every datagram and sent
+            // (in GSO batches) after every received batch: a receiver then
+            // acknowledges every second packet (RFC 9260 §6.2) instead of
+            // once per batch, which keeps the sender's flight from
+            // draining to zero between batches (Max.Burst lets it send
+            // only 4 packets per SACK once nothing is in flight), and a
+            // sender answers each SACK, all in one system call per batch.
+            let mut flush_error = None;
+            // Whether the socket reported "nothing more" (and so will wake
+            // this task when datagrams arrive). After 8 full batches it has
+            // not: the task must be polled again by itself, or datagrams
+            // already queued would wait for an unrelated wakeup (a timer,
+            // the application), stalling the association.
+            let mut drained = false;
             for _ in 0..8 {
-                let core = &mut st.core;
-                match udp.poll_recv(cx, |dst, src, data| {
-                    let local = SocketAddr::new(dst.unwrap_or(local.ip()), local.port());
-                    core.handle_datagram(now, local, src, data);
-                }) {
-                    Poll::Ready(Ok(_)) => continue,
+                received.clear();
+                match udp.poll_recv(cx, |dst, src, data| received.push((dst, src, data))) {
+                    Poll::Ready(Ok(_)) => {}
                     Poll::Ready(Err(e)) => {
                         // ICMP-induced errors (ECONNREFUSED) surface here;
                         // they concern one peer only.
                         debug!(error = %e, "receive error");
                         continue;
                     }
-                    Poll::Pending => break,
+                    Poll::Pending => {
+                        drained = true;
+                        break;
+                    }
                 }
+                for (dst, src, data) in received.drain(..) {
+                    let local = SocketAddr::new(dst.unwrap_or(local.ip()), local.port());
+                    st.core.handle_datagram(now, local, src, data);
+                    if flush_error.is_none()
+                        && let Err(e) = out.collect(cx, &mut st.core, &udp, now)
+                    {
+                        flush_error = Some(e);
+                    }
+                }
+                if flush_error.is_none()
+                    && let Err(e) = out.flush(cx, &mut st.core, &udp, now)
+                {
+                    flush_error = Some(e);
+                }
+            }
+            if let Some(e) = flush_error {
+                st.io_error = Some(e.kind());
+                warn!(error = %e, "send error");
             }
             if st.shutting_down && !out.aborting {
                 out.aborting = true;
@@ -694,6 +733,10 @@ async fn drive(shared: Arc<Shared>, mut udp: Udp) {
             if woken.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(false);
             }
+            if !drained {
+                // Let the application's tasks run, then receive more.
+                cx.waker().wake_by_ref();
+            }
             Poll::Pending
         })
         .await;
@@ -706,28 +749,52 @@ async fn drive(shared: Arc<Shared>, mut udp: Udp) {
 }
 
 /// Outgoing datagrams, coalesced into GSO batches: consecutive packets to
-/// one destination of one size (the last may be shorter).
+/// one destination of one size (the last may be shorter), sent with one
+/// system call. A batch goes out as soon as it is complete (full, or the
+/// next packet cannot join it); the batch still open at the end of a
+/// driver round goes out in [`Out::flush`]. So the SACKs a receiver writes
+/// for a burst of DATA (one per second packet) and the DATA a sender
+/// writes for a burst of SACKs leave in one `sendmsg` each.
 struct Out {
+    /// The batch's packets, back to back.
     buf: Vec<u8>,
-    /// A batch waiting for the socket: destination, segment size, count.
-    pending: Option<(SocketAddr, usize, usize)>,
+    batch: Option<Batch>,
+    /// A packet that could not join the batch: it starts the next one.
+    carry: Vec<u8>,
+    carry_dest: Option<SocketAddr>,
     max_segments: usize,
     aborting: bool,
+}
+
+/// Largest GSO batch: one UDP datagram's worth (65535 bytes less the IPv6
+/// and UDP headers), or the kernel refuses it (EMSGSIZE).
+const MAX_GSO_BYTES: usize = 65_535 - 40 - 8;
+
+struct Batch {
+    dest: SocketAddr,
+    /// Segment size: the size of the first packet.
+    seg: usize,
+    n: usize,
+    /// No more packets join: send it before taking more from the core.
+    closed: bool,
 }
 
 impl Out {
     fn new(max_segments: usize) -> Self {
         Self {
             buf: Vec::with_capacity(64 * 1024),
-            pending: None,
+            batch: None,
+            carry: Vec::with_capacity(2048),
+            carry_dest: None,
             max_segments: max_segments.clamp(1, 64),
             aborting: false,
         }
     }
 
-    /// Sends everything the core has. Returns false if the socket is full
-    /// (the driver is woken when it drains).
-    fn flush(
+    /// Takes what the core has to send into batches, sending the complete
+    /// ones. Returns false if the socket is full (the driver is woken when
+    /// it drains; nothing is lost).
+    fn collect(
         &mut self,
         cx: &mut std::task::Context<'_>,
         core: &mut CoreEndpoint,
@@ -735,75 +802,92 @@ impl Out {
         now: Instant,
     ) -> io::Result<bool> {
         loop {
-            if let Some((dest, seg, n)) = self.pending {
-                let seg_opt = (n > 1).then_some(seg);
-                match udp.poll_send(cx, dest, &self.buf, seg_opt) {
-                    Poll::Pending => return Ok(false),
-                    Poll::Ready(Err(e)) if is_transient(&e) => {
-                        debug!(error = %e, %dest, "datagram dropped");
-                    }
-                    Poll::Ready(Err(e)) => {
-                        self.buf.clear();
-                        self.pending = None;
-                        return Err(e);
-                    }
-                    Poll::Ready(Ok(())) => {}
-                }
-                self.buf.clear();
-                self.pending = None;
+            if self.batch.as_ref().is_some_and(|b| b.closed) && !self.send_batch(cx, udp)? {
+                return Ok(false);
             }
-            // Build the next batch.
+            let before = self.buf.len();
             let Some(t) = core.poll_transmit(now, &mut self.buf) else {
                 return Ok(true);
             };
-            let (dest, seg) = (t.destination, t.len);
-            let mut n = 1;
-            let mut last = t.len;
-            while n < self.max_segments && last == seg {
-                let before = self.buf.len();
-                match core.poll_transmit(now, &mut self.buf) {
-                    Some(t2) if t2.destination == dest && t2.len <= seg => {
-                        n += 1;
-                        last = t2.len;
-                    }
-                    Some(t2) => {
-                        // Another destination or a larger packet: send the
-                        // batch, then this one alone.
-                        let extra = self.buf.split_off(before);
-                        self.pending = Some((dest, seg, n));
-                        self.send_now(cx, udp)?;
-                        self.buf = extra;
-                        self.pending = Some((t2.destination, t2.len, 1));
-                        n = 0;
-                        break;
-                    }
-                    None => break,
+            let max = self.max_segments;
+            match &mut self.batch {
+                None => {
+                    self.batch = Some(Batch {
+                        dest: t.destination,
+                        seg: t.len,
+                        n: 1,
+                        closed: max == 1 || 2 * t.len > MAX_GSO_BYTES,
+                    });
                 }
-            }
-            if n > 0 {
-                self.pending = Some((dest, seg, n));
+                Some(b) if b.dest == t.destination && t.len <= b.seg => {
+                    b.n += 1;
+                    b.closed = t.len < b.seg || b.n >= max || (b.n + 1) * b.seg > MAX_GSO_BYTES;
+                }
+                Some(b) => {
+                    self.carry.extend_from_slice(&self.buf[before..]);
+                    self.buf.truncate(before);
+                    self.carry_dest = Some(t.destination);
+                    b.closed = true;
+                }
             }
         }
     }
 
-    /// Sends the pending batch if the socket takes it now; otherwise keeps
-    /// it (the extra packet is then sent after it by the caller's loop).
-    fn send_now(&mut self, cx: &mut std::task::Context<'_>, udp: &Udp) -> io::Result<()> {
-        if let Some((dest, seg, n)) = self.pending {
-            let seg_opt = (n > 1).then_some(seg);
-            match udp.poll_send(cx, dest, &self.buf, seg_opt) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) if is_transient(&e) => {}
-                Poll::Ready(Err(e)) => return Err(e),
-                Poll::Pending => {
-                    // Rare: the socket filled mid-flush. Losing a datagram
-                    // here is recovered by SCTP retransmission.
-                    debug!("socket full; datagram batch dropped");
-                }
+    /// Sends everything the core has, the open batch included. Returns
+    /// false if the socket is full.
+    fn flush(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        core: &mut CoreEndpoint,
+        udp: &Udp,
+        now: Instant,
+    ) -> io::Result<bool> {
+        if !self.collect(cx, core, udp, now)? {
+            return Ok(false);
+        }
+        while self.batch.is_some() {
+            if !self.send_batch(cx, udp)? {
+                return Ok(false);
             }
         }
-        self.pending = None;
-        Ok(())
+        Ok(true)
+    }
+
+    /// Sends the batch; then the carried packet, if any, becomes the next
+    /// (open) batch. Returns false if the socket is full.
+    fn send_batch(&mut self, cx: &mut std::task::Context<'_>, udp: &Udp) -> io::Result<bool> {
+        let Some(b) = &self.batch else {
+            return Ok(true);
+        };
+        let seg = (b.n > 1).then_some(b.seg);
+        let r = match udp.poll_send(cx, b.dest, &self.buf, seg) {
+            Poll::Pending => return Ok(false),
+            Poll::Ready(Ok(())) => Ok(true),
+            Poll::Ready(Err(e)) => {
+                // A path without GSO fails the batch (EIO, EINVAL) and
+                // quinn-udp turns segmentation off: follow it. The dropped
+                // packets are retransmitted by SCTP.
+                self.max_segments = udp.max_gso_segments().clamp(1, 64);
+                if is_transient(&e) {
+                    debug!(error = %e, dest = %b.dest, "datagram dropped");
+                    Ok(true)
+                } else {
+                    Err(e)
+                }
+            }
+        };
+        self.buf.clear();
+        self.batch = None;
+        if let Some(dest) = self.carry_dest.take() {
+            std::mem::swap(&mut self.buf, &mut self.carry);
+            self.batch = Some(Batch {
+                dest,
+                seg: self.buf.len(),
+                n: 1,
+                closed: self.max_segments == 1 || 2 * self.buf.len() > MAX_GSO_BYTES,
+            });
+        }
+        r
     }
 }
 

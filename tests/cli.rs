@@ -1,0 +1,314 @@
+//! The `mcsctp` command line: bad arguments end with a one-line error and a
+//! non-zero exit code, never a panic; an unreachable or refusing peer ends
+//! with a clear error within the connect timeout; `--help` exits 0; and
+//! `perf` client and server agree in JSON. Every child is killed when a
+//! test ends, every wait is bounded.
+
+use std::io::Read;
+use std::net::UdpSocket;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mcsctp");
+
+/// A child process, killed when dropped.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+struct Run {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+}
+
+fn spawn(args: &[&str]) -> Guard {
+    Guard(
+        Command::new(BIN)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start mcsctp"),
+    )
+}
+
+/// Waits (bounded) for the child to end and collects its output.
+fn finish(mut g: Guard, limit: Duration) -> Run {
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = g.0.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "mcsctp still running after {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let took = start.elapsed();
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    if let Some(mut o) = g.0.stdout.take() {
+        o.read_to_string(&mut stdout).expect("stdout");
+    }
+    if let Some(mut e) = g.0.stderr.take() {
+        e.read_to_string(&mut stderr).expect("stderr");
+    }
+    Run {
+        status,
+        stdout,
+        stderr,
+        took,
+    }
+}
+
+fn run(args: &[&str]) -> Run {
+    finish(spawn(args), Duration::from_secs(20))
+}
+
+/// Exit code not 0, exactly one line on stderr that names the problem, no
+/// panic.
+fn assert_one_line_error(args: &[&str], needle: &str) {
+    let r = run(args);
+    let lines: Vec<&str> = r.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!r.status.success(), "{args:?} succeeded");
+    assert!(
+        !r.stderr.contains("panicked"),
+        "{args:?} panicked: {}",
+        r.stderr
+    );
+    assert_eq!(lines.len(), 1, "{args:?}: not one line: {:?}", r.stderr);
+    assert!(
+        lines[0].starts_with("mcsctp: ") && lines[0].contains(needle),
+        "{args:?}: {:?} does not say {needle:?}",
+        lines[0]
+    );
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("free port")
+        .port()
+}
+
+#[test]
+fn bad_arguments_end_with_a_one_line_error() {
+    assert_one_line_error(&["frobnicate"], "unrecognized subcommand 'frobnicate'");
+    assert_one_line_error(&[], "a subcommand is required");
+    assert_one_line_error(&["client", "300.1.2.3", "7"], "invalid IP address");
+    assert_one_line_error(&["client", "localhost", "7"], "invalid IP address");
+    assert_one_line_error(&["client", "127.0.0.1", "65536"], "65536");
+    assert_one_line_error(&["client", "127.0.0.1", "0"], "0 is not in 1..=65535");
+    assert_one_line_error(&["client", "127.0.0.1"], "required");
+    assert_one_line_error(&["echo-server", "--port", "70000"], "70000");
+    assert_one_line_error(&["discard-server", "--local-udp-port", "-1"], "-1");
+    assert_one_line_error(&["perf", "-l", "0"], "message length (-l) must be positive");
+    assert_one_line_error(&["perf", "-l", "ten"], "invalid digit");
+    assert_one_line_error(&["perf", "-P", "3", "127.0.0.1"], "PR-SCTP policy 3");
+    assert_one_line_error(&["perf", "-p", "99999"], "99999");
+    assert_one_line_error(&["perf", "--mtu", "100"], "path MTU");
+    assert_one_line_error(&["perf", "-Z"], "unexpected argument '-Z'");
+    assert_one_line_error(
+        &["client", "127.0.0.1", "7", "--connect-timeout", "0"],
+        "out of range",
+    );
+    assert_one_line_error(&["echo-server", "--max-message-size", "0"], "out of range");
+}
+
+#[test]
+fn an_address_that_is_not_local_is_a_bind_error() {
+    // TEST-NET-3 (RFC 5737): never assigned to this machine.
+    assert_one_line_error(
+        &[
+            "discard-server",
+            "--bind",
+            "203.0.113.7",
+            "--local-udp-port",
+            "0",
+        ],
+        "cannot bind UDP 203.0.113.7:0",
+    );
+}
+
+#[test]
+fn help_exits_zero() {
+    for args in [
+        &["--help"][..],
+        &["echo-server", "--help"],
+        &["discard-server", "--help"],
+        &["client", "--help"],
+        &["perf", "--help"],
+    ] {
+        let r = run(args);
+        assert!(r.status.success(), "{args:?}: {}", r.stderr);
+        assert!(r.stdout.contains("Usage: mcsctp"), "{args:?}: {}", r.stdout);
+    }
+    let r = run(&["perf", "--help"]);
+    for flag in ["--connect-timeout", "--json", "--mtu", "-T"] {
+        assert!(r.stdout.contains(flag), "perf --help lacks {flag}");
+    }
+}
+
+#[test]
+fn an_unreachable_peer_fails_within_the_connect_timeout() {
+    // Nobody on this UDP port: INITs go unanswered.
+    let port = free_udp_port().to_string();
+    for verb in [
+        &["client", "127.0.0.1", "7"][..],
+        &["perf", "127.0.0.1", "-p", "7", "-n", "1"],
+    ] {
+        let mut args = verb.to_vec();
+        args.extend([
+            "--bind",
+            "127.0.0.1",
+            "--local-udp-port",
+            "0",
+            "--remote-udp-port",
+            &port,
+            "--connect-timeout",
+            "1.5",
+        ]);
+        let r = run(&args);
+        let err = r.stderr.trim();
+        assert!(!r.status.success(), "{args:?} succeeded");
+        assert!(
+            err.starts_with(&format!(
+                "mcsctp: cannot connect to 127.0.0.1:{port} (SCTP port 7)"
+            )) && err.ends_with("no answer within 1.5 s")
+                && !err.contains('\n'),
+            "{err:?}"
+        );
+        assert!(
+            r.took >= Duration::from_millis(1400) && r.took < Duration::from_secs(10),
+            "took {:?}",
+            r.took
+        );
+    }
+}
+
+/// Against usrsctp this is shown by the interop test
+/// `mcsctp_client_refused_by_usrsctp_fails_at_once`.
+#[test]
+#[ignore = "mcsctp-core bug: its ABORT for an INIT to another SCTP port carries tag 0 with \
+            the T bit set instead of the INIT's Initiate Tag with T clear (RFC 9260 §8.4 (3)), \
+            so the client drops it and waits for the connect timeout"]
+fn a_refusing_peer_fails_at_once_with_its_reason() {
+    // An mcsctp server on SCTP port 9: an INIT for port 10 is answered
+    // with ABORT (RFC 9260 §8.4 (3)).
+    let udp = free_udp_port().to_string();
+    let server = spawn(&[
+        "discard-server",
+        "--port",
+        "9",
+        "--bind",
+        "127.0.0.1",
+        "--local-udp-port",
+        &udp,
+    ]);
+    std::thread::sleep(Duration::from_millis(300));
+    let r = run(&[
+        "client",
+        "127.0.0.1",
+        "10",
+        "--bind",
+        "127.0.0.1",
+        "--local-udp-port",
+        "0",
+        "--remote-udp-port",
+        &udp,
+        "--connect-timeout",
+        "20",
+    ]);
+    drop(server);
+    let err = r.stderr.trim();
+    assert!(!r.status.success());
+    assert!(
+        err.starts_with(&format!(
+            "mcsctp: cannot connect to 127.0.0.1:{udp} (SCTP port 10)"
+        )) && err.contains("aborted by peer")
+            && !err.contains('\n'),
+        "{err:?}"
+    );
+    assert!(r.took < Duration::from_secs(5), "took {:?}", r.took);
+}
+
+#[test]
+fn perf_client_and_server_agree_in_json() {
+    let udp = free_udp_port().to_string();
+    let server = spawn(&[
+        "perf",
+        "-p",
+        "5001",
+        "-L",
+        "127.0.0.1",
+        "-E",
+        &udp,
+        "--json",
+    ]);
+    std::thread::sleep(Duration::from_millis(300));
+    let client = run(&[
+        "perf",
+        "127.0.0.1",
+        "-p",
+        "5001",
+        "-L",
+        "127.0.0.1",
+        "-E",
+        "0",
+        "-U",
+        &udp,
+        "-n",
+        "3000",
+        "-l",
+        "1000",
+        "--json",
+        "--connect-timeout",
+        "10",
+    ]);
+    assert!(client.status.success(), "client: {}", client.stderr);
+    let c: serde_json::Value = serde_json::from_str(client.stdout.trim())
+        .unwrap_or_else(|e| panic!("client output is not JSON ({e}): {:?}", client.stdout));
+    assert_eq!(c["messages"], 3000, "{c}");
+    assert_eq!(c["length"], 1000, "{c}");
+    assert!(c["seconds"].as_f64().is_some_and(|s| s > 0.0), "{c}");
+    assert!(c["throughput"].as_f64().is_some_and(|t| t > 0.0), "{c}");
+    // The server prints its line when the association has shut down.
+    let mut server = server;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut out = String::new();
+    let mut stdout = server.0.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let mut line = Vec::new();
+        while !line.contains(&b'\n') {
+            match stdout.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => line.extend_from_slice(&buf[..n]),
+            }
+        }
+        line
+    });
+    while !reader.is_finished() {
+        assert!(Instant::now() < deadline, "no summary from the perf server");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    out.push_str(&String::from_utf8_lossy(&reader.join().expect("reader")));
+    drop(server);
+    let s: serde_json::Value = serde_json::from_str(out.trim())
+        .unwrap_or_else(|e| panic!("server output is not JSON ({e}): {out:?}"));
+    assert_eq!(s["messages"], 3000, "{s}");
+    assert_eq!(s["length"], 1000, "{s}");
+    assert_eq!(s["bytes"], 3_000_000, "{s}");
+    assert_eq!(s["notifications"], 0, "{s}");
+}
