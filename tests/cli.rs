@@ -200,9 +200,6 @@ fn an_unreachable_peer_fails_within_the_connect_timeout() {
 /// Against usrsctp this is shown by the interop test
 /// `mcsctp_client_refused_by_usrsctp_fails_at_once`.
 #[test]
-#[ignore = "mcsctp-core bug: its ABORT for an INIT to another SCTP port carries tag 0 with \
-            the T bit set instead of the INIT's Initiate Tag with T clear (RFC 9260 §8.4 (3)), \
-            so the client drops it and waits for the connect timeout"]
 fn a_refusing_peer_fails_at_once_with_its_reason() {
     // An mcsctp server on SCTP port 9: an INIT for port 10 is answered
     // with ABORT (RFC 9260 §8.4 (3)).

@@ -823,7 +823,6 @@ fn mcsctp_client_refused_by_usrsctp_fails_at_once() {
 /// `KNOWN_CORE_DEVIATIONS`). usrsctp accepts it, as §3.2 asks of a robust
 /// receiver. Sans-IO, no prerequisites: A -> INIT -> Z, Z -> INIT ACK -> A.
 #[test]
-#[ignore = "mcsctp-core bug: the INIT ACK Chunk Length counts the final parameter's padding"]
 fn init_ack_chunk_length_leaves_out_the_final_parameters_padding() {
     use mcsctp::core::config::EndpointConfig;
     use mcsctp::core::endpoint::Endpoint as Core;
@@ -864,14 +863,12 @@ fn init_ack_chunk_length_leaves_out_the_final_parameters_padding() {
 /// Verification Tag of the packet containing the ABORT chunk MUST be the
 /// Initiate Tag of the received INIT chunk, and the T bit of the ABORT
 /// chunk has to be set to 0". usrsctp does so (see the test above and
-/// `testdata/usrsctp/abort.pcap`, frame 20); mcsctp-core answers an INIT
-/// for an SCTP port it does not own through rule (8) instead: tag 0 (the
-/// INIT's own) with the T bit set, which the initiator must drop (§8.5.1),
-/// so an mcsctp client is never refused by an mcsctp server and waits for
-/// its connect timeout (`tests/cli.rs`,
-/// `a_refusing_peer_fails_at_once_with_its_reason`). Sans-IO.
+/// `testdata/usrsctp/abort.pcap`, frame 20), and so must mcsctp for an
+/// INIT to an SCTP port it does not own: a tag-0, T=1 ABORT would be
+/// dropped by the initiator (§8.5.1), leaving it to its connect timeout
+/// (`tests/cli.rs`, `a_refusing_peer_fails_at_once_with_its_reason`).
+/// Sans-IO.
 #[test]
-#[ignore = "mcsctp-core bug: ABORT for an INIT to a foreign port has tag 0 and T=1"]
 fn abort_for_an_init_to_a_foreign_port_carries_the_initiate_tag() {
     use mcsctp::core::config::EndpointConfig;
     use mcsctp::core::endpoint::Endpoint as Core;

@@ -1226,6 +1226,21 @@ impl Endpoint {
     fn out_of_the_blue(&mut self, now: Instant, remote: SocketAddr, packet: &Packet) {
         self.stats.out_of_the_blue += 1;
         let hdr = *packet.header();
+        // (3) "If the packet contains an INIT chunk with a Verification Tag
+        // set to '0' [...] and an ABORT has to be sent in response, the
+        // Verification Tag of the packet containing the ABORT chunk MUST be
+        // the Initiate Tag of the received INIT chunk, and the T bit of the
+        // ABORT chunk has to be set to 0". Here: an INIT to a port nobody
+        // serves.
+        if packet.first_chunk_type() == ChunkType::INIT {
+            if hdr.verification_tag.0 == 0
+                && let Some(Ok(init)) = packet.chunks().next().map(|r| Init::from_raw(&r))
+                && init.initiate_tag.0 != 0
+            {
+                self.send_ootb_abort(now, remote, hdr, init.initiate_tag, false, None);
+            }
+            return;
+        }
         let mut shutdown_ack = false;
         for raw in packet.chunks() {
             match raw.typ {

@@ -141,6 +141,27 @@ impl<'a> TlvIter<'a> {
     }
 }
 
+/// `bytes` without the padding after its last element.
+///
+/// RFC 9260 §3.2: the Chunk Length "does include any padding of
+/// variable-length parameters other than the last parameter in the chunk".
+/// Lists keep this canonical form, so a chunk's length never counts the
+/// final padding (the chunk's own padding supplies those bytes) and a list
+/// compares equal whether or not a peer counted it. `bytes` must be a
+/// validated sequence.
+pub(crate) fn without_final_padding(bytes: Bytes) -> Bytes {
+    let mut it = TlvIter::new(&bytes);
+    let mut end = 0;
+    while let Some(Ok(r)) = it.next_range() {
+        end = r.value_end;
+    }
+    if end < bytes.len() {
+        bytes.slice(..end)
+    } else {
+        bytes
+    }
+}
+
 /// Iterates over a sequence that was validated when it was parsed, yielding
 /// `(type, value)` with the value a zero-copy slice.
 #[derive(Debug, Clone)]

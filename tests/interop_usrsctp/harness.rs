@@ -514,21 +514,7 @@ pub(crate) struct Report {
     /// Largest SCTP packet (UDP payload) sent from each port.
     pub(crate) max_sctp_len: BTreeMap<u16, usize>,
     pub(crate) expert_warnings: usize,
-    /// Frames whose only findings are [`KNOWN_CORE_DEVIATIONS`].
-    pub(crate) known_deviations: usize,
 }
-
-/// Findings Wireshark makes about packets *mcsctp* sends that are known
-/// bugs of `mcsctp-core`, reported to its owners: the frame is counted and
-/// printed instead of failing the test, unless `MCSCTP_STRICT_CAPTURE=1`.
-/// Each entry: the exact expert message, and what is wrong.
-const KNOWN_CORE_DEVIATIONS: &[(&str, &str)] = &[(
-    "The padding of this final parameter should be the padding of the chunk.",
-    "mcsctp-core counts the padding of the last parameter of INIT / INIT ACK in the Chunk \
-     Length (RFC 9260 §3.2: the Chunk Length includes the padding of every parameter \
-     \"other than the last parameter in the chunk\"); receivers must accept it, Wireshark \
-     flags it",
-)];
 
 /// Expert-info severities (epan/proto.h).
 const PI_ERROR: u32 = 0x0080_0000;
@@ -614,12 +600,6 @@ impl Capture {
             let _ = std::fs::remove_file(&self.raw);
             let _ = std::fs::remove_file(&split_path);
         }
-        if report.known_deviations > 0 {
-            println!(
-                "capture {}: KNOWN CORE BUG in {} frame(s) sent by mcsctp: {}",
-                self.name, report.known_deviations, KNOWN_CORE_DEVIATIONS[0].1
-            );
-        }
         println!(
             "capture {}: {} SCTP packets (from {} GSO batches split into {} datagrams), all CRC32c Good, \
              chunks {:?}, {} expert warnings, largest SCTP packet per UDP port {:?} \
@@ -681,9 +661,7 @@ impl Capture {
             chunks: BTreeMap::new(),
             max_sctp_len: BTreeMap::new(),
             expert_warnings: 0,
-            known_deviations: 0,
         };
-        let strict = std::env::var_os("MCSCTP_STRICT_CAPTURE").is_some_and(|v| v == "1");
         let mut random_seen = expect.usrsctp_ports.is_empty();
         let mut problems = Vec::new();
         for line in text.lines() {
@@ -701,16 +679,7 @@ impl Capture {
                 ));
             }
             let severities: Vec<u32> = field(6).split(',').filter_map(|s| s.parse().ok()).collect();
-            let messages: Vec<&str> = field(8).split(',').collect();
-            let known = !strict
-                && !expect.usrsctp_ports.contains(&sport)
-                && !field(7).is_empty()
-                && messages
-                    .iter()
-                    .all(|m| KNOWN_CORE_DEVIATIONS.iter().any(|(k, _)| m == k));
-            if known {
-                r.known_deviations += 1;
-            } else if !field(7).is_empty() {
+            if !field(7).is_empty() {
                 problems.push(format!("frame {frame}: malformed: {}", field(8)));
             } else if severities.iter().any(|&s| s >= PI_ERROR) {
                 problems.push(format!("frame {frame}: expert error: {}", field(8)));

@@ -316,7 +316,13 @@ impl Association {
             }
             // RFC 9260 §6.1 A/B: the windows bound the new data too.
             let max_payload = (room - chunk_header).min(full_fragment).min(window);
-            let Some(produced) = self.send.produce(now, max_payload, interleaving) else {
+            // A message that would travel whole in a packet of its own is
+            // not split to fill the end of this one.
+            let whole = if b.is_empty() { 0 } else { full_fragment };
+            let Some(produced) = self
+                .send
+                .produce_packed(now, max_payload, whole, interleaving)
+            else {
                 break;
             };
             let chunk = produced.chunk.clone();

@@ -315,7 +315,7 @@ impl Causes {
     /// Validates the TLV structure of `bytes`.
     pub fn parse(bytes: Bytes) -> Result<Self, CauseError> {
         tlv::validate(&bytes).map_err(CauseError::Structure)?;
-        Ok(Self(bytes))
+        Ok(Self(tlv::without_final_padding(bytes)))
     }
 
     /// Builds a list from typed causes.
@@ -324,7 +324,7 @@ impl Causes {
         for c in causes {
             c.write(&mut v);
         }
-        Self(v.into())
+        Self(tlv::without_final_padding(v.into()))
     }
 
     /// The causes as raw values, in wire order.

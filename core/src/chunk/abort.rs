@@ -86,9 +86,11 @@ mod tests {
 
     /// Written from the RFC 9260 §3.3.7 and §3.3.10.12 layouts: ABORT with
     /// the T bit set, one User-Initiated Abort cause (code 12, length 7,
-    /// reason "bye", one byte of padding).
+    /// reason "bye"). The chunk length is 11: RFC 9260 §3.2, the Chunk
+    /// Length includes the padding of every parameter "other than the last
+    /// parameter in the chunk"; that byte is chunk padding.
     const VECTOR: [u8; 12] = [
-        0x06, 0x01, 0x00, 0x0c, // type, flags (T), length 12
+        0x06, 0x01, 0x00, 0x0b, // type, flags (T), length 11
         0x00, 0x0c, 0x00, 0x07, // cause 12, length 7
         b'b', b'y', b'e', 0x00, // reason + padding
     ];
@@ -128,7 +130,7 @@ mod tests {
     #[test]
     fn broken_cause_list_is_an_error() {
         let mut v = VECTOR;
-        v[7] = 0x20;
+        v[7] = 0x20; // the cause claims 32 bytes
         assert!(matches!(
             parse_whole::<Abort>(&v),
             Err(ChunkError::Cause(_))

@@ -348,7 +348,7 @@ impl Params {
     /// Validates the TLV structure of `bytes` (lengths and padding).
     pub fn parse(bytes: Bytes) -> Result<Self, ParamError> {
         tlv::validate(&bytes).map_err(ParamError::Structure)?;
-        Ok(Self(bytes))
+        Ok(Self(tlv::without_final_padding(bytes)))
     }
 
     /// The parameters as raw values, in wire order.
@@ -376,8 +376,8 @@ impl Params {
         self.iter().any(|p| p.typ == t)
     }
 
-    /// The wire bytes (every element padded, except that a peer may have
-    /// left the last one unpadded).
+    /// The wire bytes: every element padded but the last (RFC 9260 §3.2:
+    /// the final padding is chunk padding).
     pub fn as_bytes(&self) -> &Bytes {
         &self.0
     }
@@ -432,7 +432,7 @@ impl ParamsBuilder {
 
     /// Finishes the list.
     pub fn build(self) -> Params {
-        Params(self.0.into())
+        Params(tlv::without_final_padding(self.0.into()))
     }
 }
 

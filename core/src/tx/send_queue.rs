@@ -357,6 +357,22 @@ impl SendQueue {
         max_payload: usize,
         interleaving: bool,
     ) -> Option<Produced> {
+        self.produce_packed(now, max_payload, 0, interleaving)
+    }
+
+    /// Like [`produce`](Self::produce), but does not *start* a message of at
+    /// most `whole_limit` bytes (one that would travel whole in an empty
+    /// packet) when it does not fit `max_payload`: splitting it just to
+    /// fill the end of a packet costs a chunk header, a reassembly at the
+    /// receiver, and makes one lost packet hurt two messages. `None` then
+    /// means "start a new packet".
+    pub fn produce_packed(
+        &mut self,
+        now: Instant,
+        max_payload: usize,
+        whole_limit: usize,
+        interleaving: bool,
+    ) -> Option<Produced> {
         if max_payload == 0 {
             return None;
         }
@@ -385,6 +401,12 @@ impl SendQueue {
                     self.active.remove(&sid);
                 }
                 continue;
+            }
+            if head.started.is_none()
+                && head.msg.payload.len() > max_payload
+                && head.msg.payload.len() <= whole_limit
+            {
+                return None;
             }
             let (ssn, mid) = match head.started {
                 Some(v) => v,
