@@ -132,3 +132,29 @@ async fn dropping_every_handle_stops_the_driver_and_aborts_associations() {
         CloseReason::AbortedByPeer(_)
     ));
 }
+
+#[tokio::test]
+async fn works_over_ipv6_loopback() {
+    let v6 = |port| {
+        Endpoint::bind(Config::new("[::1]:0".parse().expect("addr"), port)).expect("bind ::1")
+    };
+    let server = v6(13);
+    let client = v6(5005);
+    assert!(server.local_addr().is_ipv6());
+    let c = timeout(T, client.connect(server.local_addr(), 13))
+        .await
+        .expect("in time")
+        .expect("connect");
+    c.send(0, Bytes::from_static(b"over v6"))
+        .await
+        .expect("send");
+    let m = timeout(T, server.recv())
+        .await
+        .expect("in time")
+        .expect("recv");
+    assert_eq!(&m.data[..], b"over v6");
+    timeout(T, c.close())
+        .await
+        .expect("in time")
+        .expect("close");
+}
