@@ -444,6 +444,62 @@ fn unrecognized_init_parameters_with_report_bits_come_back_in_the_init_ack() {
 }
 
 #[test]
+fn parameters_after_an_unrecognized_stop_parameter_do_not_negotiate_anything() {
+    // RFC 9260 §3.2.1 "01 - Stop processing this parameter, do not process
+    // any further parameters within this chunk": I-DATA listed after such
+    // a parameter is not negotiated; listed before it, it is.
+    use mcsctp_core::endpoint::SendOptions;
+    use mcsctp_core::param::{ForwardTsnSupported, SupportedExtensions, WireParam};
+    use mcsctp_core::serial::{Ppid, StreamId};
+    let exts = SupportedExtensions::new(&[
+        ChunkType::FORWARD_TSN,
+        ChunkType::IDATA,
+        ChunkType::IFORWARD_TSN,
+    ])
+    .to_raw();
+    let ftsn = ForwardTsnSupported.to_raw();
+    let stop = unknown_param(0x4f01);
+    for (list, idata) in [
+        (vec![stop.clone(), exts.clone(), ftsn.clone()], false),
+        (vec![exts, ftsn, stop], true),
+    ] {
+        let mut w = Wire::with_defaults();
+        w.send(0, &[Chunk::Init(script::init(0x4444, 1, params(&list)))]);
+        let out = w.out_one();
+        let Chunk::InitAck(ack) = out.only() else {
+            panic!("INIT ACK");
+        };
+        let cookie = ack.state_cookie().expect("cookie").expect("parses").0;
+        w.send(
+            ack.initiate_tag.0,
+            &[Chunk::CookieEcho(mcsctp_core::chunk::CookieEcho { cookie })],
+        );
+        assert_eq!(w.out_one().types(), vec![ChunkType::COOKIE_ACK]);
+        let h = w.connected().expect("association");
+        let now = w.now;
+        w.ep.send(
+            now,
+            h,
+            StreamId(0),
+            Ppid(0),
+            Bytes::from_static(b"x"),
+            SendOptions::default(),
+        )
+        .expect("send");
+        let want = if idata {
+            ChunkType::IDATA
+        } else {
+            ChunkType::DATA
+        };
+        assert_eq!(
+            w.out_one().types(),
+            vec![want],
+            "I-DATA negotiated: {idata}"
+        );
+    }
+}
+
+#[test]
 fn unrecognized_init_ack_parameters_are_reported_with_the_cookie_echo() {
     let mut w = Wire::with_defaults();
     w.ep.connect(w.now, w.remote, script::SCRIPT_PORT)

@@ -449,13 +449,18 @@ impl Association {
 
     /// What the peer's INIT (or INIT ACK) and our configuration agree on.
     pub(crate) fn negotiate(config: &AssociationConfig, peer: &InitCommon) -> Negotiated {
-        let exts = peer
-            .params
-            .find::<SupportedExtensions>()
-            .and_then(Result::ok);
+        // RFC 9260 §3.2.1: an unrecognised parameter whose high bits say
+        // "stop" ends the processing of the chunk's parameters: nothing
+        // after it takes part in the negotiation.
+        let processed: Vec<RawParam> = processed_params(&peer.params).collect();
+        let exts = processed
+            .iter()
+            .find(|p| p.typ == SupportedExtensions::TYPE)
+            .and_then(|p| SupportedExtensions::from_raw(p).ok());
         let lists = |t: ChunkType| exts.as_ref().is_some_and(|e| e.supports(t));
         let partial_reliability = config.partial_reliability
-            && (peer.params.contains(ForwardTsnSupported::TYPE) || lists(ChunkType::FORWARD_TSN));
+            && (processed.iter().any(|p| p.typ == ForwardTsnSupported::TYPE)
+                || lists(ChunkType::FORWARD_TSN));
         let interleaving = config.interleaving
             && lists(ChunkType::IDATA)
             && (!partial_reliability || lists(ChunkType::IFORWARD_TSN));
@@ -1684,6 +1689,14 @@ pub(crate) fn unrecognized_params(params: &Params) -> Vec<RawParam> {
         }
     }
     out
+}
+
+/// The parameters a receiver processes (RFC 9260 §3.2.1): all of them up
+/// to, not including, the first unrecognised one whose high bits say stop.
+pub(crate) fn processed_params(params: &Params) -> impl Iterator<Item = RawParam> + '_ {
+    params
+        .iter()
+        .take_while(|p| is_recognized_param(p.typ) || !p.typ.unknown_action().stops())
 }
 
 /// Parameter types this endpoint understands in INIT / INIT ACK.
