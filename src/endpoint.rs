@@ -262,6 +262,19 @@ impl Shared {
         }
     }
 
+    /// Waits until `take` yields an item, or fails once the driver has
+    /// stopped.
+    async fn wait_item<T>(
+        &self,
+        mut take: impl FnMut(&mut State) -> Option<T>,
+    ) -> Result<T, Error> {
+        self.wait(|st| match take(st) {
+            Some(v) => Some(Ok(v)),
+            None => st.driver_done.then_some(Err(Error::EndpointClosed)),
+        })
+        .await
+    }
+
     fn acquire(self: &Arc<Self>) {
         self.lock().handles += 1;
     }
@@ -396,18 +409,7 @@ impl Endpoint {
 
     /// Waits for the next association a peer opened.
     pub async fn accept(&self) -> Result<Association, Error> {
-        let h = self
-            .shared
-            .wait(|st| {
-                if let Some(h) = st.incoming.pop_front() {
-                    Some(Ok(h))
-                } else if st.driver_done {
-                    Some(Err(Error::EndpointClosed))
-                } else {
-                    None
-                }
-            })
-            .await?;
+        let h = self.shared.wait_item(|st| st.incoming.pop_front()).await?;
         Ok(Association::new(self.shared.clone(), h))
     }
 
@@ -415,18 +417,7 @@ impl Endpoint {
     /// served round-robin; one delivering a long message in pieces never
     /// holds up the others.
     pub async fn recv(&self) -> Result<Message, Error> {
-        let r = self
-            .shared
-            .wait(|st| {
-                if let Some(r) = st.core.poll_recv() {
-                    Some(Ok(r))
-                } else if st.driver_done {
-                    Some(Err(Error::EndpointClosed))
-                } else {
-                    None
-                }
-            })
-            .await?;
+        let r = self.shared.wait_item(|st| st.core.poll_recv()).await?;
         // Reading opened window: let the driver send a window update.
         self.shared.driver.notify_one();
         Ok(Message::from_delivery(r.association, r.delivery))
@@ -435,17 +426,7 @@ impl Endpoint {
     /// Next association event (up, down, restart, path, abandoned
     /// messages). At most 4096 are queued; older ones are dropped.
     pub async fn next_event(&self) -> Result<Event, Error> {
-        self.shared
-            .wait(|st| {
-                if let Some(e) = st.events.pop_front() {
-                    Some(Ok(e))
-                } else if st.driver_done {
-                    Some(Err(Error::EndpointClosed))
-                } else {
-                    None
-                }
-            })
-            .await
+        self.shared.wait_item(|st| st.events.pop_front()).await
     }
 
     /// A handle to an association of this endpoint by id.

@@ -176,6 +176,19 @@ pub(crate) struct Negotiated {
     pub(crate) caps: Capabilities,
 }
 
+impl Negotiated {
+    /// What a state cookie says was negotiated.
+    fn from_cookie(c: &CookieContents) -> Self {
+        Self {
+            peer_initial_tsn: c.peer_initial_tsn,
+            peer_a_rwnd: c.peer_a_rwnd,
+            outbound_streams: c.outbound_streams,
+            inbound_streams: c.inbound_streams,
+            caps: c.capabilities,
+        }
+    }
+}
+
 /// Endpoint-wide memory accounting handed to an association with every
 /// input, so it can size its window (see
 /// [`EndpointConfig::receive_memory_budget`](crate::config::EndpointConfig)).
@@ -514,16 +527,7 @@ impl Association {
         self.peer_tag = c.peer_tag;
         self.my_tag = c.local_tag;
         self.my_initial_tsn = c.local_initial_tsn;
-        self.start_data_path(
-            now,
-            Negotiated {
-                peer_initial_tsn: c.peer_initial_tsn,
-                peer_a_rwnd: c.peer_a_rwnd,
-                outbound_streams: c.outbound_streams,
-                inbound_streams: c.inbound_streams,
-                caps: c.capabilities,
-            },
-        );
+        self.start_data_path(now, Negotiated::from_cookie(c));
         self.state = State::Established;
         self.control.push_back(Chunk::CookieAck(CookieAck));
         self.emit_connected();
@@ -1287,32 +1291,15 @@ impl Association {
     pub(crate) fn collision_established(&mut self, now: Instant, c: &CookieContents) {
         let was_connected = self.state.is_established_or_later();
         self.peer_tag = c.peer_tag;
-        if self.negotiated.is_none() || self.tracker.is_none() {
-            self.start_data_path(
-                now,
-                Negotiated {
-                    peer_initial_tsn: c.peer_initial_tsn,
-                    peer_a_rwnd: c.peer_a_rwnd,
-                    outbound_streams: c.outbound_streams,
-                    inbound_streams: c.inbound_streams,
-                    caps: c.capabilities,
-                },
-            );
-        } else if let Some(n) = self.negotiated
-            && n.peer_initial_tsn != c.peer_initial_tsn
-        {
-            // The cookie describes the association the peer now believes
-            // in: its initial TSN wins.
-            self.start_data_path(
-                now,
-                Negotiated {
-                    peer_initial_tsn: c.peer_initial_tsn,
-                    peer_a_rwnd: c.peer_a_rwnd,
-                    outbound_streams: c.outbound_streams,
-                    inbound_streams: c.inbound_streams,
-                    caps: c.capabilities,
-                },
-            );
+        // Without a data path yet, or when the cookie describes another
+        // one (the peer's initial TSN differs: the association the peer now
+        // believes in wins), start it from the cookie.
+        let stale = self.tracker.is_none()
+            || self
+                .negotiated
+                .is_none_or(|n| n.peer_initial_tsn != c.peer_initial_tsn);
+        if stale {
+            self.start_data_path(now, Negotiated::from_cookie(c));
         }
         if !was_connected {
             self.state = State::Established;
@@ -1325,16 +1312,7 @@ impl Association {
     pub(crate) fn duplicate_cookie(&mut self, now: Instant, c: &CookieContents) {
         if !self.state.is_established_or_later() {
             if self.negotiated.is_none() {
-                self.start_data_path(
-                    now,
-                    Negotiated {
-                        peer_initial_tsn: c.peer_initial_tsn,
-                        peer_a_rwnd: c.peer_a_rwnd,
-                        outbound_streams: c.outbound_streams,
-                        inbound_streams: c.inbound_streams,
-                        caps: c.capabilities,
-                    },
-                );
+                self.start_data_path(now, Negotiated::from_cookie(c));
             }
             self.state = State::Established;
             self.emit_connected();
