@@ -12,8 +12,8 @@ use bytes::Bytes;
 use tracing::debug;
 
 use crate::cause::{
-    CauseCode, ErrorCause, InvalidStreamIdentifier, NoUserData, ProtocolViolation, RawCause,
-    StaleCookie, UnrecognizedChunkType, UnrecognizedParameters, UserInitiatedAbort,
+    ErrorCause, InvalidStreamIdentifier, NoUserData, ProtocolViolation, StaleCookie,
+    UnrecognizedChunkType, UnrecognizedParameters, UserInitiatedAbort,
 };
 use crate::chunk::{
     Abort, Chunk, ChunkType, CookieAck, ErrorChunk, ForwardTsn, ForwardTsnStream, HeartbeatAck,
@@ -807,7 +807,9 @@ impl Association {
             Chunk::ForwardTsn(f) => {
                 let n = self.negotiated;
                 if !n.is_some_and(|n| n.caps.partial_reliability && !n.caps.interleaving) {
-                    return self.unexpected_known_chunk(now, f.to_raw(), reports);
+                    // A known extension chunk that was not negotiated is
+                    // unrecognised: its high bits decide (RFC 9260 §3.2).
+                    return self.unknown_chunk(f.to_raw(), reports);
                 }
                 // RFC 3758 §3.6: "for the purposes of sending a SACK, the
                 // receiver MUST follow the same rules as if a DATA chunk had
@@ -819,7 +821,9 @@ impl Association {
             Chunk::IForwardTsn(f) => {
                 let n = self.negotiated;
                 if !n.is_some_and(|n| n.caps.partial_reliability && n.caps.interleaving) {
-                    return self.unexpected_known_chunk(now, f.to_raw(), reports);
+                    // A known extension chunk that was not negotiated is
+                    // unrecognised: its high bits decide (RFC 9260 §3.2).
+                    return self.unknown_chunk(f.to_raw(), reports);
                 }
                 *had_data = true;
                 self.handle_iforward_tsn(f);
@@ -833,17 +837,6 @@ impl Association {
             Chunk::InitAck(_) | Chunk::Init(_) | Chunk::CookieEcho(_) => Flow::Continue,
             Chunk::Unknown(raw) => self.unknown_chunk(raw, reports),
         }
-    }
-
-    /// A known chunk of an extension that was not negotiated is treated as
-    /// unrecognised (its high bits decide).
-    fn unexpected_known_chunk(
-        &mut self,
-        _now: Instant,
-        raw: RawChunk,
-        reports: &mut Vec<ErrorCause>,
-    ) -> Flow {
-        self.unknown_chunk(raw, reports)
     }
 
     /// RFC 9260 §3.2: act on the two high bits of an unrecognised type.
@@ -1701,16 +1694,4 @@ pub(crate) fn unrecognized_param_list(params: &Params) -> Vec<UnrecognizedParame
         .iter()
         .map(UnrecognizedParameter::from_param)
         .collect()
-}
-
-/// An Unrecognized Chunk Type cause for a raw chunk.
-#[allow(dead_code)]
-pub(crate) fn unrecognized_chunk_cause(raw: &RawChunk) -> RawCause {
-    let mut v = Vec::new();
-    raw.write(&mut v);
-    v.truncate(raw.len());
-    RawCause {
-        code: CauseCode::UNRECOGNIZED_CHUNK_TYPE,
-        value: v.into(),
-    }
 }
