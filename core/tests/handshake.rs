@@ -39,26 +39,14 @@ fn connect_timed(p: &mut Pair) -> (Duration, Duration) {
     let now = p.net.now();
     p.a().ep.connect(now, addr(Z), 9899).expect("connect");
     let (a, z) = (p.a, p.z);
-    let mut at = [None, None];
-    p.net
-        .run_until_cond(
-            |n| {
-                let t = n.elapsed();
-                for (i, id) in [a, z].into_iter().enumerate() {
-                    if at[i].is_none() && !n.node(id).connected().is_empty() {
-                        at[i] = Some(t);
-                    }
-                }
-                at.iter().all(Option::is_some)
-            },
-            Duration::from_secs(60),
-        )
+    let at = p
+        .run_until_both(|peer| !peer.connected().is_empty(), Duration::from_secs(60))
         .expect("handshake completes");
     assert_eq!(p.net.node(a).connected().len(), 1, "one Connected at A");
     assert_eq!(p.net.node(z).connected().len(), 1, "one Connected at Z");
     assert_eq!(p.net.node(a).ep.association_count(), 1);
     assert_eq!(p.net.node(z).ep.association_count(), 1);
-    (at[0].expect("A"), at[1].expect("Z"))
+    at
 }
 
 /// Send times (since the start) of `typ` packets by a peer.

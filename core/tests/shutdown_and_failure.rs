@@ -60,23 +60,8 @@ fn close_reason(p: &Pair, node: NodeId) -> Option<(CloseReason, usize)> {
 
 /// Runs until both sides closed; returns when each did.
 fn run_until_both_closed(p: &mut Pair, limit: Duration) -> (Duration, Duration) {
-    let (a, z) = (p.a, p.z);
-    let mut at = [None, None];
-    p.net
-        .run_until_cond(
-            |n| {
-                let t = n.elapsed();
-                for (i, id) in [a, z].into_iter().enumerate() {
-                    if at[i].is_none() && !n.node(id).closed().is_empty() {
-                        at[i] = Some(t);
-                    }
-                }
-                at.iter().all(Option::is_some)
-            },
-            limit,
-        )
-        .expect("both closed");
-    (at[0].expect("A"), at[1].expect("Z"))
+    p.run_until_both(|peer| !peer.closed().is_empty(), limit)
+        .expect("both closed")
 }
 
 fn assert_clean_close(p: &Pair) {

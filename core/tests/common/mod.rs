@@ -250,6 +250,31 @@ impl Pair {
         (h, hz)
     }
 
+    /// Runs until `done` holds for both peers (bounded by `limit` of
+    /// simulated time); returns the elapsed time at which it first held for
+    /// A and for Z.
+    pub fn run_until_both(
+        &mut self,
+        done: impl Fn(&Peer) -> bool,
+        limit: Duration,
+    ) -> Result<(Duration, Duration), mcsctp_sim::Stalled> {
+        let (a, z) = (self.a, self.z);
+        let mut at = [None, None];
+        self.net.run_until_cond(
+            |n| {
+                let t = n.elapsed();
+                for (i, id) in [a, z].into_iter().enumerate() {
+                    if at[i].is_none() && done(n.node(id)) {
+                        at[i] = Some(t);
+                    }
+                }
+                at.iter().all(Option::is_some)
+            },
+            limit,
+        )?;
+        Ok((at[0].unwrap_or_default(), at[1].unwrap_or_default()))
+    }
+
     pub fn a(&mut self) -> &mut Peer {
         self.net.node_mut(self.a)
     }
