@@ -6,6 +6,7 @@
 #
 #   scripts/bench-perf.sh                  # sizes 100 1200 8192 65536, 5 s, 3 runs
 #   DURATION=2 REPS=1 SIZES="1200" scripts/bench-perf.sh
+#   PAIRS="mu" SIZES=100 scripts/bench-perf.sh   # only mcsctp -> tsctp
 #
 # Both stacks use a 1500-byte path MTU (MTU=..., mcsctp `perf --mtu`;
 # usrsctp's default over UDP, checked in a capture: the largest SCTP packet
@@ -27,6 +28,9 @@ DURATION=${DURATION:-5}
 MAIN_DURATION=$DURATION
 REPS=${REPS:-3}
 SIZES=${SIZES:-"100 1200 8192 65536"}
+# sender→receiver pairs: m = mcsctp perf, u = usrsctp tsctp (mu: mcsctp
+# sends, tsctp receives)
+PAIRS=${PAIRS:-"mm uu mu um"}
 MTU=${MTU:-1500}
 # mcsctp offers I-DATA by default; usrsctp (tsctp) sends DATA. The table
 # compares like with like: DATA on both (IDATA=true to measure I-DATA).
@@ -128,10 +132,17 @@ client_cmd() {
 	esac
 }
 
-# run PAIR SIZE REP -> sets R_TPUT and R_MSGS (the receiver's figures)
+# The host's count of UDP datagrams dropped for a full receive buffer.
+udp_rcvbuf_errors() {
+	awk '/^Udp:/ { if (h) { for (i = 1; i <= NF; i++) if (n[i] == "RcvbufErrors") print $i } else { h = 1; for (i = 1; i <= NF; i++) n[i] = $i } }' /proc/net/snmp
+}
+
+# run PAIR SIZE REP -> sets R_TPUT and R_MSGS (the receiver's figures).
+# PAIR is sender then receiver: "mu" = mcsctp perf client sending to a
+# tsctp server. The receiver is the server.
 RUN=0
 run() {
-	local pair=$1 size=$2 rep=$3 s=${1:0:1} c=${1:1:1}
+	local pair=$1 size=$2 rep=$3 c=${1:0:1} s=${1:1:1}
 	RUN=$((RUN + 1))
 	SPORT=$((BASE_PORT + 2 * (RUN % 50)))
 	CPORT=$((SPORT + 1))
@@ -142,6 +153,8 @@ run() {
 	ccmd=$(client_cmd "$c" "$size")
 	note_cmd "$(SPORT=9899 CPORT=9900 server_cmd "$s")"
 	note_cmd "$(SPORT=9899 CPORT=9900 client_cmd "$c" SIZE)"
+	local drops0
+	drops0=$(udp_rcvbuf_errors)
 	# shellcheck disable=SC2086
 	$scmd >"$slog" 2>&1 &
 	spid=$!
@@ -159,7 +172,7 @@ run() {
 	sent=$(grep -aoE 'Sending of [0-9]+' "$clog" | grep -oE '[0-9]+$' || true)
 	IFS=', ' read -r _len msgs _calls _bytes _secs tput _notes <<<"$csv"
 	[[ $sent == "$msgs" ]] || die "$name: sender sent $sent messages, receiver got $msgs"
-	log "$name: $csv"
+	log "$name: $csv (UDP receive-buffer drops on this host: $(($(udp_rcvbuf_errors) - drops0)))"
 	R_TPUT=$tput
 	R_MSGS=$msgs
 }
@@ -240,7 +253,7 @@ gso_bps=$(printf '%s\n' "${GSO_BPS[@]}" | median)
 # --- SCTP -----------------------------------------------------------------
 declare -A TPUT MSGS
 for size in $SIZES; do
-	for pair in mm uu mu um; do
+	for pair in $PAIRS; do
 		ts=()
 		ms=()
 		for ((r = 1; r <= REPS; r++)); do
@@ -267,12 +280,13 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 	echo "| message | mcsctp→mcsctp | tsctp→tsctp | ratio | mcsctp→tsctp | tsctp→mcsctp | mcsctp msg/s | mcsctp ÷ raw UDP (sendmmsg) |"
 	echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for size in $SIZES; do
-		mm=${TPUT[mm,$size]}
-		uu=${TPUT[uu,$size]}
-		msgs=$(awk -v m="${MSGS[mm,$size]}" -v d="$DURATION" 'BEGIN { printf "%.0f", m / d }')
+		# a pair left out of PAIRS reports 0
+		mm=${TPUT[mm,$size]:-0}
+		uu=${TPUT[uu,$size]:-0}
+		msgs=$(awk -v m="${MSGS[mm,$size]:-0}" -v d="$DURATION" 'BEGIN { printf "%.0f", m / d }')
 		vs_udp="–"
 		[[ $size == 1200 ]] && vs_udp="**$(ratio "$mm" "$udp_bps")×**"
-		echo "| $size B | $(mb "$mm") MB/s | $(mb "$uu") MB/s | **$(ratio "$mm" "$uu")×** | $(mb "${TPUT[mu,$size]}") MB/s | $(mb "${TPUT[um,$size]}") MB/s | $msgs | $vs_udp |"
+		echo "| $size B | $(mb "$mm") MB/s | $(mb "$uu") MB/s | **$(ratio "$mm" "$uu")×** | $(mb "${TPUT[mu,$size]:-0}") MB/s | $(mb "${TPUT[um,$size]:-0}") MB/s | $msgs | $vs_udp |"
 	done
 	echo
 	echo "Raw UDP, 1200-byte datagrams (median of $REPS): sendmmsg/recvmmsg, 64 per call: **$(mb "$udp_bps") MB/s**, ${udp_dg} datagrams/s received; with UDP GSO/GRO (as mcsctp sends and receives): $(mb "$gso_bps") MB/s, ${gso_dg} datagrams/s."
