@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates the committed seed corpus fuzz/seeds/<target>/: one valid
+# Regenerates the committed seed corpora fuzz/seeds/<target>/. For the
+# codec targets (parse_packet, roundtrip): one valid
 # packet per chunk kind (INIT, INIT ACK, COOKIE ECHO+DATA, SACK+DATA,
 # HEARTBEAT(+ACK), ABORT, ERROR+SHUTDOWN*, SHUTDOWN COMPLETE, FORWARD-TSN+
 # ECNE+CWR, I-FORWARD-TSN+I-DATA, unknown chunks), built with
@@ -19,3 +20,16 @@ for target in parse_packet roundtrip; do
     done <<< "$out"
     echo "$dir: $(ls "$dir" | wc -l) seeds"
 done
+
+# The endpoint target reads scripts of operations (core/tests/support/
+# mitm.rs); its seeds are scripts from the generator of
+# core/tests/hostile_wire.rs.
+out="$(cargo test -q -p mcsctp-core --test hostile_wire print_fuzz_seeds \
+    -- --ignored --nocapture 2>/dev/null | grep '^SEED ')"
+dir="$here/seeds/endpoint"
+mkdir -p "$dir"
+rm -f "$dir"/*.bin
+while read -r _ name hex; do
+    printf '%s' "$hex" | xxd -r -p > "$dir/$name.bin"
+done <<< "$out"
+echo "$dir: $(ls "$dir" | wc -l) seeds"
