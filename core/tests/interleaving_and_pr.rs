@@ -376,6 +376,23 @@ fn sacks_sent(peer: &Peer) -> Vec<(std::time::Instant, u32)> {
     out
 }
 
+/// When `z` first advertised a closed window (a SACK with a_rwnd 0), and
+/// the packets carrying I-DATA that `a` sent after that.
+fn data_after_window_closed(a: &Peer, z: &Peer) -> (std::time::Instant, Vec<common::Sent>) {
+    let closed_at = sacks_sent(z)
+        .iter()
+        .find(|(_, w)| *w == 0)
+        .map(|(t, _)| *t)
+        .expect("a SACK closed the window");
+    let after = a
+        .sent
+        .iter()
+        .filter(|s| s.at > closed_at && s.chunks.contains(&ChunkType::IDATA))
+        .cloned()
+        .collect();
+    (closed_at, after)
+}
+
 #[test]
 fn zero_window_is_probed_with_one_chunk_and_reopens_when_read() {
     let mut cz = config(true);
@@ -419,21 +436,11 @@ fn zero_window_is_probed_with_one_chunk_and_reopens_when_read() {
         "the sender gave up on a receiver that kept answering: {:?}",
         p.net.node(a).closed()
     );
-    // The window closed ...
-    let sacks = sacks_sent(p.net.node(z));
-    let closed_at = sacks
+    // The window closed, and while it stayed closed the sender probed with
+    // one DATA chunk per packet, less and less often.
+    let (closed_at, after) = data_after_window_closed(p.net.node(a), p.net.node(z));
+    let probes: Vec<std::time::Instant> = after
         .iter()
-        .find(|(_, w)| *w == 0)
-        .map(|(t, _)| *t)
-        .expect("a SACK closed the window");
-    // ... and while it stayed closed the sender probed with one DATA chunk
-    // per packet, less and less often.
-    let probes: Vec<std::time::Instant> = p
-        .net
-        .node(a)
-        .sent
-        .iter()
-        .filter(|s| s.at > closed_at && s.chunks.contains(&ChunkType::IDATA))
         .map(|s| {
             assert_eq!(
                 count(&s.chunks, ChunkType::IDATA),
@@ -479,6 +486,54 @@ fn zero_window_is_probed_with_one_chunk_and_reopens_when_read() {
     for (i, r) in got.iter().enumerate() {
         let seq = u32::from_le_bytes(r.delivery.payload[..4].try_into().expect("4"));
         assert_eq!(seq, i as u32);
+    }
+}
+
+#[test]
+fn first_zero_window_probe_waits_one_rto_after_the_window_closes() {
+    // The receiver's window is exactly four 1000-byte messages: the SACK
+    // for the fourth acknowledges everything and advertises a_rwnd 0, so
+    // the sender has nothing in flight and a closed window.
+    let mut cz = config(true);
+    cz.association.receive_buffer = 4000;
+    cz.receive_memory_budget = 4000;
+    let mut p = Pair::new(6, config(true), cz);
+    p.a().log = true;
+    p.z().log = true;
+    let (ha, hz) = p.connect();
+    let (a, z) = (p.a, p.z);
+    p.z().auto_recv = false;
+    let now = p.net.now();
+    for seq in 0..10u8 {
+        p.a().send_simple(now, ha, Bytes::from(vec![seq; 1000]));
+    }
+    p.net.run_for(Duration::from_secs(20)).expect("runs");
+    assert_eq!(p.net.node(z).ep.receive_buffered(hz), Some(4000));
+    let (closed_at, after) = data_after_window_closed(p.net.node(a), p.net.node(z));
+    let data_after: Vec<std::time::Instant> = after.iter().map(|s| s.at).collect();
+    assert!(data_after.len() >= 3, "{data_after:?}");
+    // RFC 9260 §6.1 A: "The sender SHOULD send the first zero window probe
+    // after 1 RTO when it detects that the receiver has closed its window".
+    // RTO is at least RTO.Min (1 s).
+    let first = data_after[0] - closed_at;
+    assert!(
+        first >= Duration::from_secs(1),
+        "first probe {first:?} after the window closed"
+    );
+    // "... and SHOULD increase the probe interval exponentially afterwards"
+    // (the receiver drops the probe: T3-rtx repeats it after one RTO, then
+    // backed off).
+    let gaps: Vec<Duration> = data_after.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps[0] >= Duration::from_secs(1), "{gaps:?}");
+    assert!(gaps[1] >= 2 * gaps[0], "probe intervals back off: {gaps:?}");
+
+    // Reading opens the window; everything arrives, in order.
+    p.z().auto_recv = true;
+    p.net
+        .run_until_cond(|n| n.node(z).received.len() == 10, Duration::from_secs(60))
+        .expect("all ten arrive");
+    for (i, r) in p.net.node(z).received.iter().enumerate() {
+        assert_eq!(r.delivery.payload[0], i as u8);
     }
 }
 

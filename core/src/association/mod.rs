@@ -255,6 +255,12 @@ pub(crate) struct Association {
     /// A SACK advertising a window too small for a packet arrived since the
     /// last T3-rtx expiry: the peer answers the zero window probes.
     zero_window_answered: bool,
+    /// The peer's window is closed with nothing in flight: the next zero
+    /// window probe may go at this instant, not before (RFC 9260 §6.1 A).
+    zero_window_probe_at: Option<Instant>,
+    /// Zero window probes sent since the window last opened: the wait
+    /// before the next one doubles with each.
+    zero_window_probes: u32,
     /// The a_rwnd of the last SACK sent (or of the INIT / INIT ACK): what
     /// the peer believes it may send, so reading can tell when a window
     /// update is worth a packet.
@@ -404,6 +410,8 @@ impl Association {
             path_reachable: true,
             forward_tsn_due: false,
             zero_window_answered: false,
+            zero_window_probe_at: None,
+            zero_window_probes: 0,
             advertised_rwnd: config.receive_buffer,
             events: VecDeque::new(),
             stats: AssociationStats::default(),
@@ -998,6 +1006,42 @@ impl Association {
             });
         }
         self.forward_tsn_due |= self.negotiated.is_some_and(|n| n.caps.partial_reliability);
+        self.schedule_zero_window_probe(now);
+    }
+
+    /// RFC 9260 §6.1 A: "The sender SHOULD send the first zero window probe
+    /// after 1 RTO when it detects that the receiver has closed its window
+    /// and SHOULD increase the probe interval exponentially afterwards."
+    /// Called after every SACK: with the peer's window at zero and nothing
+    /// in flight, the next probe waits one RTO, doubled for every probe
+    /// already sent into the closed window (at most RTO.Max); any opening
+    /// of the window ends probing. A probe in flight is covered by T3-rtx,
+    /// which backs off on its own.
+    fn schedule_zero_window_probe(&mut self, now: Instant) {
+        let Some(q) = self.rtq.as_ref() else {
+            return;
+        };
+        if q.peer_rwnd() > 0 {
+            self.zero_window_probe_at = None;
+            self.zero_window_probes = 0;
+        } else if q.outstanding_bytes() == 0 && self.zero_window_probe_at.is_none() {
+            let wait = self
+                .rto
+                .rto()
+                .saturating_mul(1 << self.zero_window_probes.min(16))
+                .min(self.config.rto_max);
+            self.zero_window_probe_at = Some(now + wait);
+        }
+    }
+
+    /// Whether new data is held back because the next zero window probe is
+    /// not due yet (see [`Self::schedule_zero_window_probe`]).
+    pub(crate) fn zero_window_probe_pending(&self, now: Instant) -> bool {
+        self.zero_window_probe_at.is_some_and(|at| now < at)
+            && self
+                .rtq
+                .as_ref()
+                .is_some_and(|q| q.peer_rwnd() == 0 && q.outstanding_bytes() == 0)
     }
 
     fn note_peer_alive(&mut self) {
@@ -1434,6 +1478,9 @@ impl Association {
         }
         add(self.reasm.deadline());
         add(self.send.next_expiry());
+        if !self.send.is_empty() {
+            add(self.zero_window_probe_at);
+        }
         if self.state.is_established_or_later() {
             add(self.heartbeat.next);
             add(self.heartbeat.outstanding.map(|(_, _, to)| to));
@@ -1446,6 +1493,11 @@ impl Association {
         self.handle_state_timers(now);
         if matches!(self.state, State::Closed) {
             return;
+        }
+        // The zero window probe is due: from now on nothing holds it back
+        // (and the timer must not fire again).
+        if self.zero_window_probe_at.is_some_and(|at| at <= now) {
+            self.zero_window_probe_at = None;
         }
         if self.shutdown_guard.is_some_and(|d| d <= now) {
             // RFC 9260 §9.2: "If the timer expires, the endpoint MUST send an

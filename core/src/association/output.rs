@@ -194,6 +194,7 @@ impl Association {
         let sending_data = self.state.sends_data()
             && (self.rtq.as_ref().is_some_and(|q| q.has_retransmissions())
                 || (!self.send.is_empty()
+                    && !self.zero_window_probe_pending(now)
                     && self.rtq.as_ref().is_some_and(|q| q.available_window() > 0)));
 
         // SACK: when due, or piggybacked on outgoing data (RFC 9260 §6.2),
@@ -280,9 +281,13 @@ impl Association {
     fn add_data(&mut self, now: Instant, b: &mut PacketBuilder<'_>) {
         let interleaving = self.negotiated.is_some_and(|n| n.caps.interleaving);
         let chunk_header = if interleaving { 20 } else { 16 };
+        // RFC 9260 §6.1 A: a zero window probe waits for its time.
+        let probe_held = self.zero_window_probe_pending(now);
         let Some(q) = self.rtq.as_mut() else {
             return;
         };
+        // Whatever new data goes out now is a zero window probe.
+        let probing = q.peer_rwnd() == 0 && q.outstanding_bytes() == 0;
         let mut sent_any = false;
         // Retransmissions (RFC 9260 §6.3.3 E3, §7.2.4).
         if q.has_retransmissions() {
@@ -301,7 +306,7 @@ impl Association {
         // New data.
         let full_fragment = self.max_packet_size - COMMON_HEADER_LEN - chunk_header;
         loop {
-            let window = q.available_window();
+            let window = if probe_held { 0 } else { q.available_window() };
             // Silly-window avoidance: with data in flight, wait for a window
             // worth a fragment rather than dribbling out tiny ones.
             if window == 0
@@ -335,6 +340,13 @@ impl Association {
             }
             self.stats.data_chunks_sent += 1;
             sent_any = true;
+            if probing {
+                // One probe; T3-rtx covers it from here, and the next one
+                // (should the window stay closed) waits twice as long.
+                self.zero_window_probe_at = None;
+                self.zero_window_probes = self.zero_window_probes.saturating_add(1);
+                break;
+            }
         }
         if sent_any {
             // RFC 9260 §6.3.2 R1: start T3-rtx if it is not running.

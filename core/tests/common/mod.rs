@@ -107,6 +107,21 @@ impl Peer {
         }
     }
 
+    /// The application sends `payload` on stream 0, ordered, PPID 0, with
+    /// no partial reliability; the send must be accepted.
+    pub fn send_simple(&mut self, now: Instant, h: AssociationHandle, payload: Bytes) {
+        self.ep
+            .send(
+                now,
+                h,
+                mcsctp_core::serial::StreamId(0),
+                mcsctp_core::serial::Ppid(0),
+                payload,
+                mcsctp_core::endpoint::SendOptions::default(),
+            )
+            .expect("send");
+    }
+
     /// Handles of associations that reported `Connected`.
     pub fn connected(&self) -> Vec<AssociationHandle> {
         self.events
