@@ -166,8 +166,8 @@ impl World {
     /// Moves every datagram both endpoints want to send onto the wire.
     fn pump(&mut self) {
         for z in [false, true] {
-            // Bounded: an endpoint never has more than this to say after
-            // one input; more would mean it loops.
+            // Bounded, so that every run ends; whatever is left goes out
+            // on the next pump.
             for _ in 0..4 * WIRE_CAP {
                 self.buf.clear();
                 let now = self.now;
