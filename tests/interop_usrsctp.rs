@@ -20,6 +20,8 @@
 mod harness;
 #[path = "interop_usrsctp/pcap.rs"]
 mod pcap;
+#[path = "support/ports.rs"]
+mod ports;
 
 use std::net::SocketAddr;
 use std::process::Command;

@@ -3,6 +3,9 @@
 //! correctly, and the server's resident memory per association is
 //! measured from /proc (printed; bounded by an assertion).
 
+#[path = "support/ports.rs"]
+mod ports;
+
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -30,28 +33,29 @@ fn rss_kib(pid: u32) -> u64 {
         .expect("VmRSS")
 }
 
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("port")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_server_endpoint_echoes_for_a_thousand_associations() {
-    let port = free_udp_port();
     let server = Server(
         Command::new(env!("CARGO_BIN_EXE_mcsctp"))
             .args(["echo-server", "--port", "7", "--bind", "127.0.0.1"])
-            .args(["--local-udp-port", &port.to_string()])
+            .args(["--local-udp-port", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
             .expect("spawn echo-server"),
     );
+    // Wait (bounded) until it has bound its UDP socket; the kernel chose
+    // the port.
+    let mut port = None;
+    for _ in 0..2000 {
+        port = ports::udp_ports_of(server.0.id()).first().copied();
+        if port.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let port = port.expect("echo-server did not bind UDP");
     let server_addr = format!("127.0.0.1:{port}").parse().expect("addr");
-    // Let it bind; the first connect retries its INIT anyway.
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let rss_before = rss_kib(server.0.id());
 
     let mut clients = Vec::with_capacity(CLIENTS);

@@ -2,7 +2,7 @@
 //! that are always killed, UDP ports, readiness checks, and tshark captures
 //! checked packet by packet. Every wait is bounded.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
@@ -124,41 +124,13 @@ impl Tools {
 // ---------------------------------------------------------------------------
 // Ports
 
-/// A UDP port that is free on the IPv4 and IPv6 wildcards right now, never
-/// handed out twice by this process. (usrsctp binds both wildcards.)
-pub(crate) fn free_udp_port() -> u16 {
-    static USED: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
-    for _ in 0..1000 {
-        let Ok(s) = UdpSocket::bind("0.0.0.0:0") else {
-            continue;
-        };
-        let Ok(a) = s.local_addr() else { continue };
-        drop(s);
-        let p = a.port();
-        if UdpSocket::bind(("::", p)).is_err() {
-            continue;
-        }
-        if lock(&USED).get_or_insert_with(HashSet::new).insert(p) {
-            return p;
-        }
-    }
-    panic!("no free UDP port");
-}
+pub(crate) use crate::ports::free_udp_port;
 
 /// Waits until some socket is bound to UDP port `port` (any address).
 pub(crate) fn wait_udp_bound(port: u16, limit: Duration, what: &Proc) {
-    let needle = format!(":{port:04X} ");
     let deadline = Instant::now() + limit;
     loop {
-        let bound = ["/proc/net/udp", "/proc/net/udp6"].iter().any(|f| {
-            std::fs::read_to_string(f).is_ok_and(|s| {
-                s.lines().skip(1).any(|l| {
-                    l.split_whitespace()
-                        .nth(1)
-                        .is_some_and(|a| a.ends_with(&needle[..needle.len() - 1]))
-                })
-            })
-        });
+        let bound = crate::ports::udp_port_bound(port);
         if bound {
             // The SCTP socket is set up right after the UDP one.
             thread::sleep(Duration::from_millis(150));
