@@ -66,7 +66,7 @@ fn script(seed: u64, len: usize) -> Vec<u8> {
 }
 
 /// Scripts per test run (bounded for CI; the fuzz target explores beyond).
-const SEEDS: u64 = 1000;
+const SEEDS: u64 = 3000;
 
 #[test]
 fn endpoints_survive_a_hostile_wire() {
