@@ -193,6 +193,18 @@ struct State {
 }
 
 impl State {
+    /// Why association `h` can no longer be used, if it cannot: it closed
+    /// (with its reason), or the driver stopped.
+    fn ended(&self, h: AssociationHandle) -> Option<Error> {
+        if let Some(r) = self.closed.get(&h) {
+            Some(Error::Closed(r.clone()))
+        } else if self.driver_done {
+            Some(Error::EndpointClosed)
+        } else {
+            None
+        }
+    }
+
     fn route_events(&mut self) {
         while let Some(e) = self.core.poll_event() {
             match &e {
@@ -395,12 +407,8 @@ impl Endpoint {
             .wait(|st| {
                 if st.connected.contains(&h) {
                     Some(Ok(()))
-                } else if let Some(r) = st.closed.get(&h) {
-                    Some(Err(Error::Closed(r.clone())))
-                } else if st.driver_done {
-                    Some(Err(Error::EndpointClosed))
                 } else {
-                    None
+                    st.ended(h).map(Err)
                 }
             })
             .await?;
@@ -526,8 +534,10 @@ impl Association {
         };
         self.shared
             .wait(|st| {
-                if let Some(r) = st.closed.get(&h) {
-                    return Some(Err(Error::Closed(r.clone())));
+                // Also when the driver has stopped: a full send buffer
+                // would never drain, and the send would wait forever.
+                if let Some(e) = st.ended(h) {
+                    return Some(Err(e));
                 }
                 match st.core.send(
                     Instant::now(),
@@ -555,12 +565,8 @@ impl Association {
             .wait(|st| {
                 if let Some(d) = st.core.poll_recv_on(h) {
                     Some(Ok(d))
-                } else if let Some(r) = st.closed.get(&h) {
-                    Some(Err(Error::Closed(r.clone())))
-                } else if st.driver_done {
-                    Some(Err(Error::EndpointClosed))
                 } else {
-                    None
+                    st.ended(h).map(Err)
                 }
             })
             .await?;
