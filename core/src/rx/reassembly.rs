@@ -1423,7 +1423,13 @@ impl ReassemblyQueue {
     fn emit_single(&mut self, chunk: UserDataChunk) {
         let len = chunk.payload.len();
         trace!(stream = chunk.stream.0, len, "whole message");
-        self.emit_whole(Meta::of(&chunk), vec![chunk.payload], len, len);
+        let meta = Meta::of(&chunk);
+        if len <= self.max() {
+            // The common case, once per message: no parts list to allocate.
+            self.push(meta.delivery(DeliveryKind::Message, chunk.payload));
+            return;
+        }
+        self.emit_whole(meta, vec![chunk.payload], len, len);
     }
 
     /// Delivers a complete message of `total` bytes according to the policy.
