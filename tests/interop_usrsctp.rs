@@ -76,6 +76,26 @@ fn args(a: &[&dyn ToString]) -> Vec<String> {
     a.iter().map(|x| x.to_string()).collect()
 }
 
+/// Starts the C peer as a server on 127.0.0.1, SCTP port 5000, UDP port
+/// `local` (answering at `remote`), with `extra` flags, and waits until it
+/// listens.
+fn peer_server(t: &Tools, local: u16, remote: u16, extra: &[&dyn ToString]) -> Proc {
+    let mut a = args(&[
+        &"--local-udp-port",
+        &local,
+        &"--remote-udp-port",
+        &remote,
+        &"--bind",
+        &"127.0.0.1",
+        &"--sctp-port",
+        &5000,
+    ]);
+    a.extend(args(extra));
+    let server = peer(t, "usrsctp peer server", &a);
+    server.wait_stdout(|l| l.starts_with("LISTEN"), SECS_10);
+    server
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -310,25 +330,16 @@ fn mcsctp_messages_echo_through_peer(test: &str, idata: bool) {
     let dir = t.workdir(test);
     let (a, b) = (free_udp_port(), free_udp_port());
     let cap = Capture::start(&dir, test, &[a, b]);
-    let mut s_args = args(&[
-        &"--local-udp-port",
-        &b,
-        &"--remote-udp-port",
-        &a,
-        &"--bind",
-        &"127.0.0.1",
-        &"--sctp-port",
-        &5000,
-        &"--echo",
-        &"--once",
-        &"--timeout",
-        &40,
-    ]);
-    if idata {
-        s_args.push("--idata".into());
-    }
-    let server = peer(t, "usrsctp peer server", &s_args);
-    server.wait_stdout(|l| l.starts_with("LISTEN"), SECS_10);
+    let server = if idata {
+        peer_server(
+            t,
+            b,
+            a,
+            &[&"--echo", &"--once", &"--timeout", &40, &"--idata"],
+        )
+    } else {
+        peer_server(t, b, a, &[&"--echo", &"--once", &"--timeout", &40])
+    };
     let rt = runtime();
     rt.block_on(async {
         let mut cfg = Config::new(localhost(a), 5001);
@@ -679,24 +690,7 @@ fn mcsctp_close_and_abort_are_seen_by_usrsctp() {
     let dir = t.workdir("mcsctp_close_abort_to_usrsctp");
     let (a, b) = (free_udp_port(), free_udp_port());
     let cap = Capture::start(&dir, "mcsctp-closes", &[a, b]);
-    let server = peer(
-        t,
-        "usrsctp peer server",
-        &args(&[
-            &"--local-udp-port",
-            &b,
-            &"--remote-udp-port",
-            &a,
-            &"--bind",
-            &"127.0.0.1",
-            &"--sctp-port",
-            &5000,
-            &"--echo",
-            &"--timeout",
-            &60,
-        ]),
-    );
-    server.wait_stdout(|l| l.starts_with("LISTEN"), SECS_10);
+    let server = peer_server(t, b, a, &[&"--echo", &"--timeout", &60]);
     let rt = runtime();
     let reason = b"bye from mcsctp";
     rt.block_on(async {
@@ -756,23 +750,7 @@ fn mcsctp_client_refused_by_usrsctp_fails_at_once() {
     let dir = t.workdir("mcsctp_client_refused_by_usrsctp");
     let (a, b) = (free_udp_port(), free_udp_port());
     let cap = Capture::start(&dir, "refused", &[a, b]);
-    let server = peer(
-        t,
-        "usrsctp peer server",
-        &args(&[
-            &"--local-udp-port",
-            &b,
-            &"--remote-udp-port",
-            &a,
-            &"--bind",
-            &"127.0.0.1",
-            &"--sctp-port",
-            &5000,
-            &"--timeout",
-            &30,
-        ]),
-    );
-    server.wait_stdout(|l| l.starts_with("LISTEN"), SECS_10);
+    let server = peer_server(t, b, a, &[&"--timeout", &30]);
     // Nobody listens on SCTP port 5001: usrsctp answers the INIT with an
     // ABORT (RFC 9260 §8.4 (3)), and the client gives up at once.
     let client = mcsctp_cli(

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use mcsctp::{CloseReason, Config, DeliveryKind, Endpoint};
+use mcsctp::{Association, CloseReason, Config, DeliveryKind, Endpoint};
 use tokio::time::timeout;
 
 const T: Duration = Duration::from_secs(10);
@@ -15,11 +15,10 @@ fn ep(sctp_port: u16) -> Endpoint {
     Endpoint::bind(Config::new("127.0.0.1:0".parse().expect("addr"), sctp_port)).expect("bind")
 }
 
-#[tokio::test]
-async fn connect_send_receive_and_close_over_loopback() {
-    let server = ep(7);
-    let client = ep(5000);
-    let c = timeout(T, client.connect(server.local_addr(), 7))
+/// The client connects to the server's SCTP port `port`; returns both ends
+/// of the association (client's, server's).
+async fn pair(client: &Endpoint, server: &Endpoint, port: u16) -> (Association, Association) {
+    let c = timeout(T, client.connect(server.local_addr(), port))
         .await
         .expect("in time")
         .expect("connect");
@@ -27,6 +26,14 @@ async fn connect_send_receive_and_close_over_loopback() {
         .await
         .expect("in time")
         .expect("accept");
+    (c, s)
+}
+
+#[tokio::test]
+async fn connect_send_receive_and_close_over_loopback() {
+    let server = ep(7);
+    let client = ep(5000);
+    let (c, s) = pair(&client, &server, 7).await;
     assert_eq!(c.remote_addr(), Some(server.local_addr()));
 
     c.send(1, Bytes::from_static(b"hello")).await.expect("send");
@@ -76,14 +83,7 @@ async fn connect_send_receive_and_close_over_loopback() {
 async fn abort_is_seen_by_the_peer() {
     let server = ep(9);
     let client = ep(5001);
-    let c = timeout(T, client.connect(server.local_addr(), 9))
-        .await
-        .expect("in time")
-        .expect("connect");
-    let s = timeout(T, server.accept())
-        .await
-        .expect("in time")
-        .expect("accept");
+    let (c, s) = pair(&client, &server, 9).await;
     c.abort(b"done");
     match timeout(T, s.closed()).await.expect("in time") {
         CloseReason::AbortedByPeer(causes) => assert_eq!(causes.len(), 1),
@@ -116,14 +116,7 @@ async fn connecting_to_nobody_fails_cleanly() {
 async fn dropping_every_handle_stops_the_driver_and_aborts_associations() {
     let server = ep(11);
     let client = ep(5004);
-    let c = timeout(T, client.connect(server.local_addr(), 11))
-        .await
-        .expect("in time")
-        .expect("connect");
-    let s = timeout(T, server.accept())
-        .await
-        .expect("in time")
-        .expect("accept");
+    let (c, s) = pair(&client, &server, 11).await;
     drop(c);
     drop(client);
     // The client's driver aborts its association on the way out.
