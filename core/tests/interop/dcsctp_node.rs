@@ -22,7 +22,7 @@ use dcsctp::api::{
 };
 use mcsctp_sim::{Datagram, Node};
 
-use super::{Closed, Inbox, MAX_PACKET, Msg, PPID, SCTP_PORT, Stack, Wire};
+use super::{Closed, Common, MAX_PACKET, Msg, PPID, SCTP_PORT, Stack, Wire};
 
 pub struct DcNode {
     pub sock: Box<dyn DcSctpSocket>,
@@ -30,16 +30,14 @@ pub struct DcNode {
     local: SocketAddr,
     remote: SocketAddr,
     out: VecDeque<Bytes>,
-    pending: VecDeque<Msg>,
+    c: Common,
     /// Streams sent on, to add up dcsctp's buffered amounts.
     streams: Vec<u16>,
     /// dcsctp's send-queue limits (`Options::max_send_buffer_size`,
     /// `per_stream_send_queue_limit`).
     send_limit: usize,
     stream_limit: usize,
-    inbox: Inbox,
     connected: bool,
-    closed: Option<Closed>,
     /// Non-fatal errors dcsctp reported (`OnError`), for diagnosis.
     pub errors: Vec<(ErrorKind, String)>,
     wire: Wire,
@@ -71,13 +69,11 @@ impl DcNode {
             local,
             remote,
             out: VecDeque::new(),
-            pending: VecDeque::new(),
+            c: Common::new(),
             streams: Vec::new(),
             send_limit: options.max_send_buffer_size,
             stream_limit: options.per_stream_send_queue_limit,
-            inbox: Inbox::new(),
             connected: false,
-            closed: None,
             errors: Vec::new(),
             wire: Wire::default(),
         }
@@ -97,10 +93,11 @@ impl DcNode {
                     }
                     SocketEvent::OnConnected() => self.connected = true,
                     SocketEvent::OnClosed() => {
-                        self.closed.get_or_insert(Closed::Graceful);
+                        self.c.closed.get_or_insert(Closed::Graceful);
                     }
                     SocketEvent::OnAborted(kind, reason) => {
-                        self.closed
+                        self.c
+                            .closed
                             .get_or_insert(if kind == ErrorKind::PeerReported {
                                 Closed::AbortedByPeer(reason)
                             } else {
@@ -112,7 +109,8 @@ impl DcNode {
                 }
             }
             while let Some(m) = self.sock.get_next_message() {
-                self.inbox
+                self.c
+                    .inbox
                     .push(m.stream_id.0, m.ppid.0, Bytes::from(m.payload));
             }
             if !self.pump() {
@@ -130,11 +128,11 @@ impl DcNode {
     /// in; `Vec::from(Bytes)` reuses the allocation when the `Bytes` is the
     /// only owner of a vector, as in the benchmark.
     fn pump(&mut self) -> bool {
-        if !self.connected || self.closed.is_some() {
+        if !self.connected || self.c.closed.is_some() {
             return false;
         }
         let mut any = false;
-        while let Some(m) = self.pending.front() {
+        while let Some(m) = self.c.pending.front() {
             let total: usize = self
                 .streams
                 .iter()
@@ -145,7 +143,7 @@ impl DcNode {
             {
                 break;
             }
-            let m = self.pending.pop_front().expect("front");
+            let m = self.c.pending.pop_front().expect("front");
             if !self.streams.contains(&m.stream) {
                 self.streams.push(m.stream);
             }
@@ -181,7 +179,7 @@ impl Node for DcNode {
     }
 
     fn poll_transmit(&mut self, now: Instant) -> Option<Datagram> {
-        if self.out.is_empty() && !self.pending.is_empty() {
+        if self.out.is_empty() && !self.c.pending.is_empty() {
             let t = self.time(now);
             self.sock.advance_time(t);
             self.service();
@@ -207,6 +205,14 @@ impl Node for DcNode {
 }
 
 impl Stack for DcNode {
+    fn common(&self) -> &Common {
+        &self.c
+    }
+
+    fn common_mut(&mut self) -> &mut Common {
+        &mut self.c
+    }
+
     fn connect(&mut self, now: Instant) {
         let t = self.time(now);
         self.sock.advance_time(t);
@@ -215,31 +221,11 @@ impl Stack for DcNode {
     }
 
     fn submit(&mut self, _now: Instant, m: Msg) {
-        self.pending.push_back(m);
-    }
-
-    fn unsent(&self) -> usize {
-        self.pending.len()
-    }
-
-    fn received(&self) -> &[super::Got] {
-        &self.inbox.got
-    }
-
-    fn received_count(&self) -> (usize, u64) {
-        (self.inbox.messages, self.inbox.bytes)
-    }
-
-    fn set_keep(&mut self, keep: bool) {
-        self.inbox.keep = keep;
+        self.c.pending.push_back(m);
     }
 
     fn is_connected(&self) -> bool {
         self.connected
-    }
-
-    fn closed(&self) -> Option<&Closed> {
-        self.closed.as_ref()
     }
 
     fn shutdown(&mut self, now: Instant) {
@@ -254,7 +240,7 @@ impl Stack for DcNode {
     fn abort(&mut self, now: Instant) {
         let t = self.time(now);
         self.sock.advance_time(t);
-        self.closed.get_or_insert(Closed::AbortedLocally);
+        self.c.closed.get_or_insert(Closed::AbortedLocally);
         self.sock.close();
         self.service();
     }

@@ -154,24 +154,57 @@ pub trait Stack: Node + Any {
     /// simulator next polls the node (so a batch of submits reaches the
     /// engine at once), and later as the engine's send buffer takes it.
     fn submit(&mut self, now: Instant, m: Msg);
+    /// The bookkeeping every adapter keeps alike.
+    fn common(&self) -> &Common;
+    fn common_mut(&mut self) -> &mut Common;
     /// Messages queued by [`submit`](Self::submit) the engine has not
     /// taken yet.
-    fn unsent(&self) -> usize;
+    fn unsent(&self) -> usize {
+        self.common().pending.len()
+    }
     /// Messages read so far (kept only with [`set_keep`](Self::set_keep)).
-    fn received(&self) -> &[Got];
+    fn received(&self) -> &[Got] {
+        &self.common().inbox.got
+    }
     /// Messages and user-data bytes read so far.
-    fn received_count(&self) -> (usize, u64);
+    fn received_count(&self) -> (usize, u64) {
+        let i = &self.common().inbox;
+        (i.messages, i.bytes)
+    }
     /// Whether to keep the messages read (tests) or only count them
     /// (benchmark).
-    fn set_keep(&mut self, keep: bool);
+    fn set_keep(&mut self, keep: bool) {
+        self.common_mut().inbox.keep = keep;
+    }
     fn is_connected(&self) -> bool;
-    fn closed(&self) -> Option<&Closed>;
+    fn closed(&self) -> Option<&Closed> {
+        self.common().closed.as_ref()
+    }
     /// Graceful shutdown, after handing the engine what was submitted.
     fn shutdown(&mut self, now: Instant);
     /// Ungraceful close: ABORT.
     fn abort(&mut self, now: Instant);
     /// What this node put on the wire.
     fn wire(&self) -> &Wire;
+}
+
+/// What every adapter keeps the same way: messages submitted but not yet
+/// handed to its engine, messages read, and how the association ended.
+#[derive(Debug)]
+pub struct Common {
+    pub pending: VecDeque<Msg>,
+    pub inbox: Inbox,
+    pub closed: Option<Closed>,
+}
+
+impl Common {
+    pub fn new() -> Self {
+        Self {
+            pending: VecDeque::new(),
+            inbox: Inbox::new(),
+            closed: None,
+        }
+    }
 }
 
 /// Received-message bookkeeping shared by the adapters.
@@ -218,9 +251,7 @@ pub struct McNode {
     pub peer: Peer,
     remote: SocketAddr,
     assoc: Option<AssociationHandle>,
-    pending: VecDeque<Msg>,
-    inbox: Inbox,
-    closed: Option<Closed>,
+    c: Common,
     seen_events: usize,
     wire: Wire,
     /// Pieces of messages delivered in pieces, by stream.
@@ -248,9 +279,7 @@ impl McNode {
             peer: Peer::new(config, local, epoch),
             remote,
             assoc: None,
-            pending: VecDeque::new(),
-            inbox: Inbox::new(),
-            closed: None,
+            c: Common::new(),
             seen_events: 0,
             wire: Wire::default(),
             partial: std::collections::HashMap::new(),
@@ -279,7 +308,7 @@ impl McNode {
             match e {
                 Event::Connected { association, .. } => self.assoc = Some(*association),
                 Event::Closed { reason, .. } => {
-                    self.closed.get_or_insert(match reason {
+                    self.c.closed.get_or_insert(match reason {
                         CloseReason::Shutdown => Closed::Graceful,
                         CloseReason::AbortedByPeer(c) => Closed::AbortedByPeer(
                             c.iter()
@@ -298,7 +327,7 @@ impl McNode {
         for r in self.peer.received.drain(..) {
             let d = r.delivery;
             match d.kind {
-                DeliveryKind::Message => self.inbox.push(d.stream.0, d.ppid.0, d.payload),
+                DeliveryKind::Message => self.c.inbox.push(d.stream.0, d.ppid.0, d.payload),
                 // Partial delivery (RFC 9260 §6.9): mcsctp starts it when
                 // its receive buffer is nearly full of data held behind a
                 // gap, so bulk transfers that fill the window see it. At
@@ -314,10 +343,12 @@ impl McNode {
                     parts.push(d.payload);
                     if end_of_record {
                         let parts = self.partial.remove(&d.stream.0).unwrap_or_default();
-                        if self.inbox.keep {
-                            self.inbox.push(d.stream.0, d.ppid.0, parts.concat().into());
+                        if self.c.inbox.keep {
+                            self.c
+                                .inbox
+                                .push(d.stream.0, d.ppid.0, parts.concat().into());
                         } else {
-                            self.inbox.count(parts.iter().map(Bytes::len).sum());
+                            self.c.inbox.count(parts.iter().map(Bytes::len).sum());
                         }
                     }
                 }
@@ -329,10 +360,10 @@ impl McNode {
 
     fn pump(&mut self, now: Instant) {
         let Some(h) = self.assoc else { return };
-        if self.closed.is_some() {
+        if self.c.closed.is_some() {
             return;
         }
-        while let Some(m) = self.pending.front() {
+        while let Some(m) = self.c.pending.front() {
             if self.peer.ep.send_buffer_available(h).unwrap_or(0) < m.payload.len() {
                 return;
             }
@@ -349,7 +380,7 @@ impl McNode {
                 opts,
             ) {
                 Ok(()) => {
-                    self.pending.pop_front();
+                    self.c.pending.pop_front();
                 }
                 Err(ApiError::Send(SendError::BufferFull { .. })) => return,
                 Err(e) => panic!("mcsctp refused a send: {e}"),
@@ -392,6 +423,14 @@ impl Node for McNode {
 }
 
 impl Stack for McNode {
+    fn common(&self) -> &Common {
+        &self.c
+    }
+
+    fn common_mut(&mut self) -> &mut Common {
+        &mut self.c
+    }
+
     fn connect(&mut self, now: Instant) {
         self.assoc = Some(
             self.peer
@@ -402,31 +441,11 @@ impl Stack for McNode {
     }
 
     fn submit(&mut self, _now: Instant, m: Msg) {
-        self.pending.push_back(m);
-    }
-
-    fn unsent(&self) -> usize {
-        self.pending.len()
-    }
-
-    fn received(&self) -> &[Got] {
-        &self.inbox.got
-    }
-
-    fn received_count(&self) -> (usize, u64) {
-        (self.inbox.messages, self.inbox.bytes)
-    }
-
-    fn set_keep(&mut self, keep: bool) {
-        self.inbox.keep = keep;
+        self.c.pending.push_back(m);
     }
 
     fn is_connected(&self) -> bool {
         !self.peer.connected().is_empty()
-    }
-
-    fn closed(&self) -> Option<&Closed> {
-        self.closed.as_ref()
     }
 
     fn shutdown(&mut self, now: Instant) {

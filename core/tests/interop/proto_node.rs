@@ -71,7 +71,7 @@ use sctp_proto::{
     TransportConfig,
 };
 
-use super::{Closed, Inbox, MAX_PACKET, Msg, SCTP_PORT, Stack, Wire};
+use super::{Closed, Common, Inbox, MAX_PACKET, Msg, SCTP_PORT, Stack, Wire};
 
 /// The packet size to configure sctp-proto with so that its packets never
 /// exceed [`MAX_PACKET`] despite its bundling check (see the module docs):
@@ -128,12 +128,10 @@ pub struct ProtoNode {
     local: SocketAddr,
     remote: SocketAddr,
     out: VecDeque<Bytes>,
-    pending: VecDeque<Msg>,
+    c: Common,
     /// Streams opened for writing, with their current `unordered` setting.
     writers: HashSet<(u16, bool)>,
-    inbox: Inbox,
     connected: bool,
-    closed: Option<Closed>,
     endpoint_events: Vec<sctp_proto::EndpointEvent>,
     /// Something was submitted since the last [`service`](Self::service).
     dirty: bool,
@@ -173,11 +171,9 @@ impl ProtoNode {
             local,
             remote,
             out: VecDeque::new(),
-            pending: VecDeque::new(),
+            c: Common::new(),
             writers: HashSet::new(),
-            inbox: Inbox::new(),
             connected: false,
-            closed: None,
             endpoint_events: Vec::new(),
             dirty: false,
             wire: Wire::default(),
@@ -266,22 +262,23 @@ impl ProtoNode {
                         // a lost association; the reason tells them apart
                         // only partly (`AssociationClosed` covers both a
                         // peer's ABORT and a completed SHUTDOWN).
-                        self.closed
+                        self.c
+                            .closed
                             .get_or_insert(Closed::Failed(reason.to_string()));
                     }
                     Event::Stream(StreamEvent::Readable { id } | StreamEvent::Opened { id }) => {
-                        read_stream(a, id, &mut self.inbox, &mut self.scratch);
+                        read_stream(a, id, &mut self.c.inbox, &mut self.scratch);
                     }
                     _ => {}
                 }
             }
             while let Some(s) = a.accept_stream() {
                 let id = s.stream_identifier();
-                read_stream(a, id, &mut self.inbox, &mut self.scratch);
+                read_stream(a, id, &mut self.c.inbox, &mut self.scratch);
             }
             // Feed queued messages while established.
-            if self.connected && self.closed.is_none() && !a.is_closing() {
-                while let Some(m) = self.pending.pop_front() {
+            if self.connected && self.c.closed.is_none() && !a.is_closing() {
+                while let Some(m) = self.c.pending.pop_front() {
                     let ppi = PayloadProtocolIdentifier::from(super::PPID);
                     if !self.writers.contains(&(m.stream, m.unordered)) {
                         if a.stream(m.stream).is_err() {
@@ -421,6 +418,14 @@ impl Node for ProtoNode {
 }
 
 impl Stack for ProtoNode {
+    fn common(&self) -> &Common {
+        &self.c
+    }
+
+    fn common_mut(&mut self) -> &mut Common {
+        &mut self.c
+    }
+
     fn connect(&mut self, now: Instant) {
         let mut cfg = ClientConfig::new();
         cfg.transport = self.transport.clone();
@@ -433,32 +438,12 @@ impl Stack for ProtoNode {
     }
 
     fn submit(&mut self, _now: Instant, m: Msg) {
-        self.pending.push_back(m);
+        self.c.pending.push_back(m);
         self.dirty = true;
-    }
-
-    fn unsent(&self) -> usize {
-        self.pending.len()
-    }
-
-    fn received(&self) -> &[super::Got] {
-        &self.inbox.got
-    }
-
-    fn received_count(&self) -> (usize, u64) {
-        (self.inbox.messages, self.inbox.bytes)
-    }
-
-    fn set_keep(&mut self, keep: bool) {
-        self.inbox.keep = keep;
     }
 
     fn is_connected(&self) -> bool {
         self.connected
-    }
-
-    fn closed(&self) -> Option<&Closed> {
-        self.closed.as_ref()
     }
 
     fn shutdown(&mut self, now: Instant) {
@@ -480,7 +465,7 @@ impl Stack for ProtoNode {
             .expect("association")
             .close()
             .expect("sctp-proto close");
-        self.closed.get_or_insert(Closed::AbortedLocally);
+        self.c.closed.get_or_insert(Closed::AbortedLocally);
         self.service(now);
     }
 
