@@ -64,6 +64,20 @@ fn endpoint_in_cookie_wait(w: &mut Wire) -> (u32, Tsn, mcsctp_core::event::Assoc
     (init.initiate_tag.0, init.initial_tsn, h)
 }
 
+/// The endpoint answered with a lone COOKIE ACK carrying `tag` and
+/// association `h` is ESTABLISHED and reported as connected.
+fn assert_cookie_ack_establishes(
+    w: &Wire,
+    out: &Out,
+    h: mcsctp_core::event::AssociationHandle,
+    tag: u32,
+) {
+    assert_eq!(out.types(), vec![ChunkType::COOKIE_ACK]);
+    assert_eq!(out.tag(), tag);
+    assert_eq!(w.state(h), Some("ESTABLISHED"));
+    assert_eq!(w.connected(), Some(h));
+}
+
 /// Data from the script, tagged `tag`, reaches the application and is
 /// acknowledged with a SACK tagged with the script's tag.
 fn data_flows(w: &mut Wire, s: &mut Session, tag: u32) {
@@ -549,10 +563,7 @@ fn row_b_local_tag_matches_peer_tag_differs_enters_established() {
     let out = w.out_one();
     // "update its peer's Verification Tag from the State Cookie, stop any
     // init or cookie timers that may be running, and send a COOKIE ACK".
-    assert_eq!(out.types(), vec![ChunkType::COOKIE_ACK]);
-    assert_eq!(out.tag(), 0xe2);
-    assert_eq!(w.state(h), Some("ESTABLISHED"));
-    assert_eq!(w.connected(), Some(h));
+    assert_cookie_ack_establishes(&w, &out, h, 0xe2);
     let later = w.advance_collect(5 * SEC);
     assert!(
         later
@@ -579,10 +590,7 @@ fn row_b_local_tag_matches_peer_tag_unknown_enters_established() {
     let ack = init_ack_of(&w.out_one());
     w.send(e_tag, &[echo(cookie_of(&ack))]);
     let out = w.out_one();
-    assert_eq!(out.types(), vec![ChunkType::COOKIE_ACK]);
-    assert_eq!(out.tag(), 0xf1);
-    assert_eq!(w.state(h), Some("ESTABLISHED"));
-    assert_eq!(w.connected(), Some(h));
+    assert_cookie_ack_establishes(&w, &out, h, 0xf1);
     // T1-init stopped: no INIT goes out any more.
     let later = w.advance_collect(5 * SEC);
     assert!(later.iter().all(|o| !o.types().contains(&ChunkType::INIT)));
@@ -684,10 +692,7 @@ fn row_d_both_tags_match_acknowledges_the_cookie() {
     assert_eq!(w.out_one().types(), vec![ChunkType::COOKIE_ECHO]);
     w.send(e_tag, &[echo(cookie_of(&ack))]);
     let out = w.out_one();
-    assert_eq!(out.types(), vec![ChunkType::COOKIE_ACK]);
-    assert_eq!(out.tag(), 0x2b1);
-    assert_eq!(w.state(h), Some("ESTABLISHED"));
-    assert_eq!(w.connected(), Some(h));
+    assert_cookie_ack_establishes(&w, &out, h, 0x2b1);
     // The script's COOKIE ACK for the endpoint's COOKIE ECHO is then a
     // duplicate (§5.2.5) and changes nothing.
     w.take_events();
