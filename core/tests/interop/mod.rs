@@ -539,6 +539,23 @@ impl<A: Stack, B: Stack> Duo<A, B> {
     }
 
     /// A connects to B, or B to A; runs until both are connected.
+    /// [`connect`](Self::connect) on a clean 10 ms link, asserting the
+    /// four-way handshake in exactly four packets and 40 ms: INIT and
+    /// COOKIE ECHO from the initiator, INIT ACK and COOKIE ACK from the
+    /// other side.
+    pub fn connect_in_four_packets(&mut self, a_initiates: bool) {
+        self.connect(a_initiates);
+        assert_eq!(self.net.elapsed(), Duration::from_millis(40));
+        assert_eq!(self.net.stats().delivered, 4);
+        let (a, b) = (self.a_ref().wire(), self.b_ref().wire());
+        let (init, resp) = if a_initiates { (a, b) } else { (b, a) };
+        assert_eq!((init.count(ct::INIT), init.count(ct::COOKIE_ECHO)), (1, 1));
+        assert_eq!(
+            (resp.count(ct::INIT_ACK), resp.count(ct::COOKIE_ACK)),
+            (1, 1)
+        );
+    }
+
     pub fn connect(&mut self, a_initiates: bool) {
         let now = self.net.now();
         if a_initiates {
