@@ -96,6 +96,21 @@ fn peer_server(t: &Tools, local: u16, remote: u16, extra: &[&dyn ToString]) -> P
     server
 }
 
+/// Checks the capture of an echo run: user data went as I-DATA or DATA
+/// (never the other), with SACKs, and ended with SHUTDOWN COMPLETE.
+fn finish_echo_capture(cap: Capture, usrsctp_port: u16, idata: bool) {
+    let (data, not) = if idata {
+        (I_DATA, DATA)
+    } else {
+        (DATA, I_DATA)
+    };
+    cap.finish(&Expect {
+        usrsctp_ports: vec![usrsctp_port],
+        chunk_types: vec![data, SACK, SHUTDOWN_COMPLETE],
+        no_chunk_types: vec![not],
+    });
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -301,16 +316,7 @@ fn peer_messages_echo_through_mcsctp(test: &str, idata: bool) {
         "I-DATA negotiation: {up}"
     );
     drop(server);
-    let (data, not) = if idata {
-        (I_DATA, DATA)
-    } else {
-        (DATA, I_DATA)
-    };
-    cap.finish(&Expect {
-        usrsctp_ports: vec![a],
-        chunk_types: vec![data, SACK, SHUTDOWN_COMPLETE],
-        no_chunk_types: vec![not],
-    });
+    finish_echo_capture(cap, a, idata);
 }
 
 #[test]
@@ -395,16 +401,7 @@ fn mcsctp_messages_echo_through_peer(test: &str, idata: bool) {
         "I-DATA negotiation: {up}"
     );
     server.wait_stderr(|l| l.contains("state=SHUTDOWN_COMP"), SECS_10);
-    let (data, not) = if idata {
-        (I_DATA, DATA)
-    } else {
-        (DATA, I_DATA)
-    };
-    cap.finish(&Expect {
-        usrsctp_ports: vec![b],
-        chunk_types: vec![data, SACK, SHUTDOWN_COMPLETE],
-        no_chunk_types: vec![not],
-    });
+    finish_echo_capture(cap, b, idata);
 }
 
 #[test]
