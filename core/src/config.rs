@@ -154,6 +154,11 @@ pub struct AssociationConfig {
     pub interleaving: bool,
     /// Offer PR-SCTP (RFC 3758).
     pub partial_reliability: bool,
+    /// Detect losses by time as well as by miss indications, and probe for
+    /// tail losses (RACK-TLP, RFC 8985; see the README), so that a lost
+    /// retransmission or a loss at the end of a burst costs round trips,
+    /// not an RTO. Off: RFC 9260 §7.2.4 and T3-rtx alone.
+    pub rack_tlp: bool,
     /// Test-only: deliver serially across associations once one starts a
     /// partial delivery, as lksctp did. Exists so that the test of the
     /// seed's scenario can show it would fail without per-association
@@ -187,6 +192,7 @@ impl Default for AssociationConfig {
             incomplete_message_timeout: Some(Duration::from_secs(120)),
             interleaving: true,
             partial_reliability: true,
+            rack_tlp: true,
             lksctp_serial_partial_delivery: false,
         }
     }

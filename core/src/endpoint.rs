@@ -23,7 +23,9 @@ use hashbrown::HashMap;
 use tracing::{debug, trace};
 
 pub use crate::association::AssociationStats;
-use crate::association::{Association, MemoryGauge, PeerAddresses, State, unrecognized_param_list};
+use crate::association::{
+    Association, MemoryGauge, PeerAddresses, State, initial_a_rwnd, unrecognized_param_list,
+};
 use crate::cause::{ErrorCause, OutOfResource, RestartWithNewAddresses, StaleCookie};
 use crate::chunk::{
     Abort, ChunkType, CookieEcho, ErrorChunk, Init, InitAck, InitCommon, ShutdownComplete,
@@ -1022,7 +1024,7 @@ impl Endpoint {
         }
         let ack = InitAck(InitCommon {
             initiate_tag: local_tag,
-            a_rwnd: cfg.receive_buffer.min(u32::MAX as usize) as u32,
+            a_rwnd: initial_a_rwnd(cfg, self.config.max_packet_size),
             outbound_streams: cfg.outbound_streams,
             inbound_streams: cfg.max_inbound_streams,
             initial_tsn: local_tsn,

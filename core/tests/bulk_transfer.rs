@@ -49,6 +49,7 @@ struct Report {
     reordered: u64,
     retransmitted: u64,
     window_drops: u64,
+    window_refused: u64,
     t3: u64,
     fast: u64,
 }
@@ -65,6 +66,7 @@ impl Report {
         self.reordered += o.reordered;
         self.retransmitted += o.retransmitted;
         self.window_drops += o.window_drops;
+        self.window_refused += o.window_refused;
         self.t3 += o.t3;
         self.fast += o.fast;
     }
@@ -323,6 +325,12 @@ fn run_seed(seed: u64, loss: f64, messages: u32) -> Report {
     assert!(stats.reordered > 0, "{ctx}: no packet was reordered");
     let sa = p.net.node(a).ep.association_stats(ha).expect("alive");
     let sz = p.net.node(z).ep.association_stats(hz).expect("alive");
+    // A receiver accepts everything its advertised window offered.
+    assert_eq!(
+        (sa.data_chunks_dropped, sz.data_chunks_dropped),
+        (0, 0),
+        "{ctx}: chunks dropped inside the offered window"
+    );
     Report {
         messages: u64::from(rx[0].delivered_count + rx[1].delivered_count),
         bytes: rx[0].bytes + rx[1].bytes,
@@ -334,6 +342,7 @@ fn run_seed(seed: u64, loss: f64, messages: u32) -> Report {
         reordered: stats.reordered,
         retransmitted: sa.data_chunks_retransmitted + sz.data_chunks_retransmitted,
         window_drops: sa.data_chunks_dropped + sz.data_chunks_dropped,
+        window_refused: sa.data_chunks_refused + sz.data_chunks_refused,
         t3: sa.t3_expirations + sz.t3_expirations,
         fast: sa.fast_retransmits + sz.fast_retransmits,
     }
@@ -376,7 +385,8 @@ fn run_tier(loss: f64, seeds: u64, messages: u32) {
     println!(
         "loss {:>4.1} %: {} seeds x {messages} msgs: {} messages ({:.1} MB, {} delivered in pieces) \
          in {:.1} s simulated; packets {} (lost {}, duplicated {}, reordered {}), \
-         {} chunks retransmitted ({} T3 expiries, {} fast retransmits), {} dropped by the window; wall {:.1} s",
+         {} chunks retransmitted ({} T3 expiries, {} fast retransmits), {} dropped inside the offered window, \
+         {} refused beyond it (zero window probes); wall {:.1} s",
         loss * 100.0,
         seeds.len(),
         total.messages,
@@ -391,6 +401,7 @@ fn run_tier(loss: f64, seeds: u64, messages: u32) {
         total.t3,
         total.fast,
         total.window_drops,
+        total.window_refused,
         started.elapsed().as_secs_f64()
     );
 }

@@ -152,14 +152,24 @@ pub struct AssociationStats {
     pub data_chunks_sent: u64,
     /// DATA / I-DATA chunks retransmitted.
     pub data_chunks_retransmitted: u64,
-    /// Chunks dropped because the receive window was full.
+    /// New DATA / I-DATA chunks dropped for lack of buffer although the
+    /// a_rwnd last advertised had room for them. A receiver must accept
+    /// what its window offered: this stays 0 unless the endpoint's shared
+    /// memory budget shrank under the association.
     pub data_chunks_dropped: u64,
+    /// New DATA / I-DATA chunks refused because they lay beyond the window
+    /// offered: zero window probes (RFC 9260 §6.1 A), or a peer that
+    /// overruns a_rwnd.
+    pub data_chunks_refused: u64,
     /// User messages delivered whole or in pieces.
     pub messages_delivered: u64,
     /// T3-rtx expirations.
     pub t3_expirations: u64,
-    /// Fast retransmit episodes.
+    /// Fast retransmit episodes (Fast Recovery entered, by three miss
+    /// indications or by time-based loss detection).
     pub fast_retransmits: u64,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub loss_probes: u64,
     /// SACKs sent.
     pub sacks_sent: u64,
     /// SACKs received.
@@ -265,6 +275,9 @@ pub(crate) struct Association {
     /// the peer believes it may send, so reading can tell when a window
     /// update is worth a packet.
     advertised_rwnd: usize,
+    /// User-data bytes accepted since that SACK: what of the offer was
+    /// used.
+    accepted_since_sack: usize,
     events: VecDeque<Event>,
     pub(crate) stats: AssociationStats,
     /// Cookie Preservative to add to the next INIT (RFC 9260 §5.2.6).
@@ -412,7 +425,8 @@ impl Association {
             zero_window_answered: false,
             zero_window_probe_at: None,
             zero_window_probes: 0,
-            advertised_rwnd: config.receive_buffer,
+            advertised_rwnd: initial_a_rwnd(&config, max_packet_size) as usize,
+            accepted_since_sack: 0,
             events: VecDeque::new(),
             stats: AssociationStats::default(),
             cookie_preservative: None,
@@ -451,7 +465,7 @@ impl Association {
         }
         Init(InitCommon {
             initiate_tag: self.my_tag,
-            a_rwnd: self.config.receive_buffer.min(u32::MAX as usize) as u32,
+            a_rwnd: initial_a_rwnd(&self.config, self.max_packet_size),
             outbound_streams: self.config.outbound_streams,
             inbound_streams: self.config.max_inbound_streams,
             initial_tsn: self.my_initial_tsn,
@@ -515,6 +529,9 @@ impl Association {
                 max_burst: self.config.max_burst,
                 chunk_header_len: if n.caps.interleaving { 20 } else { 16 },
                 partial_reliability: n.caps.partial_reliability,
+                // Our own delayed-SACK time stands in for the peer's.
+                peer_sack_delay: self.config.delayed_ack,
+                rack_tlp: self.config.rack_tlp,
                 ..RetransmissionConfig::default()
             },
         ));
@@ -617,10 +634,10 @@ impl Association {
         // the SACKs that data elicits anyway carry the new window, and an
         // application that reads after every packet does not turn delayed
         // acknowledgement into one SACK per packet.
-        let open = self
-            .config
-            .receive_buffer
-            .saturating_sub(self.reasm.buffered_bytes());
+        let open = self.config.receive_buffer.saturating_sub(
+            self.reasm.buffered_bytes()
+                + rwnd_reserve(self.config.receive_buffer, self.max_packet_size),
+        );
         if self.advertised_rwnd < self.config.receive_buffer / 2
             && open >= self.advertised_rwnd + self.max_packet_size
             && let Some(t) = self.tracker.as_mut()
@@ -897,19 +914,22 @@ impl Association {
             return Flow::Continue;
         };
         if !tracker.is_tsn_acceptable(tsn) {
-            self.stats.data_chunks_dropped += 1;
+            self.stats.data_chunks_refused += 1;
             return Flow::Continue;
         }
         let next_expected = tracker.cumulative_tsn_ack().next();
         let len = chunk.payload.len();
-        // RFC 9260 §6.2 window rule, with headroom kept for the chunk that
-        // fills the cumulative gap so the association can never wedge on
-        // reordered data: out-of-order chunks may use the window minus one
-        // packet, the in-sequence chunk all of it.
+        // RFC 9260 §6.2 window rule. The advertised window leaves out a
+        // reserve (`rwnd_reserve`) that only the next in-sequence chunk may
+        // use, so reordered data can never wedge the association (nor can
+        // a zero window probe be refused while reassembly waits for the
+        // very fragment it carries); every other chunk gets what a_rwnd
+        // offered, which is all a sender that honours it can have in
+        // flight.
         let headroom = if tsn == next_expected {
             0
         } else {
-            self.max_packet_size
+            rwnd_reserve(self.config.receive_buffer, self.max_packet_size)
         };
         // The chunk that fills the cumulative gap releases what is held above
         // it, so it may use this association's own buffer even when the
@@ -922,9 +942,14 @@ impl Association {
         } else {
             window
         };
-        let is_new_candidate = tsn.is_after(tracker.cumulative_tsn_ack());
-        if is_new_candidate && len + headroom > window {
-            self.stats.data_chunks_dropped += 1;
+        if len + headroom > window && !tracker.has_received(tsn) {
+            // Within what the last SACK offered, the sender was entitled
+            // to send it: counted apart from chunks beyond the offer.
+            if self.accepted_since_sack + len <= self.advertised_rwnd {
+                self.stats.data_chunks_dropped += 1;
+            } else {
+                self.stats.data_chunks_refused += 1;
+            }
             tracker.force_sack();
             return Flow::Continue;
         }
@@ -932,6 +957,7 @@ impl Association {
             self.stats.duplicate_chunks_received += 1;
             return Flow::Continue;
         }
+        self.accepted_since_sack += len;
         // RFC 9260 §6.5: a DATA chunk for a stream that does not exist is
         // acknowledged, reported with Invalid Stream Identifier, and
         // discarded.
@@ -947,9 +973,21 @@ impl Association {
         Flow::Continue
     }
 
-    /// The receive window to advertise: the association's free buffer,
-    /// bounded by the endpoint's memory budget, but never below this
-    /// association's fair share of that budget.
+    /// The a_rwnd to put in a SACK: the receive window less the reserve
+    /// kept for the chunk that fills the cumulative gap (see
+    /// [`rwnd_reserve`]), so that everything a sender may have in flight
+    /// under this window is accepted on arrival (RFC 9260 §6.2: the
+    /// receiver "advertises" buffer it has).
+    pub(crate) fn advertised_window(&self, mem: MemoryGauge) -> usize {
+        self.receive_window(mem).saturating_sub(rwnd_reserve(
+            self.config.receive_buffer,
+            self.max_packet_size,
+        ))
+    }
+
+    /// The receive window: the association's free buffer, bounded by the
+    /// endpoint's memory budget, but never below this association's fair
+    /// share of that budget.
     pub(crate) fn receive_window(&self, mem: MemoryGauge) -> usize {
         let held = self.reasm.buffered_bytes();
         let own = self.config.receive_buffer.saturating_sub(held);
@@ -994,7 +1032,9 @@ impl Association {
             self.stats.fast_retransmits += 1;
         }
         let rto = self.rto.rto();
+        let srtt = self.rto.srtt();
         if let Some(rtq) = self.rtq.as_mut() {
+            rtq.set_srtt(srtt);
             rtq.on_sack_processed(now, rto, &outcome);
         }
         for key in outcome.abandoned {
@@ -1472,6 +1512,7 @@ impl Association {
         add(self.shutdown_guard);
         if let Some(q) = &self.rtq {
             add(q.t3_deadline());
+            add(q.loss_timer_deadline());
         }
         if let Some(tr) = &self.tracker {
             add(tr.sack_deadline());
@@ -1535,6 +1576,24 @@ impl Association {
             let answered = std::mem::take(&mut self.zero_window_answered);
             if !answered && !self.note_timeout(now) {
                 return;
+            }
+            self.forward_tsn_due |= self.negotiated.is_some_and(|n| n.caps.partial_reliability);
+        }
+        if let Some(q) = self.rtq.as_mut()
+            && q.loss_timer_deadline().is_some_and(|d| d <= now)
+        {
+            // RACK's reordering timer and the tail loss probe (RFC 8985
+            // §6.3, §7.3; see `crate::tx::loss`).
+            let out = q.handle_loss_timer(now);
+            self.stats.fast_retransmits += u64::from(out.entered_fast_recovery);
+            self.stats.loss_probes += u64::from(out.probe);
+            for key in out.abandoned {
+                self.send.abandon_message(&key);
+                self.events.push_back(Event::MessageAbandoned {
+                    association: self.handle,
+                    stream: key.stream,
+                    ppid: key.ppid,
+                });
             }
             self.forward_tsn_due |= self.negotiated.is_some_and(|n| n.caps.partial_reliability);
         }
@@ -1697,6 +1756,23 @@ enum Flow {
 /// The peer's parameters that this endpoint does not recognise and whose
 /// high bits ask for a report (RFC 9260 §3.2.1), processing stopping at the
 /// first whose bits say stop.
+/// Receive buffer never offered in a_rwnd: out-of-order chunks may use the
+/// window only up to it, and the chunk that fills the cumulative gap always
+/// finds room in it, so reordered data can never wedge the association.
+/// One packet, or half a buffer smaller than a packet.
+pub(crate) fn rwnd_reserve(receive_buffer: usize, max_packet_size: usize) -> usize {
+    max_packet_size.min(receive_buffer / 2)
+}
+
+/// The a_rwnd of INIT and INIT ACK: the whole receive buffer but for
+/// [`rwnd_reserve`].
+pub(crate) fn initial_a_rwnd(cfg: &AssociationConfig, max_packet_size: usize) -> u32 {
+    let w = cfg
+        .receive_buffer
+        .saturating_sub(rwnd_reserve(cfg.receive_buffer, max_packet_size));
+    u32::try_from(w).unwrap_or(u32::MAX)
+}
+
 pub(crate) fn unrecognized_params(params: &Params) -> Vec<RawParam> {
     let mut out = Vec::new();
     for p in params.iter() {

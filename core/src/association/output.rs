@@ -199,7 +199,7 @@ impl Association {
 
         // SACK: when due, or piggybacked on outgoing data (RFC 9260 §6.2),
         // or on an ERROR reporting on the chunks it acknowledges (§6.5).
-        let window = self.receive_window(mem).min(u32::MAX as usize) as u32;
+        let window = u32::try_from(self.advertised_window(mem)).unwrap_or(u32::MAX);
         let reporting = !self.reports.is_empty();
         if let Some(t) = self.tracker.as_mut()
             && (t.should_send_sack_now()
@@ -209,6 +209,7 @@ impl Association {
             if b.add(&sack).is_ok() {
                 self.stats.sacks_sent += 1;
                 self.advertised_rwnd = window as usize;
+                self.accepted_since_sack = 0;
             } else {
                 t.force_sack();
             }
@@ -305,32 +306,40 @@ impl Association {
         }
         // New data.
         let full_fragment = self.max_packet_size - COMMON_HEADER_LEN - chunk_header;
+        // The windows are asked once per packet: RFC 9260 §6.1 B lets a
+        // packet that starts with the flight size below cwnd exceed it by
+        // up to PMDCS - 1 bytes, which a per-chunk check would cut short.
+        let mut window = if probe_held { 0 } else { q.available_window() };
         loop {
-            let window = if probe_held { 0 } else { q.available_window() };
-            // Silly-window avoidance: with data in flight, wait for a window
-            // worth a fragment rather than dribbling out tiny ones.
-            if window == 0
-                || self.send.is_empty()
-                || (window < MIN_FILL && q.outstanding_bytes() > 0)
-            {
+            if window == 0 || self.send.is_empty() {
                 break;
             }
             let room = b.remaining();
             if room < chunk_header + MIN_FILL && !b.is_empty() || room <= chunk_header {
                 break;
             }
+            // Sender-side silly window avoidance (RFC 9260 §6.1 leaves the
+            // packet size to the sender; RFC 1122 §4.2.3.4 is the model):
+            // while data is in flight a SACK is coming that opens the
+            // window further, so a packet the window would cut short waits
+            // for it instead of going out part-empty. With nothing in
+            // flight, whatever the window allows goes (it may be a zero
+            // window probe).
+            let next = self
+                .send
+                .next_message_remaining(interleaving)
+                .unwrap_or(full_fragment);
+            let want = fill_capacity(room, chunk_header, next).min(self.send.buffered_bytes());
+            if window < want && q.outstanding_bytes() > 0 {
+                break;
+            }
             // RFC 9260 §6.1 A/B: the windows bound the new data too.
             let max_payload = (room - chunk_header).min(full_fragment).min(window);
-            // A message that would travel whole in a packet of its own is
-            // not split to fill the end of this one.
-            let whole = if b.is_empty() { 0 } else { full_fragment };
-            let Some(produced) = self
-                .send
-                .produce_packed(now, max_payload, whole, interleaving)
-            else {
+            let Some(produced) = self.send.produce_packed(now, max_payload, 0, interleaving) else {
                 break;
             };
             let chunk = produced.chunk.clone();
+            window = window.saturating_sub(chunk.payload.len());
             let tsn = q.add_sent(now, produced);
             if encode(b, interleaving, tsn, &chunk).is_err() {
                 // produce() honoured max_payload, so this is a bug.
@@ -354,6 +363,21 @@ impl Association {
             q.start_t3_if_idle(now, rto);
         }
     }
+}
+
+/// User-data bytes that `room` bytes of a packet carry when every message
+/// queued is `next` bytes long: as many whole chunks as fit, then a
+/// fragment of the next message if at least [`MIN_FILL`] bytes of it fit.
+fn fill_capacity(room: usize, chunk_header: usize, next: usize) -> usize {
+    let per_chunk = chunk_header + next.max(1).next_multiple_of(4);
+    let whole = room / per_chunk;
+    let left = room - whole * per_chunk;
+    let tail = if left >= chunk_header + MIN_FILL {
+        left - chunk_header
+    } else {
+        0
+    };
+    whole * next + tail
 }
 
 fn encode(

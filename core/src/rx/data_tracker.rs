@@ -158,6 +158,19 @@ impl DataTracker {
         self.offset(tsn) <= i64::from(self.cfg.max_tsn_window)
     }
 
+    /// Whether `tsn` was received already (at or below the cumulative TSN,
+    /// or inside a gap-acknowledged range): a chunk carrying it is a
+    /// duplicate.
+    pub fn has_received(&self, tsn: Tsn) -> bool {
+        let off = self.offset(tsn);
+        if off <= 0 {
+            return true;
+        }
+        let abs = self.cum.wrapping_add_signed(off);
+        let i = self.ranges.partition_point(|r| r.1 < abs);
+        self.ranges.get(i).is_some_and(|r| r.0 <= abs)
+    }
+
     /// Records a DATA / I-DATA TSN. Returns true if it is new (hand the chunk
     /// to reassembly), false if it is a duplicate (recorded for the SACK's
     /// duplicate list) or unacceptable. `immediate` is the chunk's I bit.

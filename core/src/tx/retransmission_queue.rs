@@ -76,6 +76,7 @@ use tracing::debug;
 
 use crate::chunk::{ForwardTsn, ForwardTsnStream, IForwardTsn, IForwardTsnStream, Sack};
 use crate::serial::{Mid, Ssn, StreamId, Tsn};
+use crate::tx::loss::{Rack, probe_timeout};
 use crate::tx::rto::RtoConfig;
 use crate::tx::send_queue::{MessageKey, Produced};
 use crate::user_data::UserDataChunk;
@@ -104,6 +105,16 @@ pub struct RetransmissionConfig {
     /// retransmission limits are ignored: abandoning data the peer cannot
     /// be told to skip would stall the association.
     pub partial_reliability: bool,
+    /// How long the peer may delay a SACK (RFC 9260 §6.2: 200 ms
+    /// recommended): a tail loss probe waits that much longer when one
+    /// packet is outstanding (RFC 8985 §7.2's WCDelAckT).
+    pub peer_sack_delay: Duration,
+    /// Shortest tail loss probe timeout: the runtime's timer resolution.
+    pub min_probe_timeout: Duration,
+    /// Time-based loss detection and tail loss probes (RFC 8985, see
+    /// [`crate::tx::loss`]) beside RFC 9260's rules; off, loss is detected
+    /// by three miss indications and T3-rtx alone.
+    pub rack_tlp: bool,
 }
 
 impl Default for RetransmissionConfig {
@@ -115,6 +126,9 @@ impl Default for RetransmissionConfig {
             fast_retransmit_threshold: 3,
             chunk_header_len: 16,
             partial_reliability: false,
+            peer_sack_delay: Duration::from_millis(200),
+            min_probe_timeout: Duration::from_millis(1),
+            rack_tlp: true,
         }
     }
 }
@@ -144,6 +158,20 @@ pub struct SackOutcome {
     pub abandoned: Vec<MessageKey>,
     /// What `on_sack_processed` must do with T3-rtx.
     t3: T3Action,
+}
+
+/// What [`RetransmissionQueue::handle_loss_timer`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LossTimerOutcome {
+    /// RACK's reordering timer marked chunks lost.
+    pub marked: bool,
+    /// Fast Recovery was entered.
+    pub entered_fast_recovery: bool,
+    /// A tail loss probe was queued.
+    pub probe: bool,
+    /// Messages newly abandoned (PR-SCTP); drop their unsent rest.
+    pub abandoned: Vec<MessageKey>,
 }
 
 /// A T3-rtx (re)start decided by the queue, waiting for the RTO.
@@ -308,6 +336,22 @@ pub struct RetransmissionQueue {
     /// Chunks in `chunks` with a lifetime: without any, the per-SACK
     /// lifetime check is skipped instead of walking the whole queue.
     timed: usize,
+    /// Time-based loss detection (see [`crate::tx::loss`]).
+    rack: Rack,
+    /// RACK's reordering timer (RFC 8985 §6.3): the earliest instant an
+    /// outstanding chunk RACK is waiting on counts as lost.
+    rack_timer: Option<Instant>,
+    /// The tail loss probe timer (RFC 8985 §7.2).
+    pto: Option<Instant>,
+    /// A probe went out and no SACK acknowledged new data since: no
+    /// second probe (RFC 8985 §7.3).
+    probe_out: bool,
+    /// The association's smoothed RTT, for the probe timeout and RACK.
+    srtt: Option<Duration>,
+    /// The last SACK closed the window without reporting a gap: the peer
+    /// is out of buffer, not missing data, and zero window probing (RFC
+    /// 9260 §6.1 A) rather than a tail loss probe is the way on.
+    window_closed: bool,
 }
 
 impl RetransmissionQueue {
@@ -347,6 +391,12 @@ impl RetransmissionQueue {
             adv_peer_ack: our_initial_tsn.wrapping_sub(1),
             gap_acked: false,
             timed: 0,
+            rack: Rack::default(),
+            rack_timer: None,
+            pto: None,
+            probe_out: false,
+            srtt: None,
+            window_closed: false,
         }
     }
 
@@ -417,6 +467,7 @@ impl RetransmissionQueue {
         };
         self.t3_pending = T3Action::None;
         self.apply_t3(now, rto, action);
+        self.arm_probe(now);
     }
 
     /// Restarts T3-rtx with `rto` if anything is outstanding (after a T3
@@ -431,6 +482,83 @@ impl RetransmissionQueue {
     /// updated from its RTT sample (R2 was applied by `handle_sack`).
     pub fn on_sack_processed(&mut self, now: Instant, rto: Duration, outcome: &SackOutcome) {
         self.apply_t3(now, rto, outcome.t3);
+        if outcome.bytes_acked > 0 || outcome.cum_advanced {
+            self.arm_probe(now);
+        }
+    }
+
+    /// The association's smoothed RTT (RFC 9260 §6.3.1 SRTT), for the tail
+    /// loss probe timeout. Call after every RTT measurement.
+    pub fn set_srtt(&mut self, srtt: Option<Duration>) {
+        self.srtt = srtt;
+    }
+
+    /// RFC 8985 §7.2: (re)schedules the tail loss probe after sending data
+    /// or a SACK that acknowledged some, unless a probe is out already or
+    /// T3-rtx would fire first. Unlike RFC 8985 the probe is also armed
+    /// during Fast Recovery: a lost retransmission behind a full window has
+    /// no later data for RACK to compare with, and a probe is all that
+    /// repairs it before T3.
+    fn arm_probe(&mut self, now: Instant) {
+        self.pto = None;
+        if !self.cfg.rack_tlp || self.probe_out || self.window_closed || !self.has_unacked() {
+            return;
+        }
+        let Some(srtt) = self.srtt else {
+            return;
+        };
+        let at = now
+            + probe_timeout(
+                srtt,
+                self.flight <= self.pmdcs(),
+                self.cfg.peer_sack_delay,
+                self.cfg.min_probe_timeout,
+            );
+        if self.t3.is_none_or(|t3| at < t3) {
+            self.pto = Some(at);
+        }
+    }
+
+    /// When [`handle_loss_timer`](Self::handle_loss_timer) has work: RACK's
+    /// reordering timer or the tail loss probe.
+    pub fn loss_timer_deadline(&self) -> Option<Instant> {
+        match (self.rack_timer, self.pto) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// RACK's reordering timer (RFC 8985 §6.3) and the tail loss probe
+    /// (§7.3). Harmless before the deadline. Chunks found lost or the probe
+    /// are marked for retransmission; send them with
+    /// [`chunks_to_retransmit`](Self::chunks_to_retransmit).
+    pub fn handle_loss_timer(&mut self, now: Instant) -> LossTimerOutcome {
+        let mut out = LossTimerOutcome::default();
+        if self.rack_timer.is_some_and(|at| at <= now) {
+            out.marked = self.rack_detect(now, 0, &mut out.abandoned);
+            if out.marked {
+                out.entered_fast_recovery = self.enter_fast_recovery();
+            }
+        }
+        if self.pto.is_some_and(|at| at <= now) {
+            self.pto = None;
+            // §7.3: "If [no] new segment can be sent [...] retransmit the
+            // highest-sequence segment sent so far". New data would have
+            // been sent already if the windows allowed it.
+            let highest = (0..self.chunks.len()).rev().find(|&i| {
+                let c = &self.chunks[i];
+                c.state == State::Outstanding && c.mark.is_none()
+            });
+            if let Some(i) = highest {
+                let freed = self.leave_flight(i);
+                self.rwnd = self.rwnd.saturating_add(freed);
+                self.set_mark(i, Some(Mark::Fast));
+                self.fast_rtx_pending = true;
+                self.probe_out = true;
+                out.probe = true;
+            }
+        }
+        out
     }
 
     /// Whether some chunk is neither acknowledged nor abandoned.
@@ -706,6 +834,80 @@ impl RetransmissionQueue {
         }
     }
 
+    /// Marks outstanding chunk `i` lost (§7.2.4 step 1, or RACK), or
+    /// abandons its message if PR-SCTP says so. True if it was marked.
+    fn mark_lost(&mut self, i: usize, now: Instant, abandoned: &mut Vec<MessageKey>) -> bool {
+        if self.must_abandon(i, now) {
+            self.abandon_message_of(i, abandoned);
+            return false;
+        }
+        // Step 1: "Mark the DATA chunk(s) with three miss indications for
+        // retransmission." Step 5: "Mark the DATA chunk(s) as being fast
+        // retransmitted and thus ineligible for a subsequent Fast
+        // Retransmit."
+        self.chunks[i].fast_retransmitted = true;
+        self.leave_flight(i);
+        self.set_mark(i, Some(Mark::Fast));
+        true
+    }
+
+    /// §7.2.4 step 2 after chunks were marked: enters Fast Recovery unless
+    /// in it, and lets one packet of them ignore cwnd (step 3). True if
+    /// Fast Recovery was entered.
+    fn enter_fast_recovery(&mut self) -> bool {
+        self.fast_rtx_pending = true;
+        if self.fast_recovery_exit.is_some() {
+            return false;
+        }
+        // §7.2.4 step 2: "If not in Fast Recovery, adjust the ssthresh and
+        // cwnd of the destination address(es) to which the missing DATA
+        // chunks were last sent, according to the formula described in
+        // Section 7.2.3." (ssthresh = max(cwnd/2, 4*MTU), cwnd = ssthresh,
+        // partial_bytes_acked = 0.) "If not in Fast Recovery, enter Fast
+        // Recovery and mark the highest outstanding TSN as the Fast
+        // Recovery exit point." "While in Fast Recovery, the ssthresh and
+        // cwnd SHOULD NOT change for any destinations due to a subsequent
+        // Fast Recovery event".
+        self.ssthresh = (self.cwnd / 2).max(4 * self.mtu());
+        self.cwnd = self.ssthresh;
+        self.partial_bytes_acked = 0;
+        self.fast_recovery_exit = Some(self.next_tsn.wrapping_sub(1));
+        true
+    }
+
+    /// RFC 8985 §6.2 step 5 over the chunks from index `from`: marks lost
+    /// every outstanding chunk sent before the newest acknowledged one whose
+    /// time is up, and sets the reordering timer for the others. True if
+    /// it marked any.
+    fn rack_detect(&mut self, now: Instant, from: usize, abandoned: &mut Vec<MessageKey>) -> bool {
+        self.rack_timer = None;
+        let reo_wnd = self
+            .rack
+            .reo_wnd(self.fast_recovery_exit.is_some(), self.srtt);
+        let mut marked = false;
+        for i in from..self.chunks.len() {
+            let tsn = self.tsn_at(i);
+            let c = &self.chunks[i];
+            if c.state != State::Outstanding || c.mark.is_some() {
+                continue;
+            }
+            let Some(deadline) = self.rack.deadline(c.sent_at, tsn, reo_wnd) else {
+                if c.transmissions == 1 {
+                    // First transmissions go out in TSN order: every later
+                    // one was sent after the newest acknowledged chunk too.
+                    break;
+                }
+                continue;
+            };
+            if now >= deadline {
+                marked |= self.mark_lost(i, now, abandoned);
+            } else {
+                self.rack_timer = Some(self.rack_timer.map_or(deadline, |t| t.min(deadline)));
+            }
+        }
+        marked
+    }
+
     /// Processes a SACK (RFC 9260 §6.2.1, §7.2.1–7.2.4, RFC 3758 §3.5 C1).
     pub fn handle_sack(&mut self, now: Instant, sack: &Sack) -> Result<SackOutcome, SackError> {
         let cum = sack.cumulative_tsn_ack;
@@ -783,6 +985,7 @@ impl RetransmissionQueue {
             let c = &mut self.chunks[i];
             c.state = State::Acked;
             out.bytes_acked += c.len();
+            self.rack.on_acked(now, c.sent_at, tsn, c.transmissions);
             htna = Some(i);
             first_acked |= Some(i) == first_before;
             if self.rtt_probe == Some(tsn) {
@@ -833,18 +1036,7 @@ impl RetransmissionQueue {
             if c.miss_indications < q.cfg.fast_retransmit_threshold || c.fast_retransmitted {
                 return;
             }
-            if q.must_abandon(i, now) {
-                q.abandon_message_of(i, abandoned);
-                return;
-            }
-            // Step 1: "Mark the DATA chunk(s) with three miss indications
-            // for retransmission." Step 5: "Mark the DATA chunk(s) as being
-            // fast retransmitted and thus ineligible for a subsequent Fast
-            // Retransmit."
-            q.chunks[i].fast_retransmitted = true;
-            q.leave_flight(i);
-            q.set_mark(i, Some(Mark::Fast));
-            newly_marked = true;
+            newly_marked |= q.mark_lost(i, now, abandoned);
         };
         if let Some(limit) = limit {
             for i in d..limit.min(len) {
@@ -858,6 +1050,15 @@ impl RetransmissionQueue {
                 strike(self, i, &mut abandoned);
             }
         }
+        // RFC 8985 §6.2: time-based detection, for what three miss
+        // indications will never catch (see `crate::tx::loss`). An SCTP
+        // duplicate TSN report is RACK's DSACK.
+        if sack.dup_tsns().len() > 0 {
+            self.rack.on_duplicate_reported();
+        }
+        if self.rack.take_advanced() && self.cfg.rack_tlp {
+            newly_marked |= self.rack_detect(now, d, &mut abandoned);
+        }
 
         // §6.2.1 D iv: "If the Cumulative TSN Ack matches or exceeds the
         // Fast Recovery exitpoint (Section 7.2.4), Fast Recovery is
@@ -868,6 +1069,7 @@ impl RetransmissionQueue {
         {
             self.fast_recovery_exit = None;
             out.exited_fast_recovery = true;
+            self.rack.on_recovery_exit();
         }
 
         // §7.2.4: "if the received SACK also acknowledges new DATA chunks
@@ -918,24 +1120,12 @@ impl RetransmissionQueue {
         }
 
         if newly_marked {
-            if self.fast_recovery_exit.is_none() {
-                // §7.2.4 step 2: "If not in Fast Recovery, adjust the
-                // ssthresh and cwnd of the destination address(es) to which
-                // the missing DATA chunks were last sent, according to the
-                // formula described in Section 7.2.3." (ssthresh =
-                // max(cwnd/2, 4*MTU), cwnd = ssthresh, partial_bytes_acked =
-                // 0.) "If not in Fast Recovery, enter Fast Recovery and mark
-                // the highest outstanding TSN as the Fast Recovery exit
-                // point." "While in Fast Recovery, the ssthresh and cwnd
-                // SHOULD NOT change for any destinations due to a subsequent
-                // Fast Recovery event".
-                self.ssthresh = (self.cwnd / 2).max(4 * self.mtu());
-                self.cwnd = self.ssthresh;
-                self.partial_bytes_acked = 0;
-                self.fast_recovery_exit = Some(self.next_tsn.wrapping_sub(1));
-                out.entered_fast_recovery = true;
-            }
-            self.fast_rtx_pending = true;
+            out.entered_fast_recovery = self.enter_fast_recovery();
+        }
+        if out.bytes_acked > 0 {
+            // RFC 8985 §7.3: a new probe may go out once the last one was
+            // answered.
+            self.probe_out = false;
         }
 
         // Advance the Cumulative TSN Ack Point.
@@ -975,6 +1165,7 @@ impl RetransmissionQueue {
         // retransmission are not counted (§6.2.1 C).
         let a_rwnd = usize::try_from(sack.a_rwnd).unwrap_or(usize::MAX);
         self.rwnd = a_rwnd.saturating_sub(self.flight);
+        self.window_closed = a_rwnd < self.pmdcs() && merged.is_empty();
 
         // T3-rtx.
         out.t3 = if !any_outstanding {
@@ -1029,6 +1220,9 @@ impl RetransmissionQueue {
         self.t3_pending = T3Action::None;
         self.rtt_probe = None;
         self.burst_used = 0;
+        self.pto = None;
+        self.rack_timer = None;
+        self.probe_out = false;
         // E3: every outstanding chunk is marked for retransmission; the
         // first packet's worth goes out via `chunks_to_retransmit` (cwnd =
         // 1 MTU), "Any DATA chunks that were sent to the address for which
@@ -1406,7 +1600,12 @@ mod tests {
     /// is 968 and rule B lets the flight reach exactly cwnd.
     #[test]
     fn congestion_control_trace_matches_rfc9260() {
-        let mut h = H::new(cfg());
+        // RFC 9260's rules alone: RACK would mark 13 as soon as Fast
+        // Recovery starts.
+        let mut h = H::new(RetransmissionConfig {
+            rack_tlp: false,
+            ..cfg()
+        });
         let ss = 1_000_000;
         // Slow start from the initial cwnd min(4*1000, max(2000, 4404)).
         assert_eq!(h.cc(), (4000, ss, 0, 0));

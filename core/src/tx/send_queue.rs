@@ -488,6 +488,18 @@ impl SendQueue {
         }
     }
 
+    /// Unsent bytes of the message the scheduler serves next (the rest of
+    /// it, if it was started), if any: what the association sizes the next
+    /// packet by.
+    pub fn next_message_remaining(&self, interleaving: bool) -> Option<usize> {
+        let sid = self.pick_stream(interleaving)?;
+        self.streams
+            .get(&sid)?
+            .queue
+            .front()
+            .map(Pending::remaining)
+    }
+
     /// Bytes of user data not yet produced (including expired messages not
     /// yet handed out by [`SendQueue::expire`]).
     pub fn buffered_bytes(&self) -> usize {

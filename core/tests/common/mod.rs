@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use mcsctp_core::chunk::ChunkType;
+use mcsctp_core::chunk::{Chunk, ChunkType};
 use mcsctp_core::config::EndpointConfig;
 use mcsctp_core::endpoint::{Endpoint, Received};
 use mcsctp_core::event::{AssociationHandle, Event};
@@ -38,6 +38,41 @@ impl DropRule {
         }
         self.seen += 1;
         self.seen == self.nth
+    }
+}
+
+/// Drops the first `times` datagrams that carry the DATA / I-DATA chunk
+/// with the `index`-th TSN (0-based) this peer sends: "lose that chunk and
+/// its first `times - 1` retransmissions".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DropTsn {
+    pub index: u32,
+    pub times: usize,
+    seen: usize,
+}
+
+impl DropTsn {
+    pub fn new(index: u32, times: usize) -> Self {
+        Self {
+            index,
+            times,
+            seen: 0,
+        }
+    }
+
+    /// Counts a datagram carrying the TSNs `tsns` (offsets from the first
+    /// TSN sent); true if it is to be dropped.
+    fn hit(&mut self, offsets: &[u32]) -> bool {
+        if self.seen >= self.times || !offsets.contains(&self.index) {
+            return false;
+        }
+        self.seen += 1;
+        true
+    }
+
+    /// How many datagrams the rule dropped.
+    pub fn dropped(&self) -> usize {
+        self.seen
     }
 }
 
@@ -74,6 +109,10 @@ pub struct Peer {
     pub auto_recv: bool,
     /// Outgoing datagrams to drop (see [`DropRule`]).
     pub drops: Vec<DropRule>,
+    /// Outgoing datagrams to drop by the TSNs they carry (see [`DropTsn`]).
+    pub drop_tsns: Vec<DropTsn>,
+    /// The first DATA / I-DATA TSN this peer sent (for [`DropTsn`]).
+    pub first_tsn: Option<u32>,
     /// Record every outgoing datagram in `sent` (off by default: the bulk
     /// tests send millions).
     pub log: bool,
@@ -90,6 +129,8 @@ impl Peer {
             received: Vec::new(),
             auto_recv: true,
             drops: Vec::new(),
+            drop_tsns: Vec::new(),
+            first_tsn: None,
             log: false,
             sent: Vec::new(),
             buf: Vec::with_capacity(65536),
@@ -168,14 +209,28 @@ impl Node for Peer {
             let t = self.ep.poll_transmit(now, &mut self.buf)?;
             self.drain();
             let data = Bytes::copy_from_slice(&self.buf[..t.len]);
-            if self.log || !self.drops.is_empty() {
-                let chunks: Vec<ChunkType> = Packet::parse(data.clone())
+            if self.log || !self.drops.is_empty() || !self.drop_tsns.is_empty() {
+                let packet = Packet::parse(data.clone()).ok();
+                let chunks: Vec<ChunkType> = packet
+                    .as_ref()
                     .map(|p| p.chunks().map(|c| c.typ).collect())
                     .unwrap_or_default();
                 let first = chunks.first().copied().unwrap_or(ChunkType(0xff));
                 let mut dropped = false;
                 for r in &mut self.drops {
                     dropped |= r.hit(first);
+                }
+                if !self.drop_tsns.is_empty() {
+                    let tsns = packet.as_ref().map(data_tsns).unwrap_or_default();
+                    if self.first_tsn.is_none() {
+                        self.first_tsn = tsns.first().copied();
+                    }
+                    if let Some(base) = self.first_tsn {
+                        let offsets: Vec<u32> = tsns.iter().map(|t| t.wrapping_sub(base)).collect();
+                        for r in &mut self.drop_tsns {
+                            dropped |= r.hit(&offsets);
+                        }
+                    }
                 }
                 if self.log {
                     self.sent.push(Sent {
@@ -207,6 +262,17 @@ impl Node for Peer {
         self.ep.handle_timeout(now);
         self.drain();
     }
+}
+
+/// The TSNs of the DATA and I-DATA chunks of a packet, in order.
+pub fn data_tsns(p: &Packet) -> Vec<u32> {
+    p.chunks()
+        .filter_map(|raw| match Chunk::parse(raw) {
+            Ok(Chunk::Data(d)) => Some(d.tsn.0),
+            Ok(Chunk::IData(d)) => Some(d.tsn.0),
+            _ => None,
+        })
+        .collect()
 }
 
 pub const A: &str = "10.0.0.1:9899";
