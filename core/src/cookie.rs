@@ -215,6 +215,15 @@ impl CookieSecrets {
         m.finalize().into_bytes().into()
     }
 
+    /// The MAC of a cookie this endpoint sealed (its last 32 bytes), or
+    /// `None` if it is too short to be one.
+    pub(crate) fn mac_of(cookie: &[u8]) -> Option<[u8; MAC_LEN]> {
+        if cookie.len() < FIXED_LEN + MAC_LEN {
+            return None;
+        }
+        cookie[cookie.len() - MAC_LEN..].try_into().ok()
+    }
+
     /// Verifies and decodes a cookie. The MAC is checked before any field
     /// is trusted, in constant time.
     pub(crate) fn open(&self, cookie: &Bytes) -> Result<CookieContents, CookieError> {

@@ -1058,6 +1058,23 @@ impl Endpoint {
         let c = match self.secrets.open(&echo.cookie) {
             Ok(c) => c,
             Err(e) => {
+                // RFC 9260 §5.2.4 row D, late: the peer retransmits the
+                // cookie that created its association because every COOKIE
+                // ACK was lost, long enough for the secret that signed it
+                // to rotate away. The packet carries the association's own
+                // tag and the cookie its MAC (checked when it was
+                // accepted): answering with COOKIE ACK is all row D asks.
+                // Silence would leave the peer in COOKIE-ECHOED for good.
+                if let Some(h) = self.by_peer.get(&(remote.ip(), hdr.src_port)).copied()
+                    && let Some(a) = self.get_mut(h)
+                    && a.my_tag == hdr.verification_tag
+                    && a.is_own_cookie(&echo.cookie)
+                {
+                    debug!(assoc = %h, "COOKIE ECHO of the association's own cookie, secret rotated");
+                    a.resend_cookie_ack();
+                    self.after_change(h);
+                    return;
+                }
                 // §5.1.5 (2): "If the values do not match, the packet MUST be
                 // silently discarded."
                 self.stats.cookies_refused += 1;
@@ -1111,8 +1128,8 @@ impl Endpoint {
             .map(|(p, _)| p)
             .unwrap_or_default();
         match existing {
-            None => self.accept_cookie(now, remote, packet, &c, peer_addrs),
-            Some(h) => self.cookie_for_existing(now, remote, packet, &c, h),
+            None => self.accept_cookie(now, remote, packet, &c, peer_addrs, &echo.cookie),
+            Some(h) => self.cookie_for_existing(now, remote, packet, &c, h, &echo.cookie),
         }
     }
 
@@ -1123,6 +1140,7 @@ impl Endpoint {
         packet: &Packet,
         c: &CookieContents,
         peer_addrs: PeerAddresses,
+        cookie: &[u8],
     ) {
         if self.count >= self.config.max_associations || self.by_tag.contains_key(&c.local_tag.0) {
             // Out of resources: RFC 9260 §3.3.10.4 in an ABORT.
@@ -1146,6 +1164,8 @@ impl Endpoint {
             peer_addrs,
         );
         debug!(assoc = %handle, %remote, "accepted association");
+        let mut a = a;
+        a.remember_cookie(cookie);
         self.insert(a);
         // Chunks bundled after the COOKIE ECHO (DATA, typically).
         let gauge = self.gauge();
@@ -1163,6 +1183,7 @@ impl Endpoint {
         packet: &Packet,
         c: &CookieContents,
         h: AssociationHandle,
+        cookie: &[u8],
     ) {
         let Some(a) = self.get(h) else {
             return;
@@ -1198,6 +1219,7 @@ impl Endpoint {
                 let old_tag = self.get(h).map(|a| a.my_tag.0);
                 if let Some(a) = self.get_mut(h) {
                     a.restart(now, c);
+                    a.remember_cookie(cookie);
                 }
                 if let Some(t) = old_tag {
                     self.by_tag.remove(&t);
@@ -1210,6 +1232,7 @@ impl Endpoint {
             CookieAction::Collision => {
                 if let Some(a) = self.get_mut(h) {
                     a.collision_established(now, c);
+                    a.remember_cookie(cookie);
                     a.handle_packet(now, remote, packet, 1, gauge);
                 }
             }

@@ -164,14 +164,6 @@ fn run_seed(seed: u64, loss: f64, messages: u32) -> Report {
         a.send_buffer = 512 << 10;
         a.rto_min = rto_min;
         a.rto_initial = Duration::from_secs(1).max(rto_min);
-        // RTO.Max below Valid.Cookie.Life: with the default 60 s, a COOKIE
-        // ECHO retransmitted after a fully backed-off T1 arrives stale, and
-        // the re-INIT that follows (same Initiate Tag) meets RFC 9260
-        // §5.2.4's "silently discard" row at a peer that had already
-        // established (a handshake livelock under 20 % loss, seed 35,
-        // reported to the control plane). The data path is what this test
-        // exercises.
-        a.rto_max = Duration::from_secs(10);
         // A 20 % loss link loses a retransmission and its SACK together
         // often enough that RFC 9260's default of 10 consecutive timeouts
         // could end an association in a long run; the test is about data

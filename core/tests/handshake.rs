@@ -156,6 +156,49 @@ fn cookie_echo_retransmitted_past_the_cookie_lifetime_still_completes_the_handsh
 }
 
 #[test]
+fn cookie_echo_retransmitted_after_the_secret_rotated_still_completes_the_handshake() {
+    // Z's COOKIE ACKs to the first six COOKIE ECHOs (0 s to 31 s) are
+    // lost; the seventh (63 s) arrives after Z changed its cookie secret
+    // twice (every 10 s here, at its heartbeat timers), when the secret
+    // that signed the cookie is gone. Z must still recognise its own
+    // association's cookie and answer it, and A must answer Z's heartbeats
+    // meanwhile (§8.3), or Z gives up on A while A gives up on the
+    // handshake: the livelock the bulk tier once hid behind RTO.Max = 10 s.
+    let mut z_cfg = EndpointConfig::default();
+    z_cfg.cookie_lifetime = 10 * SEC;
+    z_cfg.cookie_secret_rotation = 10 * SEC;
+    let mut p = logged_pair(41, EndpointConfig::default(), z_cfg);
+    for n in 1..=6 {
+        p.z().drops.push(DropRule::nth(ChunkType::COOKIE_ACK, n));
+    }
+    let now = p.net.now();
+    p.a().ep.connect(now, addr(Z), 9899).expect("connect");
+    let (a_up, z_up) = p
+        .run_until_both(|peer| !peer.connected().is_empty(), 600 * SEC)
+        .expect("handshake completes");
+    assert_eq!(z_up, 30 * MS);
+    let echoes = send_times(&p, p.a, ChunkType::COOKIE_ECHO);
+    assert_eq!(echoes.len(), 7, "{echoes:?}");
+    assert!(echoes[6] > 60 * SEC, "{echoes:?}");
+    assert_eq!(a_up, echoes[6] + 20 * MS);
+    // Z's heartbeats were answered while A was in COOKIE-ECHOED.
+    let hb_acks = send_times(&p, p.a, ChunkType::HEARTBEAT_ACK);
+    assert!(
+        hb_acks.iter().any(|&t| t < a_up),
+        "A answered no HEARTBEAT before it was up: {hb_acks:?}"
+    );
+    assert!(p.z().closed().is_empty(), "Z gave up: {:?}", p.z().closed());
+    // And data flows.
+    let (a, z) = (p.a, p.z);
+    let h = p.net.node(a).connected()[0];
+    let now = p.net.now();
+    p.a().send_simple(now, h, Bytes::from_static(b"after all"));
+    p.net
+        .run_until_cond(|n| !n.node(z).received.is_empty(), 10 * SEC)
+        .expect("delivered");
+}
+
+#[test]
 fn t1_init_doubles_and_gives_up_after_max_init_retransmits() {
     let mut a_cfg = EndpointConfig::default();
     a_cfg.association.max_init_retransmits = 3;

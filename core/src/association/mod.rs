@@ -20,7 +20,7 @@ use crate::chunk::{
     IForwardTsn, IForwardTsnStream, Init, InitAck, InitCommon, RawChunk, Sack, WireChunk,
 };
 use crate::config::AssociationConfig;
-use crate::cookie::{Capabilities, CookieContents};
+use crate::cookie::{Capabilities, CookieContents, CookieSecrets};
 use crate::event::{AssociationHandle, CloseReason, Event};
 use crate::packet::{CommonHeader, Packet};
 use crate::param::{
@@ -284,6 +284,10 @@ pub(crate) struct Association {
     cookie_preservative: Option<u32>,
     /// Stale Cookie errors answered with a new INIT so far.
     stale_cookies: u32,
+    /// MAC of the State Cookie that created (or last restarted) this
+    /// association, so that a retransmission of it is still recognised
+    /// after the secret that signed it rotated away.
+    cookie_mac: Option<[u8; 32]>,
     /// Deliveries of the association as it was before the peer restarted
     /// (RFC 9260 §5.2.4 action A), read before anything newer.
     carried: VecDeque<Delivery>,
@@ -431,6 +435,7 @@ impl Association {
             stats: AssociationStats::default(),
             cookie_preservative: None,
             stale_cookies: 0,
+            cookie_mac: None,
             carried: VecDeque::new(),
             config,
         }
@@ -1386,6 +1391,29 @@ impl Association {
     }
 
     /// Both tags match (RFC 9260 §5.2.4 action D).
+    /// Remembers the State Cookie the endpoint accepted for this
+    /// association (see [`Self::is_own_cookie`]).
+    pub(crate) fn remember_cookie(&mut self, cookie: &[u8]) {
+        self.cookie_mac = CookieSecrets::mac_of(cookie);
+    }
+
+    /// Whether `cookie` is the one this association was created from (its
+    /// MAC, checked when it was accepted), and the association is up: a
+    /// COOKIE ECHO retransmitted because every COOKIE ACK was lost, which
+    /// may arrive after its signing secret rotated away.
+    pub(crate) fn is_own_cookie(&self, cookie: &[u8]) -> bool {
+        self.state.is_established_or_later()
+            && self.cookie_mac.is_some()
+            && CookieSecrets::mac_of(cookie) == self.cookie_mac
+    }
+
+    /// RFC 9260 §5.2.4 Table 2 row D for a cookie that no longer verifies
+    /// but is this association's own ([`Self::is_own_cookie`]): the peer
+    /// is still in COOKIE-ECHOED; answer with COOKIE ACK.
+    pub(crate) fn resend_cookie_ack(&mut self) {
+        self.control.push_back(Chunk::CookieAck(CookieAck));
+    }
+
     pub(crate) fn duplicate_cookie(&mut self, now: Instant, c: &CookieContents) {
         if !self.state.is_established_or_later() {
             if self.negotiated.is_none() {

@@ -76,29 +76,40 @@ impl Association {
                 sent_at,
                 ..
             } => {
-                if !*send {
+                // RFC 9260 §8.3: "A receiver of a HEARTBEAT MUST respond to a
+                // HEARTBEAT with a HEARTBEAT ACK after entering the
+                // COOKIE-ECHOED state (INIT sender)": queued control chunks
+                // go out here too, after the COOKIE ECHO if one is due.
+                if !*send && self.control.is_empty() {
                     return None;
                 }
-                *send = false;
-                sent_at.get_or_insert(now);
                 let header = CommonHeader {
                     src_port: self.local_port,
                     dst_port: self.peer_port,
                     verification_tag: self.peer_tag,
                 };
                 let mut b = PacketBuilder::new(buf, header, self.max_packet_size);
-                let echo = CookieEcho {
-                    cookie: cookie.clone(),
-                };
-                if let Err(e) = b.add(&echo) {
-                    warn!(assoc = %self.handle, error = %e, "COOKIE ECHO does not fit a packet");
-                    return None;
+                if std::mem::take(send) {
+                    sent_at.get_or_insert(now);
+                    let echo = CookieEcho {
+                        cookie: cookie.clone(),
+                    };
+                    if let Err(e) = b.add(&echo) {
+                        warn!(assoc = %self.handle, error = %e, "COOKIE ECHO does not fit a packet");
+                        return None;
+                    }
+                    if let Some(err) = error.as_ref() {
+                        // Best effort: the report is optional.
+                        let _ = b.add(err);
+                    }
                 }
-                if let Some(err) = error.as_ref() {
-                    // Best effort: the report is optional.
-                    let _ = b.add(err);
+                while let Some(c) = self.control.front() {
+                    if b.add_chunk(c).is_err() {
+                        break;
+                    }
+                    self.control.pop_front();
                 }
-                Some(b.finish())
+                (!b.is_empty()).then(|| b.finish())
             }
             _ => self.build_established(now, buf, mem),
         }
