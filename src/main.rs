@@ -61,7 +61,45 @@ struct ServerArgs {
     #[arg(long = "max-message-size", value_parser = parse_message_size)]
     max_message_size: Option<usize>,
     #[command(flatten)]
+    rto: RtoArgs,
+    #[command(flatten)]
     common: Common,
+}
+
+/// Retransmission timeout bounds (RFC 9260 §6.3.1, §16).
+#[derive(Args, Debug)]
+struct RtoArgs {
+    /// RTO.Min in milliseconds (default 1000, RFC 9260 §16; a data-centre
+    /// path may want e.g. 10).
+    #[arg(long = "rto-min", value_name = "MS", value_parser = parse_rto_ms)]
+    rto_min: Option<Duration>,
+    /// RTO.Initial in milliseconds (default 1000).
+    #[arg(long = "rto-initial", value_name = "MS", value_parser = parse_rto_ms)]
+    rto_initial: Option<Duration>,
+}
+
+impl RtoArgs {
+    fn apply(&self, cfg: &mut Config) {
+        let a = &mut cfg.core.association;
+        if let Some(v) = self.rto_min {
+            a.rto_min = v;
+        }
+        if let Some(v) = self.rto_initial {
+            a.rto_initial = v;
+        }
+    }
+}
+
+/// Milliseconds of an RTO bound: 1 to 60000 (RTO.Max, which the bounds
+/// must not exceed).
+fn parse_rto_ms(s: &str) -> Result<Duration, String> {
+    let v: u64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a whole number of milliseconds"))?;
+    if !(1..=60_000).contains(&v) {
+        return Err(format!("{v} ms is out of range 1..=60000"));
+    }
+    Ok(Duration::from_millis(v))
 }
 
 #[derive(Args, Debug)]
@@ -147,6 +185,8 @@ struct PerfArgs {
     /// Client: seconds to wait for the association to come up.
     #[arg(long = "connect-timeout", default_value = "60", value_parser = parse_seconds)]
     connect_timeout: Duration,
+    #[command(flatten)]
+    rto: RtoArgs,
 }
 
 /// A duration in (possibly fractional) seconds, positive and at most a day.
@@ -314,6 +354,7 @@ async fn server(a: ServerArgs, default_port: u16, echo: bool) -> Result<(), CliE
         if let Some(m) = a.max_message_size {
             set_max_message_size(cfg, m);
         }
+        a.rto.apply(cfg);
     })?;
     loop {
         let m = ep.recv().await?;
@@ -397,6 +438,7 @@ async fn perf(a: PerfArgs) -> Result<(), CliError> {
         )));
     }
     let tweak = |cfg: &mut Config| {
+        a.rto.apply(cfg);
         cfg.core.max_packet_size = (a.mtu - overhead).min(65_507);
         cfg.core.association.interleaving = a.idata;
         if let Some(r) = a.rcvbuf {
