@@ -601,6 +601,7 @@ async fn perf_client(
     let ep = bind(a.bind, a.local_udp_port, 0, tweak)?;
     let remote = SocketAddr::new(addr, a.remote_udp_port);
     let assoc = connect(&ep, remote, a.port, a.connect_timeout).await?;
+    let empty_buffer = assoc.send_buffer_available();
     let payload = Bytes::from(vec![b'b'; a.length]);
     let params = SendParams {
         unordered: a.unordered,
@@ -647,19 +648,19 @@ async fn perf_client(
     if report.is_some() {
         eprintln!();
     }
-    // The counters vanish with the association: read them while the
-    // shutdown drains what is still in flight.
-    let mut stats = assoc.stats();
-    {
-        let close = assoc.close();
-        tokio::pin!(close);
-        loop {
-            tokio::select! {
-                r = &mut close => break r?,
-                () = tokio::time::sleep(Duration::from_millis(1)) => stats = assoc.stats().or(stats),
-            }
+    // The runtime forgets an association's counters when it closes: wait
+    // until everything sent is acknowledged (nothing queued, nothing in
+    // flight), read them, then shut down.
+    let mut stats = None;
+    while let Some(s) = assoc.stats() {
+        stats = Some(s);
+        let idle = assoc.congestion().is_some_and(|(_, _, flight)| flight == 0);
+        if idle && assoc.send_buffer_available() == empty_buffer {
+            break;
         }
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
+    assoc.close().await?;
     let secs = start.elapsed().as_secs_f64();
     let tput = sent as f64 * a.length as f64 / secs;
     if a.json {
