@@ -19,10 +19,15 @@
 # worked: nftables' count of packets seen must equal the packets the mcsctp
 # sender says it sent (plus the few of its shutdown).
 #
-# The loss: in b, `ip saddr 10.99.0.1 udp dport 9899 numgen random mod
-# 10000 < 100*LOSS drop` (only the data direction; SACKs are not dropped),
-# with a counter of packets seen and one of packets dropped, reported per
-# run.
+# The loss: in b, `ip saddr 10.99.0.1 udp dport 9899 @th,160,8 { 0, 64 }
+# numgen random mod 10000 < 100*LOSS drop`: LOSS % of the packets of the
+# data direction whose first chunk is DATA or I-DATA (the byte after the
+# 8-byte UDP and 12-byte SCTP headers). SACKs are not dropped, nor are the
+# handshake and shutdown packets: a lost SHUTDOWN COMPLETE leaves the
+# receiver repeating SHUTDOWN ACK to a sender that has gone, with T2
+# backing off from RTO.Initial = 1 s, and its summary (printed when the
+# association ends) minutes late. Counters of packets seen and dropped
+# are reported per run.
 #
 # Each repetition runs, back to back and for each loss rate, tsctp -> tsctp
 # and mcsctp -> mcsctp once per RTO.Min in RTO_MINS (`perf --rto-min`;
@@ -159,7 +164,7 @@ set_loss() {
 			chain input {
 				type filter hook input priority filter; policy accept;
 				ip saddr $IP_A udp dport $PORT_B counter name seen
-				ip saddr $IP_A udp dport $PORT_B numgen random mod 10000 < $bp counter name dropped $log drop
+				ip saddr $IP_A udp dport $PORT_B @th,160,8 { 0, 64 } numgen random mod 10000 < $bp counter name dropped $log drop
 			}
 		}
 	EOF
