@@ -621,6 +621,17 @@ impl Association {
     pub fn rtt(&self) -> Option<(Option<Duration>, Duration)> {
         self.shared.lock().core.rtt(self.handle)
     }
+
+    /// Congestion window, slow-start threshold and bytes in flight, once
+    /// the association is up.
+    pub fn congestion(&self) -> Option<(usize, usize, usize)> {
+        self.shared.lock().core.congestion(self.handle)
+    }
+
+    /// Bytes of user data the send buffer takes now.
+    pub fn send_buffer_available(&self) -> Option<usize> {
+        self.shared.lock().core.send_buffer_available(self.handle)
+    }
 }
 
 /// The driver: receives, runs timers, sends, and routes events.

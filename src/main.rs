@@ -7,8 +7,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use clap::{Args, Parser, Subcommand};
+use mcsctp::core::endpoint::AssociationStats;
 use mcsctp::{Association, Config, DeliveryKind, Endpoint, Error, SendParams};
 use tokio::io::AsyncBufReadExt;
 
@@ -61,7 +62,45 @@ struct ServerArgs {
     #[arg(long = "max-message-size", value_parser = parse_message_size)]
     max_message_size: Option<usize>,
     #[command(flatten)]
+    rto: RtoArgs,
+    #[command(flatten)]
     common: Common,
+}
+
+/// Retransmission timeout bounds (RFC 9260 §6.3.1, §16).
+#[derive(Args, Debug)]
+struct RtoArgs {
+    /// RTO.Min in milliseconds (default 1000, RFC 9260 §16; a data-centre
+    /// path may want e.g. 10).
+    #[arg(long = "rto-min", value_name = "MS", value_parser = parse_rto_ms)]
+    rto_min: Option<Duration>,
+    /// RTO.Initial in milliseconds (default 1000).
+    #[arg(long = "rto-initial", value_name = "MS", value_parser = parse_rto_ms)]
+    rto_initial: Option<Duration>,
+}
+
+impl RtoArgs {
+    fn apply(&self, cfg: &mut Config) {
+        let a = &mut cfg.core.association;
+        if let Some(v) = self.rto_min {
+            a.rto_min = v;
+        }
+        if let Some(v) = self.rto_initial {
+            a.rto_initial = v;
+        }
+    }
+}
+
+/// Milliseconds of an RTO bound: 1 to 60000 (RTO.Max, which the bounds
+/// must not exceed).
+fn parse_rto_ms(s: &str) -> Result<Duration, String> {
+    let v: u64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a whole number of milliseconds"))?;
+    if !(1..=60_000).contains(&v) {
+        return Err(format!("{v} ms is out of range 1..=60000"));
+    }
+    Ok(Duration::from_millis(v))
 }
 
 #[derive(Args, Debug)]
@@ -147,6 +186,13 @@ struct PerfArgs {
     /// Client: seconds to wait for the association to come up.
     #[arg(long = "connect-timeout", default_value = "60", value_parser = parse_seconds)]
     connect_timeout: Duration,
+    /// Stamp each message with its sequence number (client) or check the
+    /// stamps, lengths and contents (server); needs ordered messages of at
+    /// least 8 bytes. The JSON summary counts the messages that failed.
+    #[arg(long)]
+    verify: bool,
+    #[command(flatten)]
+    rto: RtoArgs,
 }
 
 /// A duration in (possibly fractional) seconds, positive and at most a day.
@@ -314,6 +360,7 @@ async fn server(a: ServerArgs, default_port: u16, echo: bool) -> Result<(), CliE
         if let Some(m) = a.max_message_size {
             set_max_message_size(cfg, m);
         }
+        a.rto.apply(cfg);
     })?;
     loop {
         let m = ep.recv().await?;
@@ -396,7 +443,13 @@ async fn perf(a: PerfArgs) -> Result<(), CliError> {
             256 + overhead
         )));
     }
+    if a.verify && (a.length < 8 || (a.address.is_some() && a.unordered)) {
+        return Err(CliError(
+            "--verify needs ordered messages (no -u) of at least 8 bytes (-l)".into(),
+        ));
+    }
     let tweak = |cfg: &mut Config| {
+        a.rto.apply(cfg);
         cfg.core.max_packet_size = (a.mtu - overhead).min(65_507);
         cfg.core.association.interleaving = a.idata;
         if let Some(r) = a.rcvbuf {
@@ -424,37 +477,84 @@ struct RecvStats {
     recv_calls: u64,
     sum: u64,
     start: Option<Instant>,
+    /// With --verify: messages with a wrong stamp, length or content.
+    verify_errors: Option<u64>,
+    /// The association's counters, last read while it lived.
+    assoc: Option<AssociationStats>,
 }
 
 async fn perf_server(a: &PerfArgs, tweak: impl FnOnce(&mut Config)) -> Result<(), CliError> {
     let ep = bind(a.bind, a.local_udp_port, a.port, tweak)?;
-    let json = a.json;
+    let (json, verify) = (a.json, a.verify);
     loop {
         let assoc = ep.accept().await?;
         tokio::spawn(async move {
-            let s = drain(&assoc).await;
+            let s = drain(&assoc, verify).await;
             print_summary(&s, json);
         });
     }
 }
 
-async fn drain(assoc: &Association) -> RecvStats {
-    let mut s = RecvStats::default();
+async fn drain(assoc: &Association, verify: bool) -> RecvStats {
+    let mut s = RecvStats {
+        verify_errors: verify.then_some(0),
+        ..RecvStats::default()
+    };
     let mut current = 0u64;
+    // --verify: whether the message being received is intact so far
+    let mut intact = true;
     while let Ok(m) = assoc.recv().await {
         s.start.get_or_insert_with(Instant::now);
         s.recv_calls += 1;
         s.sum += m.data.len() as u64;
+        if verify {
+            // The client's stamp: the message's sequence number (8 bytes,
+            // little endian), then b'b' to the end.
+            let body = if current == 0 {
+                let stamp = m.data.first_chunk::<8>().map(|b| u64::from_le_bytes(*b));
+                intact = stamp == Some(s.messages);
+                m.data.get(8..).unwrap_or_default()
+            } else {
+                &m.data[..]
+            };
+            intact &= body.iter().all(|&b| b == b'b');
+        }
         current += m.data.len() as u64;
         if m.is_end_of_record() {
             s.messages += 1;
             if s.first_length == 0 {
                 s.first_length = current;
             }
+            if let Some(e) = &mut s.verify_errors
+                && !(intact && current == s.first_length)
+            {
+                *e += 1;
+            }
             current = 0;
+        }
+        if s.recv_calls.is_multiple_of(64) {
+            s.assoc = assoc.stats().or(s.assoc);
         }
     }
     s
+}
+
+/// An association's counters as JSON members (after a comma).
+fn stats_json(s: Option<&AssociationStats>) -> String {
+    s.map_or_else(String::new, |s| {
+        format!(
+            ",\"packets_sent\":{},\"packets_received\":{},\"data_chunks_sent\":{},\"data_chunks_retransmitted\":{},\"fast_retransmits\":{},\"t3_expirations\":{},\"data_chunks_received\":{},\"duplicate_chunks_received\":{},\"data_chunks_dropped\":{}",
+            s.packets_sent,
+            s.packets_received,
+            s.data_chunks_sent,
+            s.data_chunks_retransmitted,
+            s.fast_retransmits,
+            s.t3_expirations,
+            s.data_chunks_received,
+            s.duplicate_chunks_received,
+            s.data_chunks_dropped
+        )
+    })
 }
 
 fn print_summary(s: &RecvStats, json: bool) {
@@ -465,14 +565,18 @@ fn print_summary(s: &RecvStats, json: bool) {
         0.0
     };
     if json {
+        let verify = s
+            .verify_errors
+            .map_or_else(String::new, |e| format!(",\"verify_errors\":{e}"));
         say!(
-            "{{\"length\":{},\"messages\":{},\"recv_calls\":{},\"bytes\":{},\"seconds\":{:.6},\"throughput\":{:.6},\"notifications\":0}}",
+            "{{\"length\":{},\"messages\":{},\"recv_calls\":{},\"bytes\":{},\"seconds\":{:.6},\"throughput\":{:.6},\"notifications\":0{verify}{}}}",
             s.first_length,
             s.messages,
             s.recv_calls,
             s.sum,
             secs,
-            tput
+            tput,
+            stats_json(s.assoc.as_ref())
         );
     } else {
         // tsctp's server line: length, messages, recv calls, bytes,
@@ -497,6 +601,7 @@ async fn perf_client(
     let ep = bind(a.bind, a.local_udp_port, 0, tweak)?;
     let remote = SocketAddr::new(addr, a.remote_udp_port);
     let assoc = connect(&ep, remote, a.port, a.connect_timeout).await?;
+    let empty_buffer = assoc.send_buffer_available();
     let payload = Bytes::from(vec![b'b'; a.length]);
     let params = SendParams {
         unordered: a.unordered,
@@ -520,7 +625,14 @@ async fn perf_client(
         if sent.is_multiple_of(16) && deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
-        assoc.send_with(0, payload.clone(), params).await?;
+        let msg = if a.verify {
+            let mut m = BytesMut::from(&payload[..]);
+            m[..8].copy_from_slice(&sent.to_le_bytes());
+            m.freeze()
+        } else {
+            payload.clone()
+        };
+        assoc.send_with(0, msg, params).await?;
         sent += 1;
         if let Some(r) = report
             && last_report.elapsed() >= r
@@ -536,13 +648,26 @@ async fn perf_client(
     if report.is_some() {
         eprintln!();
     }
+    // The runtime forgets an association's counters when it closes: wait
+    // until everything sent is acknowledged (nothing queued, nothing in
+    // flight), read them, then shut down.
+    let mut stats = None;
+    while let Some(s) = assoc.stats() {
+        stats = Some(s);
+        let idle = assoc.congestion().is_some_and(|(_, _, flight)| flight == 0);
+        if idle && assoc.send_buffer_available() == empty_buffer {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     assoc.close().await?;
     let secs = start.elapsed().as_secs_f64();
     let tput = sent as f64 * a.length as f64 / secs;
     if a.json {
         say!(
-            "{{\"messages\":{sent},\"length\":{},\"seconds\":{secs:.6},\"throughput\":{tput:.6}}}",
-            a.length
+            "{{\"messages\":{sent},\"length\":{},\"seconds\":{secs:.6},\"throughput\":{tput:.6}{}}}",
+            a.length,
+            stats_json(stats.as_ref())
         );
     } else {
         say!(
