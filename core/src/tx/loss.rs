@@ -36,17 +36,15 @@
 use core::time::Duration;
 use std::time::Instant;
 
-use crate::serial::Tsn;
-
 /// RFC 8985 §6.2 step 4: DSACK rounds after which reo_wnd decays back.
 const REO_WND_PERSIST: u32 = 16;
 
 /// RACK state of one destination (RFC 8985 §6.1).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Rack {
-    /// RACK.xmit_ts and RACK.end_seq: send time and TSN of the most
-    /// recently sent chunk that was acknowledged.
-    newest: Option<(Instant, Tsn)>,
+    /// RACK.xmit_ts and RACK.end_seq: send time and transmission number
+    /// ([`Xmit`]) of the most recently sent chunk that was acknowledged.
+    newest: Option<(Instant, Xmit)>,
     /// RACK.rtt: the RTT measured on that chunk.
     rtt: Duration,
     /// The smallest RTT seen on a chunk sent once.
@@ -65,33 +63,37 @@ pub(crate) struct Rack {
 impl Rack {
     /// §6.2 steps 1-3 for one chunk newly acknowledged at `now`, sent at
     /// `sent_at` (its latest transmission), `transmissions` times.
+    ///
+    /// Step 2 skips an acknowledgement that "could be for the original
+    /// transmission" of a retransmitted segment; TCP tells them apart with
+    /// timestamps, SCTP cannot, and an RTT longer than the minimum does not
+    /// prove the ack was for the retransmission (a queue may hold the first
+    /// copy that long). Taken as proof, one spurious retransmission makes
+    /// every chunk queued behind it look lost. So only chunks sent once
+    /// move RACK, as Karn's rule keeps them out of the RTO (RFC 9260
+    /// §6.3.1 C5); a lost retransmission is still found once a chunk sent
+    /// after it is acknowledged, or by the tail loss probe.
     pub(crate) fn on_acked(
         &mut self,
         now: Instant,
         sent_at: Instant,
-        tsn: Tsn,
+        xmit: Xmit,
         transmissions: u32,
     ) {
-        let rtt = now.saturating_duration_since(sent_at);
-        if transmissions == 1 {
-            self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
-        } else if self.min_rtt.is_some_and(|m| rtt < m) {
-            // Step 2: "if the ACK could be for the original transmission
-            // [...] skip" -- an ack sooner than any RTT can only be for an
-            // earlier copy.
+        if transmissions != 1 {
             return;
         }
+        let rtt = now.saturating_duration_since(sent_at);
+        self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
         match self.newest {
-            Some((t, n)) if !sent_after(sent_at, tsn, t, n) => {
-                if transmissions == 1 {
-                    // Acknowledged after a chunk sent later than it, never
-                    // retransmitted: the path reorders (§6.2 step 3's
-                    // RACK.reordering_seen).
-                    self.reordering_seen = true;
-                }
+            Some((_, n)) if xmit < n => {
+                // Acknowledged after a chunk sent later than it, never
+                // retransmitted: the path reorders (§6.2 step 3's
+                // RACK.reordering_seen).
+                self.reordering_seen = true;
             }
             _ => {
-                self.newest = Some((sent_at, tsn));
+                self.newest = Some((sent_at, xmit));
                 self.rtt = rtt;
                 self.advanced = true;
             }
@@ -139,16 +141,16 @@ impl Rack {
     pub(crate) fn deadline(
         &self,
         sent_at: Instant,
-        tsn: Tsn,
+        xmit: Xmit,
         reo_wnd: Duration,
     ) -> Option<Instant> {
-        let (t, n) = self.newest?;
-        sent_after(t, n, sent_at, tsn).then(|| sent_at + self.rtt + reo_wnd)
+        let (_, n) = self.newest?;
+        (xmit < n).then(|| sent_at + self.rtt + reo_wnd)
     }
 
-    /// The TSN of the newest acknowledged chunk, if any.
+    /// The transmission number of the newest acknowledged chunk, if any.
     #[cfg(test)]
-    fn newest_tsn(&self) -> Option<Tsn> {
+    fn newest_xmit(&self) -> Option<Xmit> {
         self.newest.map(|(_, n)| n)
     }
 
@@ -159,11 +161,14 @@ impl Rack {
     }
 }
 
-/// RFC 8985 §6.2 `RACK_sent_after`: whether (t1, s1) was sent after
-/// (t2, s2); chunks sent at the same instant are ordered by TSN.
-fn sent_after(t1: Instant, s1: Tsn, t2: Instant, s2: Tsn) -> bool {
-    t1 > t2 || (t1 == t2 && s1.is_after(s2))
-}
+/// The order in which chunks went onto the wire: every transmission and
+/// retransmission takes the next number. RFC 8985 §6.2's
+/// `RACK_sent_after` compares send times and breaks ties by sequence
+/// number; a sans-IO sender builds many packets at one instant, and the
+/// retransmission of a low TSN may follow new data sent at the same
+/// instant, so a number, not the clock or the TSN, orders them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Xmit(pub(crate) u64);
 
 /// The probe timeout of RFC 8985 §7.2: `2 * SRTT`, plus the peer's
 /// delayed-SACK allowance when a single packet is outstanding (its SACK
@@ -199,56 +204,56 @@ mod tests {
         let t = t0();
         let mut r = Rack::default();
         // TSN 5 sent at t+1, acked at t+11: RACK.rtt = 10 ms.
-        r.on_acked(t + ms(11), t + ms(1), Tsn(5), 1);
+        r.on_acked(t + ms(11), t + ms(1), Xmit(5), 1);
         assert!(r.take_advanced());
         let reo = r.reo_wnd(false, Some(ms(10)));
         assert_eq!(reo, ms(10) / 4);
         // TSN 4 sent at t: lost at t + 10 ms + reo_wnd.
-        assert_eq!(r.deadline(t, Tsn(4), reo), Some(t + ms(10) + reo));
+        assert_eq!(r.deadline(t, Xmit(4), reo), Some(t + ms(10) + reo));
         // TSN 6, sent later than TSN 5, cannot be judged.
-        assert_eq!(r.deadline(t + ms(2), Tsn(6), reo), None);
-        // Same instant: TSN order decides.
-        assert!(r.deadline(t + ms(1), Tsn(3), reo).is_some());
-        assert!(r.deadline(t + ms(1), Tsn(7), reo).is_none());
+        assert_eq!(r.deadline(t + ms(2), Xmit(6), reo), None);
+        // Same instant: the transmission number decides.
+        assert!(r.deadline(t + ms(1), Xmit(3), reo).is_some());
+        assert!(r.deadline(t + ms(1), Xmit(7), reo).is_none());
     }
 
     #[test]
     fn a_retransmission_sent_after_the_newest_ack_is_judged_by_later_acks() {
         let t = t0();
         let mut r = Rack::default();
-        r.on_acked(t + ms(10), t, Tsn(2), 1);
-        // TSN 1 was retransmitted at t+20: RACK cannot judge it against
-        // TSN 2 (sent at t) ...
-        assert_eq!(r.deadline(t + ms(20), Tsn(1), Duration::ZERO), None);
+        r.on_acked(t + ms(10), t, Xmit(2), 1);
+        // A chunk first sent as transmission 1 was retransmitted at t+20 as
+        // transmission 3: RACK cannot judge it against transmission 2 ...
+        assert_eq!(r.deadline(t + ms(20), Xmit(3), Duration::ZERO), None);
         // ... until a chunk sent after the retransmission is acknowledged.
-        r.on_acked(t + ms(31), t + ms(21), Tsn(9), 1);
+        r.on_acked(t + ms(31), t + ms(21), Xmit(9), 1);
         assert_eq!(
-            r.deadline(t + ms(20), Tsn(1), Duration::ZERO),
+            r.deadline(t + ms(20), Xmit(3), Duration::ZERO),
             Some(t + ms(30))
         );
     }
 
     #[test]
-    fn an_ack_quicker_than_any_rtt_is_for_the_original_and_ignored() {
+    fn acks_of_retransmitted_chunks_do_not_move_rack() {
         let t = t0();
         let mut r = Rack::default();
-        r.on_acked(t + ms(10), t, Tsn(1), 1);
-        // TSN 2 retransmitted at t+15 and acknowledged 1 ms later: that
-        // ack was for the first copy.
-        r.on_acked(t + ms(16), t + ms(15), Tsn(2), 2);
-        assert_eq!(r.newest_tsn(), Some(Tsn(1)));
+        r.on_acked(t + ms(10), t, Xmit(1), 1);
+        // TSN 2 retransmitted at t+15 and acknowledged 5 ms later: the ack
+        // may be for its first copy, still queued somewhere.
+        r.on_acked(t + ms(20), t + ms(15), Xmit(2), 2);
+        assert_eq!(r.newest_xmit(), Some(Xmit(1)));
     }
 
     #[test]
     fn reordering_and_duplicates_widen_the_window_and_it_decays() {
         let t = t0();
         let mut r = Rack::default();
-        r.on_acked(t + ms(8), t + ms(4), Tsn(5), 1);
+        r.on_acked(t + ms(8), t + ms(4), Xmit(5), 1);
         assert_eq!(r.min_rtt(), Some(ms(4)));
         // No reordering seen: zero window in recovery.
         assert_eq!(r.reo_wnd(true, Some(ms(8))), Duration::ZERO);
         // TSN 3, sent before 5, acknowledged after it: reordering.
-        r.on_acked(t + ms(9), t + ms(3), Tsn(3), 1);
+        r.on_acked(t + ms(9), t + ms(3), Xmit(3), 1);
         assert_eq!(r.reo_wnd(true, Some(ms(8))), ms(1));
         r.on_duplicate_reported();
         r.on_duplicate_reported();

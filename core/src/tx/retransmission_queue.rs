@@ -76,7 +76,7 @@ use tracing::debug;
 
 use crate::chunk::{ForwardTsn, ForwardTsnStream, IForwardTsn, IForwardTsnStream, Sack};
 use crate::serial::{Mid, Ssn, StreamId, Tsn};
-use crate::tx::loss::{Rack, probe_timeout};
+use crate::tx::loss::{Rack, Xmit, probe_timeout};
 use crate::tx::rto::RtoConfig;
 use crate::tx::send_queue::{MessageKey, Produced};
 use crate::user_data::UserDataChunk;
@@ -282,6 +282,8 @@ struct Sent {
     /// Counted in the flight size.
     in_flight: bool,
     sent_at: Instant,
+    /// Place of the latest transmission in the order of all of them (RACK).
+    xmit: Xmit,
     transmissions: u32,
     miss_indications: u32,
     /// §7.2.4 step 5: "ineligible for a subsequent Fast Retransmit".
@@ -348,6 +350,8 @@ pub struct RetransmissionQueue {
     probe_out: bool,
     /// The association's smoothed RTT, for the probe timeout and RACK.
     srtt: Option<Duration>,
+    /// The next transmission's [`Xmit`].
+    next_xmit: u64,
     /// The last SACK closed the window without reporting a gap: the peer
     /// is out of buffer, not missing data, and zero window probing (RFC
     /// 9260 §6.1 A) rather than a tail loss probe is the way on.
@@ -396,6 +400,7 @@ impl RetransmissionQueue {
             pto: None,
             probe_out: false,
             srtt: None,
+            next_xmit: 0,
             window_closed: false,
         }
     }
@@ -630,12 +635,14 @@ impl RetransmissionQueue {
             mark: None,
             in_flight: true,
             sent_at: now,
+            xmit: Xmit(self.next_xmit),
             transmissions: 1,
             miss_indications: 0,
             fast_retransmitted: false,
             expires_at,
             max_retransmissions: produced.max_retransmissions.filter(|_| pr),
         });
+        self.next_xmit += 1;
         self.flight += len;
         // §6.2.1 B: "Any time a DATA chunk is transmitted (or
         // retransmitted) to a peer, the endpoint subtracts the data size of
@@ -771,6 +778,8 @@ impl RetransmissionQueue {
             c.in_flight = true;
             c.transmissions = c.transmissions.saturating_add(1);
             c.sent_at = now;
+            c.xmit = Xmit(self.next_xmit);
+            self.next_xmit += 1;
             c.miss_indications = 0;
             let chunk = c.chunk.clone();
             self.flight += len;
@@ -886,12 +895,11 @@ impl RetransmissionQueue {
             .reo_wnd(self.fast_recovery_exit.is_some(), self.srtt);
         let mut marked = false;
         for i in from..self.chunks.len() {
-            let tsn = self.tsn_at(i);
             let c = &self.chunks[i];
             if c.state != State::Outstanding || c.mark.is_some() {
                 continue;
             }
-            let Some(deadline) = self.rack.deadline(c.sent_at, tsn, reo_wnd) else {
+            let Some(deadline) = self.rack.deadline(c.sent_at, c.xmit, reo_wnd) else {
                 if c.transmissions == 1 {
                     // First transmissions go out in TSN order: every later
                     // one was sent after the newest acknowledged chunk too.
@@ -985,7 +993,7 @@ impl RetransmissionQueue {
             let c = &mut self.chunks[i];
             c.state = State::Acked;
             out.bytes_acked += c.len();
-            self.rack.on_acked(now, c.sent_at, tsn, c.transmissions);
+            self.rack.on_acked(now, c.sent_at, c.xmit, c.transmissions);
             htna = Some(i);
             first_acked |= Some(i) == first_before;
             if self.rtt_probe == Some(tsn) {
@@ -1000,12 +1008,23 @@ impl RetransmissionQueue {
         out.rtt_sample = rtt_sample;
 
         // §6.2.1 D iii: chunks previously acknowledged by a gap block and
-        // missing now were reneged.
+        // missing now were reneged. Only up to the highest TSN this SACK
+        // reports (as FreeBSD's sctp_check_for_revoked does): a receiver
+        // lists its lowest gap blocks first and stops at its limit, so
+        // what lies beyond its last block is unreported, not missing.
+        // Taking it for reneged retransmitted whole windows of data the
+        // peer held whenever a burst of losses made more gaps than a SACK
+        // lists. A SACK without gap blocks reports everything.
         let mut reneged: Vec<usize> = Vec::new();
         let mut r = merged.iter().peekable();
         let may_renege = self.gap_acked;
-        self.gap_acked = !merged.is_empty();
-        for i in if may_renege { d..len } else { len..len } {
+        let reported_end = merged.last().map_or(len, |&(_, hi)| hi + 1);
+        self.gap_acked = !merged.is_empty() || (may_renege && reported_end < len);
+        for i in if may_renege {
+            d..reported_end
+        } else {
+            len..len
+        } {
             while r.next_if(|&&(_, hi)| hi < i).is_some() {}
             let covered = r.peek().is_some_and(|&&(lo, _)| lo <= i);
             if !covered && self.chunks[i].state == State::Acked {
@@ -1835,18 +1854,38 @@ mod tests {
     #[test]
     fn reneged_gap_ack_counts_a_miss_and_keeps_t3_running() {
         let mut h = H::new(cfg());
-        for _ in 0..4 {
+        for _ in 0..5 {
             h.send(100);
         }
-        h.sack(0, &[(2, 4)]); // 2..=4 acked by gap
+        h.sack(0, &[(2, 5)]); // 2..=5 acked by gap
         assert_eq!(h.q.outstanding_bytes(), 100);
-        // Peer reneged on 3 and 4.
-        let o = h.sack(0, &[(2, 2)]);
+        // Peer reneged on 3 and 4 (below the highest TSN it reports).
+        let o = h.sack(0, &[(2, 2), (5, 5)]);
         assert_eq!(o.bytes_acked, 0);
         assert!(h.q.t3_deadline().is_some());
         // Later re-acked: counted again.
-        let o = h.sack(0, &[(2, 4)]);
+        let o = h.sack(0, &[(2, 5)]);
         assert_eq!(o.bytes_acked, 200);
+    }
+
+    #[test]
+    fn what_a_sack_does_not_reach_is_not_reneged() {
+        let mut h = H::new(cfg());
+        for _ in 0..5 {
+            h.send(100);
+        }
+        h.sack(0, &[(2, 2), (4, 5)]);
+        // A receiver that lists only its first gap block (its limit) says
+        // nothing of 4 and 5: when it lists them again, nothing is newly
+        // acknowledged.
+        h.sack(0, &[(2, 2)]);
+        let o = h.sack(0, &[(2, 2), (4, 5)]);
+        assert_eq!(o.bytes_acked, 0);
+        // A SACK without gap blocks reports everything: 2, 4 and 5 were
+        // reneged, and count when acknowledged again.
+        h.sack(0, &[]);
+        let o = h.sack(0, &[(2, 2), (4, 5)]);
+        assert_eq!(o.bytes_acked, 300);
     }
 
     #[test]
