@@ -12,8 +12,9 @@
 //! per test, so the tests run in parallel.
 //!
 //! Needs root (tshark on lo), tshark, gcc, libusrsctp-dev and
-//! libusrsctp-examples. Without them the tests are skipped with a message,
-//! unless `CI=true`, where they fail. `MCSCTP_KEEP_PCAP=1` keeps the
+//! libusrsctp-examples. Without them each test prints a `SKIPPED` line
+//! (counted in `scripts/test`'s summary, see `mcsctp_sim::skip`), unless
+//! `CI=true`, where they fail. `MCSCTP_KEEP_PCAP=1` keeps the
 //! captures (in `target/tmp/interop_usrsctp/<test>/`).
 
 #[path = "interop_usrsctp/harness.rs"]
