@@ -154,11 +154,12 @@ pub struct AssociationConfig {
     pub interleaving: bool,
     /// Offer PR-SCTP (RFC 3758).
     pub partial_reliability: bool,
-    /// Test-only: deliver serially across associations once one starts a
-    /// partial delivery, as lksctp did. Exists so that the test of the
-    /// seed's scenario can show it would fail without per-association
-    /// delivery; never enable it otherwise.
-    #[doc(hidden)]
+    /// Test device (cargo feature `test-devices`, off by default): deliver
+    /// serially across associations once one starts a partial delivery, as
+    /// lksctp did. Exists so that the test of the seed's scenario
+    /// (`core/tests/seed_scenario.rs`) can show it would fail without
+    /// per-association delivery.
+    #[cfg(feature = "test-devices")]
     pub lksctp_serial_partial_delivery: bool,
 }
 
@@ -187,6 +188,7 @@ impl Default for AssociationConfig {
             incomplete_message_timeout: Some(Duration::from_secs(120)),
             interleaving: true,
             partial_reliability: true,
+            #[cfg(feature = "test-devices")]
             lksctp_serial_partial_delivery: false,
         }
     }
