@@ -209,9 +209,11 @@ fn mcsctp_client_gets_its_lines_back_from_usrsctp_echo_server() {
     );
     wait_udp_bound(b, SECS_10, &server);
     let lines = ["hello usrsctp", "second line", "third and last line"];
+    // All at once, then end of input: the client itself waits for the
+    // echoes and for the graceful close.
     let feed = lines
         .iter()
-        .map(|l| (Duration::from_millis(100), format!("{l}\n")))
+        .map(|l| (Duration::ZERO, format!("{l}\n")))
         .collect();
     let client = Proc::spawn(
         "mcsctp client",
@@ -229,9 +231,10 @@ fn mcsctp_client_gets_its_lines_back_from_usrsctp_echo_server() {
             &10,
         ])),
         all,
-        Stdin::Feed(feed, Duration::from_millis(300)),
+        Stdin::Feed(feed, Duration::ZERO),
     );
-    // Exit 0 means close() saw the graceful shutdown complete.
+    // Exit 0 means every echo came back and close() saw the graceful
+    // shutdown complete.
     client.expect_success(SECS_30);
     let out = client.stdout();
     assert_eq!(out, lines, "echoes\n{}", client.diag());
