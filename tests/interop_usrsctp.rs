@@ -792,17 +792,18 @@ fn mcsctp_client_refused_by_usrsctp_fails_at_once() {
 }
 
 // ---------------------------------------------------------------------------
-// Core bugs the captures show
+// Core bugs the captures showed (fixed; pinned here without prerequisites)
 
 /// RFC 9260 §3.2: "The Chunk Length field does not count any chunk padding.
 /// However, it does include any padding of variable-length parameters other
-/// than the last parameter in the chunk." mcsctp-core's INIT ACK counts the
-/// padding of its last parameter (the State Cookie, 177 bytes long) in the
-/// Chunk Length; Wireshark reports every such INIT ACK as malformed ("The
-/// padding of this final parameter should be the padding of the chunk"),
-/// which the capture checks above tolerate as a known core bug (see
-/// `KNOWN_CORE_DEVIATIONS`). usrsctp accepts it, as §3.2 asks of a robust
-/// receiver. Sans-IO, no prerequisites: A -> INIT -> Z, Z -> INIT ACK -> A.
+/// than the last parameter in the chunk." mcsctp-core's INIT ACK once
+/// counted the padding of its last parameter (the State Cookie, 177 bytes
+/// long) in the Chunk Length; Wireshark reported every such INIT ACK as
+/// malformed ("The padding of this final parameter should be the padding
+/// of the chunk"), and usrsctp accepted it, as §3.2 asks of a robust
+/// receiver. Fixed in the core; the capture checks above now accept no
+/// malformed packet at all (there is no list of tolerated deviations any
+/// more). Sans-IO, no prerequisites: A -> INIT -> Z, Z -> INIT ACK -> A.
 #[test]
 fn init_ack_chunk_length_leaves_out_the_final_parameters_padding() {
     use mcsctp::core::config::EndpointConfig;
