@@ -37,6 +37,8 @@ pub struct Config {
     /// Local UDP address (RFC 6951 encapsulation port; 9899 by default).
     pub bind: SocketAddr,
     /// The sans-IO endpoint's configuration; `core.port` is the SCTP port.
+    /// [`Endpoint::bind`] replaces `core.seed` with randomness from the
+    /// operating system.
     pub core: EndpointConfig,
     /// UDP socket receive buffer (SO_RCVBUF), bytes.
     pub udp_recv_buffer: usize,
@@ -45,22 +47,12 @@ pub struct Config {
 }
 
 impl Config {
-    /// An endpoint with SCTP port `sctp_port` on UDP address `bind`, its
-    /// RNG seeded from the operating system.
+    /// An endpoint with SCTP port `sctp_port` (0: an ephemeral one) on UDP
+    /// address `bind`. Its RNG is seeded from the operating system when it
+    /// binds.
     pub fn new(bind: SocketAddr, sctp_port: u16) -> Self {
         let mut core = EndpointConfig::default();
         core.port = sctp_port;
-        // RFC 9260 §5.3.1: tags must be unpredictable.
-        if getrandom::fill(&mut core.seed).is_err() {
-            // No OS entropy: fall back to the clock and address (tags stay
-            // distinct, though guessable; logged).
-            warn!("no OS randomness; seeding from the clock");
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            core.seed[..16].copy_from_slice(&t.to_le_bytes());
-        }
         Self {
             bind,
             core,
@@ -142,6 +134,11 @@ pub enum Error {
     EndpointClosed,
     /// The core refused the call.
     Api(ApiError),
+    /// The operating system has no randomness to give (the reason is
+    /// `getrandom`'s). An endpoint refuses to run without it: its
+    /// verification tags, initial TSNs and cookie secret would be
+    /// guessable (RFC 9260 §5.3.1, §11.2).
+    NoRandomness(String),
 }
 
 impl fmt::Display for Error {
@@ -151,6 +148,11 @@ impl fmt::Display for Error {
             Self::Closed(r) => write!(f, "association closed: {r}"),
             Self::EndpointClosed => f.write_str("endpoint closed"),
             Self::Api(e) => write!(f, "{e}"),
+            Self::NoRandomness(e) => write!(
+                f,
+                "the operating system has no randomness ({e}): refusing to run an SCTP \
+                 endpoint whose verification tags and cookie secret would be guessable"
+            ),
         }
     }
 }
@@ -168,6 +170,9 @@ impl From<ApiError> for Error {
         Self::Api(e)
     }
 }
+
+/// A source of randomness: `getrandom::fill`, or a test's stand-in.
+type RandomFill = fn(&mut [u8]) -> Result<(), getrandom::Error>;
 
 /// Closed associations remembered for late callers.
 const CLOSED_MEMORY: usize = 4096;
@@ -335,14 +340,27 @@ impl Drop for Endpoint {
 }
 
 impl Endpoint {
-    /// Binds the UDP socket and starts the endpoint's driver task. Must be
-    /// called inside a tokio runtime.
-    pub fn bind(mut config: Config) -> Result<Self, Error> {
+    /// Seeds the endpoint's RNG from the operating system, binds the UDP
+    /// socket and starts the endpoint's driver task. Must be called inside
+    /// a tokio runtime. Fails with [`Error::NoRandomness`] if the
+    /// operating system has no randomness, before binding anything.
+    pub fn bind(config: Config) -> Result<Self, Error> {
+        Self::bind_with_randomness(config, getrandom::fill)
+    }
+
+    /// [`Endpoint::bind`] with `fill` as the source of randomness (a seam
+    /// for the tests of its failure).
+    fn bind_with_randomness(mut config: Config, fill: RandomFill) -> Result<Self, Error> {
+        // RFC 9260 §5.3.1: tags must be unpredictable, and the cookie secret
+        // (§5.1.3) secret. No fallback: a clock-based seed is guessable.
+        let random = |buf: &mut [u8]| fill(buf).map_err(|e| Error::NoRandomness(e.to_string()));
+        random(&mut config.core.seed)?;
         if config.core.port == 0 {
             // SCTP port 0 is not a port (RFC 9260 §3.1): pick an ephemeral
-            // one, as a kernel would for an unbound socket.
+            // one at random, as a kernel would for an unbound socket (RFC
+            // 6056).
             let mut b = [0u8; 2];
-            let _ = getrandom::fill(&mut b);
+            random(&mut b)?;
             config.core.port = 49152 + u16::from_le_bytes(b) % 16384;
         }
         let udp = Udp::bind(
@@ -899,4 +917,51 @@ fn is_transient(e: &io::Error) -> bool {
             | io::ErrorKind::AddrNotAvailable
             | io::ErrorKind::InvalidInput
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_randomness(_: &mut [u8]) -> Result<(), getrandom::Error> {
+        Err(getrandom::Error::UNSUPPORTED)
+    }
+
+    fn constant_randomness(buf: &mut [u8]) -> Result<(), getrandom::Error> {
+        buf.fill(0xab);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn bind_fails_without_os_randomness() {
+        let cfg = Config::new("127.0.0.1:0".parse().expect("addr"), 5000);
+        let e = Endpoint::bind_with_randomness(cfg, no_randomness).expect_err("bound");
+        assert!(matches!(e, Error::NoRandomness(_)), "{e:?}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("operating system has no randomness") && msg.contains("guessable"),
+            "{msg}"
+        );
+    }
+
+    #[tokio::test]
+    async fn randomness_is_checked_before_the_socket_is_bound() {
+        // 192.0.2.1 (TEST-NET-1) is no address of this host: binding it
+        // fails, but the missing randomness is reported first.
+        let cfg = Config::new("192.0.2.1:0".parse().expect("addr"), 0);
+        let e = Endpoint::bind_with_randomness(cfg, no_randomness).expect_err("bound");
+        assert!(matches!(e, Error::NoRandomness(_)), "{e:?}");
+        let cfg = Config::new("192.0.2.1:0".parse().expect("addr"), 0);
+        let e = Endpoint::bind_with_randomness(cfg, constant_randomness).expect_err("bound");
+        assert!(matches!(e, Error::Io(_)), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn seed_and_ephemeral_port_come_from_the_randomness_source() {
+        let mut cfg = Config::new("127.0.0.1:0".parse().expect("addr"), 0);
+        cfg.core.seed = [0; 32];
+        let ep = Endpoint::bind_with_randomness(cfg, constant_randomness).expect("bind");
+        assert_eq!(ep.shared.lock().core.config().seed, [0xab; 32]);
+        assert_eq!(ep.sctp_port(), 49152 + 0xabab % 16384);
+    }
 }

@@ -119,6 +119,15 @@ struct ClientArgs {
     /// Largest message received whole (bytes).
     #[arg(long = "max-message-size", value_parser = parse_message_size)]
     max_message_size: Option<usize>,
+    /// Seconds to wait once stdin ends: for the echoes of every line sent,
+    /// then for the graceful close to complete (SHUTDOWN COMPLETE). Past
+    /// either, the client aborts the association and fails.
+    #[arg(long = "close-timeout", default_value = "10", value_parser = parse_seconds)]
+    close_timeout: Duration,
+    /// Do not wait for echoes (e.g. against a discard server): close as
+    /// soon as stdin ends.
+    #[arg(long = "no-echo")]
+    no_echo: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -399,26 +408,83 @@ async fn client(a: ClientArgs) -> Result<(), CliError> {
     let remote = SocketAddr::new(a.addr, a.common.remote_udp_port);
     let assoc = connect(&ep, remote, a.sctp_port, a.connect_timeout).await?;
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    // The printer counts whole messages received; it ends (dropping the
+    // sender) when the association does.
+    let (echoes_tx, mut echoes) = tokio::sync::watch::channel(0u64);
     let printer = {
         let assoc = assoc.clone();
         tokio::spawn(async move {
-            while let Ok(m) = assoc.recv().await {
-                say!("{}", String::from_utf8_lossy(&m.data));
+            loop {
+                match assoc.recv().await {
+                    Ok(m) => {
+                        say!("{}", String::from_utf8_lossy(&m.data));
+                        if m.is_end_of_record() {
+                            echoes_tx.send_modify(|n| *n += 1);
+                        }
+                    }
+                    Err(e) => return e,
+                }
             }
         })
     };
+    let mut sent = 0u64;
     while let Some(line) = lines
         .next_line()
         .await
         .map_err(|e| CliError(e.to_string()))?
     {
         assoc.send(0, Bytes::from(line.into_bytes())).await?;
+        sent += 1;
     }
-    // Give echoes a moment to come back, then shut down gracefully.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let r = assoc.close().await;
+    let limit = a.close_timeout;
+    let secs = limit.as_secs_f64();
+    let give_up = |msg: String| async {
+        assoc.abort(b"mcsctp client gave up");
+        // Let the driver send the ABORT (bounded).
+        let _ = tokio::time::timeout(Duration::from_secs(1), ep.shutdown()).await;
+        Err(CliError(msg))
+    };
+    if !a.no_echo {
+        let waited = tokio::time::timeout(limit, echoes.wait_for(|&n| n >= sent))
+            .await
+            .map(|r| r.is_ok());
+        match waited {
+            Ok(true) => {}
+            // The printer stopped: the association ended.
+            Ok(false) => {
+                let got = *echoes.borrow();
+                let why = match printer.await {
+                    Ok(e) => e.to_string(),
+                    Err(e) => e.to_string(),
+                };
+                return Err(CliError(format!(
+                    "{got} of {sent} echoes received before the association ended: {why}"
+                )));
+            }
+            Err(_) => {
+                let got = *echoes.borrow();
+                return give_up(format!(
+                    "{got} of {sent} echoes received within {secs:.1} s (--close-timeout; \
+                     --no-echo does not wait for them)"
+                ))
+                .await;
+            }
+        }
+    }
+    // Graceful shutdown: close() returns once SHUTDOWN COMPLETE went out
+    // (the association closed with reason Shutdown).
+    let r = tokio::time::timeout(limit, assoc.close()).await;
     printer.abort();
-    r.map_err(Into::into)
+    match r {
+        Ok(r) => r.map_err(Into::into),
+        Err(_) => {
+            give_up(format!(
+                "the association did not close within {secs:.1} s (no SHUTDOWN ACK; \
+                 --close-timeout)"
+            ))
+            .await
+        }
+    }
 }
 
 async fn perf(a: PerfArgs) -> Result<(), CliError> {

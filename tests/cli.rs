@@ -1,13 +1,14 @@
 //! The `mcsctp` command line: bad arguments end with a one-line error and a
 //! non-zero exit code, never a panic; an unreachable or refusing peer ends
 //! with a clear error within the connect timeout; `--help` exits 0; and
-//! `perf` client and server agree in JSON. Every child is killed when a
-//! test ends, every wait is bounded.
+//! `perf` client and server agree in JSON; `client` waits for its echoes
+//! and the graceful close, bounded by its close timeout. Every child is
+//! killed when a test ends, every wait is bounded.
 
 #[path = "support/ports.rs"]
 mod ports;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -323,4 +324,156 @@ fn perf_client_and_server_agree_in_json() {
     assert_eq!(s["length"], 1000, "{s}");
     assert_eq!(s["bytes"], 3_000_000, "{s}");
     assert_eq!(s["notifications"], 0, "{s}");
+}
+
+/// `mcsctp client` with stdin piped: `lines` are written and stdin is
+/// closed at once. Nothing waits for echoes but the client itself.
+fn client_with_input(udp: &str, sctp_port: &str, extra: &[&str], lines: &[&str]) -> Guard {
+    let mut g = Guard(
+        Command::new(BIN)
+            .args(["client", "127.0.0.1", sctp_port, "--bind", "127.0.0.1"])
+            .args(["--local-udp-port", "0", "--remote-udp-port", udp])
+            .args(["--connect-timeout", "10"])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start mcsctp client"),
+    );
+    let mut stdin = g.0.stdin.take().expect("stdin");
+    for l in lines {
+        writeln!(stdin, "{l}").expect("write stdin");
+    }
+    drop(stdin);
+    g
+}
+
+#[test]
+fn client_prints_every_echo_then_closes_gracefully() {
+    let mut server = spawn(&[
+        "echo-server",
+        "--port",
+        "7",
+        "--bind",
+        "127.0.0.1",
+        "--local-udp-port",
+        "0",
+    ]);
+    let udp = bound_port(&mut server).to_string();
+    let lines = ["first", "a second, longer line", "3"];
+    let r = finish(
+        client_with_input(&udp, "7", &[], &lines),
+        Duration::from_secs(30),
+    );
+    let server_err = stop(&mut server);
+    // Exit 0: every echo came back and close() saw the shutdown complete
+    // (CloseReason::Shutdown), with stdin closed right after the last line.
+    assert!(
+        r.status.success(),
+        "client: {} (server: {server_err})",
+        r.stderr
+    );
+    assert_eq!(r.stdout.lines().collect::<Vec<_>>(), lines);
+}
+
+#[test]
+fn client_fails_when_its_echoes_do_not_come_back() {
+    // A discard server never echoes.
+    let mut server = spawn(&[
+        "discard-server",
+        "--port",
+        "9",
+        "--bind",
+        "127.0.0.1",
+        "--local-udp-port",
+        "0",
+    ]);
+    let udp = bound_port(&mut server).to_string();
+    let r = finish(
+        client_with_input(&udp, "9", &["--close-timeout", "1"], &["one", "two"]),
+        Duration::from_secs(30),
+    );
+    assert!(!r.status.success(), "client succeeded: {}", r.stdout);
+    let err = r.stderr.trim();
+    assert_eq!(
+        err,
+        "mcsctp: 0 of 2 echoes received within 1.0 s (--close-timeout; --no-echo does not \
+         wait for them)"
+    );
+    // With --no-echo the same exchange closes gracefully.
+    let r = finish(
+        client_with_input(&udp, "9", &["--no-echo"], &["one", "two"]),
+        Duration::from_secs(30),
+    );
+    let server_err = stop(&mut server);
+    assert!(
+        r.status.success(),
+        "client: {} (server: {server_err})",
+        r.stderr
+    );
+}
+
+#[test]
+fn client_fails_when_the_shutdown_does_not_complete() {
+    let mut server = spawn(&[
+        "echo-server",
+        "--port",
+        "7",
+        "--bind",
+        "127.0.0.1",
+        "--local-udp-port",
+        "0",
+    ]);
+    let udp = bound_port(&mut server).to_string();
+    let mut client = Guard(
+        Command::new(BIN)
+            .args(["client", "127.0.0.1", "7", "--bind", "127.0.0.1"])
+            .args(["--local-udp-port", "0", "--remote-udp-port", &udp])
+            .args(["--connect-timeout", "10", "--close-timeout", "1"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start mcsctp client"),
+    );
+    let mut stdin = client.0.stdin.take().expect("stdin");
+    writeln!(stdin, "ping").expect("write stdin");
+    // Wait (bounded) for the echo: the association is up and the server
+    // answers. Then the server freezes and stdin ends: the SHUTDOWN goes
+    // unanswered.
+    let mut stdout = client.0.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        let mut got = Vec::new();
+        while !got.contains(&b'\n') {
+            match stdout.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        got
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !reader.is_finished() {
+        assert!(Instant::now() < deadline, "no echo");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(reader.join().expect("reader"), b"ping\n");
+    let frozen = Command::new("kill")
+        .args(["-STOP", &server.0.id().to_string()])
+        .status()
+        .expect("kill -STOP");
+    assert!(frozen.success());
+    drop(stdin);
+    let r = finish(client, Duration::from_secs(30));
+    let _ = Command::new("kill")
+        .args(["-CONT", &server.0.id().to_string()])
+        .status();
+    stop(&mut server);
+    assert!(!r.status.success(), "client succeeded");
+    assert_eq!(
+        r.stderr.trim(),
+        "mcsctp: the association did not close within 1.0 s (no SHUTDOWN ACK; --close-timeout)"
+    );
 }

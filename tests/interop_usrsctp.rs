@@ -12,8 +12,9 @@
 //! per test, so the tests run in parallel.
 //!
 //! Needs root (tshark on lo), tshark, gcc, libusrsctp-dev and
-//! libusrsctp-examples. Without them the tests are skipped with a message,
-//! unless `CI=true`, where they fail. `MCSCTP_KEEP_PCAP=1` keeps the
+//! libusrsctp-examples. Without them each test prints a `SKIPPED` line
+//! (counted in `scripts/test`'s summary, see `mcsctp_sim::skip`), unless
+//! `CI=true`, where they fail. `MCSCTP_KEEP_PCAP=1` keeps the
 //! captures (in `target/tmp/interop_usrsctp/<test>/`).
 
 #[path = "interop_usrsctp/harness.rs"]
@@ -208,9 +209,11 @@ fn mcsctp_client_gets_its_lines_back_from_usrsctp_echo_server() {
     );
     wait_udp_bound(b, SECS_10, &server);
     let lines = ["hello usrsctp", "second line", "third and last line"];
+    // All at once, then end of input: the client itself waits for the
+    // echoes and for the graceful close.
     let feed = lines
         .iter()
-        .map(|l| (Duration::from_millis(100), format!("{l}\n")))
+        .map(|l| (Duration::ZERO, format!("{l}\n")))
         .collect();
     let client = Proc::spawn(
         "mcsctp client",
@@ -228,9 +231,10 @@ fn mcsctp_client_gets_its_lines_back_from_usrsctp_echo_server() {
             &10,
         ])),
         all,
-        Stdin::Feed(feed, Duration::from_millis(300)),
+        Stdin::Feed(feed, Duration::ZERO),
     );
-    // Exit 0 means close() saw the graceful shutdown complete.
+    // Exit 0 means every echo came back and close() saw the graceful
+    // shutdown complete.
     client.expect_success(SECS_30);
     let out = client.stdout();
     assert_eq!(out, lines, "echoes\n{}", client.diag());
@@ -788,17 +792,18 @@ fn mcsctp_client_refused_by_usrsctp_fails_at_once() {
 }
 
 // ---------------------------------------------------------------------------
-// Core bugs the captures show
+// Core bugs the captures showed (fixed; pinned here without prerequisites)
 
 /// RFC 9260 §3.2: "The Chunk Length field does not count any chunk padding.
 /// However, it does include any padding of variable-length parameters other
-/// than the last parameter in the chunk." mcsctp-core's INIT ACK counts the
-/// padding of its last parameter (the State Cookie, 177 bytes long) in the
-/// Chunk Length; Wireshark reports every such INIT ACK as malformed ("The
-/// padding of this final parameter should be the padding of the chunk"),
-/// which the capture checks above tolerate as a known core bug (see
-/// `KNOWN_CORE_DEVIATIONS`). usrsctp accepts it, as §3.2 asks of a robust
-/// receiver. Sans-IO, no prerequisites: A -> INIT -> Z, Z -> INIT ACK -> A.
+/// than the last parameter in the chunk." mcsctp-core's INIT ACK once
+/// counted the padding of its last parameter (the State Cookie, 177 bytes
+/// long) in the Chunk Length; Wireshark reported every such INIT ACK as
+/// malformed ("The padding of this final parameter should be the padding
+/// of the chunk"), and usrsctp accepted it, as §3.2 asks of a robust
+/// receiver. Fixed in the core; the capture checks above now accept no
+/// malformed packet at all (there is no list of tolerated deviations any
+/// more). Sans-IO, no prerequisites: A -> INIT -> Z, Z -> INIT ACK -> A.
 #[test]
 fn init_ack_chunk_length_leaves_out_the_final_parameters_padding() {
     use mcsctp::core::config::EndpointConfig;

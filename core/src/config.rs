@@ -159,11 +159,12 @@ pub struct AssociationConfig {
     /// retransmission or a loss at the end of a burst costs round trips,
     /// not an RTO. Off: RFC 9260 §7.2.4 and T3-rtx alone.
     pub rack_tlp: bool,
-    /// Test-only: deliver serially across associations once one starts a
-    /// partial delivery, as lksctp did. Exists so that the test of the
-    /// seed's scenario can show it would fail without per-association
-    /// delivery; never enable it otherwise.
-    #[doc(hidden)]
+    /// Test device (cargo feature `test-devices`, off by default): deliver
+    /// serially across associations once one starts a partial delivery, as
+    /// lksctp did. Exists so that the test of the seed's scenario
+    /// (`core/tests/seed_scenario.rs`) can show it would fail without
+    /// per-association delivery.
+    #[cfg(feature = "test-devices")]
     pub lksctp_serial_partial_delivery: bool,
 }
 
@@ -193,6 +194,7 @@ impl Default for AssociationConfig {
             interleaving: true,
             partial_reliability: true,
             rack_tlp: true,
+            #[cfg(feature = "test-devices")]
             lksctp_serial_partial_delivery: false,
         }
     }

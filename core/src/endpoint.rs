@@ -133,8 +133,9 @@ pub struct Endpoint {
     memory_used: usize,
     ootb_tokens: f64,
     ootb_refill_at: Instant,
-    /// lksctp emulation (test switch): the association in the middle of a
+    /// lksctp emulation (test device): the association in the middle of a
     /// partial delivery, which blocks every other.
+    #[cfg(feature = "test-devices")]
     serial_pd_owner: Option<AssociationHandle>,
     stats: EndpointStats,
 }
@@ -173,6 +174,7 @@ impl Endpoint {
             memory_used: 0,
             ootb_tokens: f64::from(config.ootb_responses_per_second),
             ootb_refill_at: now,
+            #[cfg(feature = "test-devices")]
             serial_pd_owner: None,
             stats: EndpointStats::default(),
             config,
@@ -420,6 +422,7 @@ impl Endpoint {
         let n = self.readable.len();
         for _ in 0..n {
             let h = self.readable.pop_front()?;
+            #[cfg(feature = "test-devices")]
             if let Some(owner) = self.serial_pd_owner
                 && owner != h
                 && self.get(owner).is_some()
@@ -437,6 +440,7 @@ impl Endpoint {
             let Some(delivery) = a.poll_recv() else {
                 continue;
             };
+            #[cfg(feature = "test-devices")]
             if a.config.lksctp_serial_partial_delivery {
                 use crate::rx::reassembly::DeliveryKind;
                 self.serial_pd_owner = match delivery.kind {
@@ -650,6 +654,7 @@ impl Endpoint {
             }
             self.free.push(h.index);
             self.count -= 1;
+            #[cfg(feature = "test-devices")]
             if self.serial_pd_owner == Some(h) {
                 self.serial_pd_owner = None;
             }

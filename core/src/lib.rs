@@ -1,9 +1,13 @@
 //! Sans-IO SCTP for mcsctp.
 //!
-//! This crate holds the unicast protocol engine of mcsctp: today the complete
+//! This crate holds the unicast protocol engine of mcsctp: the complete
 //! RFC 9260 wire codec (with I-DATA and I-FORWARD-TSN of RFC 8260 and
-//! FORWARD-TSN of RFC 3758), tomorrow the association state machine. It
-//! never touches a socket, the clock or global randomness.
+//! FORWARD-TSN of RFC 3758), the association state machine (handshake,
+//! data transfer with congestion control, PR-SCTP, shutdown and abort,
+//! failure detection) and the [`endpoint::Endpoint`] that routes packets to
+//! associations by tag and peer. It never touches a socket, the clock or
+//! global randomness: time comes in as `now` on every call and randomness
+//! from the seed in [`config::EndpointConfig`].
 //!
 //! Parsing is zero-copy and allocation-free: [`packet::Packet::parse`] takes
 //! a [`bytes::Bytes`], checks the CRC32c, every chunk length, the padding and

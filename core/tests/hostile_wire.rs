@@ -5,8 +5,14 @@
 //! The same driver is the cargo-fuzz target `endpoint`
 //! (`fuzz/fuzz_targets/endpoint.rs`); this test runs a bounded number of
 //! seeds in CI. Invariants checked: no panic, timers that make progress,
-//! datagrams within the packet size, receive memory within budget (see
-//! `support/mitm.rs`).
+//! datagrams within the packet size, receive memory bounded, and, in a
+//! clean phase after every script, a fresh batch delivered byte-identical
+//! both ways over the surviving association or, where the script ended
+//! it and both sides saw the end, over a new one (see `support/mitm.rs`).
+//!
+//! One known core bug is tolerated by the driver, counted here, and pinned
+//! by an ignored test below (`known_core_bug_starved_batch_message`) that
+//! fails until it is fixed.
 
 #[path = "support/mitm.rs"]
 mod mitm;
@@ -68,39 +74,136 @@ fn script(seed: u64, len: usize) -> Vec<u8> {
 /// Scripts per test run (bounded for CI; the fuzz target explores beyond).
 const SEEDS: u64 = 3000;
 
+/// What a run of scripts added up to.
+#[derive(Debug, Default)]
+struct Totals {
+    scripts: usize,
+    connected: usize,
+    delivered: usize,
+    datagrams: usize,
+    sent: usize,
+    closed: usize,
+    with_data: usize,
+    /// Clean-phase batches over the association that lived through the
+    /// script, and over a new one.
+    survived: usize,
+    reconnected: usize,
+    /// Scripts in which the known bug bit (tolerated, see `mitm.rs`).
+    starved: usize,
+    /// Scripts whose association lost a batch message to the timeout and
+    /// then ended (doomed by the script).
+    timed_out_then_ended: usize,
+    /// Simulated time of the longest clean phase.
+    longest_clean_phase: std::time::Duration,
+}
+
+impl Totals {
+    fn add(&mut self, o: &mitm::Outcome) {
+        self.scripts += 1;
+        self.connected += o.connected;
+        self.delivered += o.delivered;
+        self.datagrams += o.datagrams;
+        self.sent += o.sent;
+        self.closed += o.closed;
+        self.with_data += usize::from(o.delivered > 0);
+        self.survived += usize::from(o.survived);
+        self.reconnected += usize::from(o.reconnected);
+        self.starved += usize::from(o.starved > 0);
+        self.timed_out_then_ended += usize::from(o.timed_out_then_ended);
+        self.longest_clean_phase = self.longest_clean_phase.max(o.clean_time);
+        // The batch arrived over the surviving association or a new one.
+        assert!(o.survived != o.reconnected, "{o:?}");
+    }
+}
+
 #[test]
 fn endpoints_survive_a_hostile_wire() {
-    let mut total = mitm::Outcome::default();
-    let mut with_data = 0;
+    let mut t = Totals::default();
     for seed in 0..SEEDS {
-        let o = mitm::run(&script(seed, 1000));
-        total.connected += o.connected;
-        total.delivered += o.delivered;
-        total.datagrams += o.datagrams;
-        total.sent += o.sent;
-        total.closed += o.closed;
-        with_data += usize::from(o.delivered > 0);
+        t.add(&mitm::run(&script(seed, 1000)));
     }
-    eprintln!("{with_data} of {SEEDS} scripts delivered data: {total:?}");
+    eprintln!("{t:?}");
     // The scripts must reach the data path, not just bounce off the
     // handshake: nearly all connect and deliver messages, and some
     // associations end (by close, abort or a hostile packet).
-    assert!(total.connected >= 2 * SEEDS as usize, "{total:?}");
-    assert!(
-        with_data >= SEEDS as usize * 9 / 10,
-        "only {with_data} of {SEEDS} scripts delivered data: {total:?}"
-    );
-    assert!(total.closed > 0, "{total:?}");
+    let n = SEEDS as usize;
+    assert!(t.connected >= 2 * n, "{t:?}");
+    assert!(t.with_data >= n * 9 / 10, "{t:?}");
+    assert!(t.closed > 0, "{t:?}");
+    // The clean phase: both outcomes occur (today about 40 % survive; the
+    // generator closes and aborts often).
+    assert!(t.survived >= n / 4 && t.reconnected > 0, "{t:?}");
+    // The known bug stays the exception it is today (about 3.5 %).
+    assert!(t.starved <= n / 10, "{t:?}");
 }
 
 #[test]
 fn arbitrary_scripts_never_panic() {
     // Unbiased bytes too: every operation, operand and configuration flag.
+    // Most of these never connect before the clean phase, which then
+    // connects: the endpoints must still work after whatever the bytes did.
+    let mut t = Totals::default();
     for seed in 0..SEEDS {
         let mut st = seed ^ 0xdead_beef;
         let v: Vec<u8> = (0..400).map(|_| next(&mut st) as u8).collect();
-        let _ = mitm::run(&v);
+        t.add(&mitm::run(&v));
     }
+    eprintln!("{t:?}");
+    let n = SEEDS as usize;
+    assert!(t.survived >= n / 4 && t.reconnected >= n / 4, "{t:?}");
+    assert!(t.starved <= n / 10, "{t:?}");
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// Known core bug (`KNOWN_STARVATION` in `support/mitm.rs`): on a perfect
+/// wire a receiver with a 4 KiB buffer (`max_message_size` 3000) releases a
+/// batch message as `Aborted { reason: Timeout }`: its buffer is full of
+/// data that cannot complete (the starts of interleaved I-DATA messages
+/// that may only be delivered whole, or late fragments of a message it had
+/// already released), so the fragment the message waits for is refused
+/// until the incomplete-message timeout. Three scripts, minimised from the
+/// generator's seeds 67, 92 and 2340 (I-DATA with Truncate, I-DATA with
+/// Pieces, DATA with Truncate); the smallest is a handshake, one junk
+/// packet and the batch. The deterministic form without the driver is
+/// `interleaved_messages_larger_than_the_receive_buffer_all_arrive` in
+/// `interleaving_and_pr.rs`.
+#[test]
+#[ignore = "core bug: a small receive buffer filled with undeliverable data starves a live message until it is aborted"]
+fn known_core_bug_starved_batch_message() {
+    for script in [
+        "5760c10161680481d522082030fb3e860768ad91b7d4339a",
+        "6308058f96ecb9b563fea98c19f55bf8d1d75f1d13c081209181c1cae76aa7b7f8031f1b8accb1f1a10967876a28712b1b715101f9b94e11d5a672cc71b943aca321212979",
+        "11d09bb529022cf141e1490d81013a382118f5c3773b6c7aeaef764ea181315924358af253c48ffc",
+    ] {
+        mitm::run_strict(&hex(script));
+    }
+}
+
+/// Core weakness (not in the CI seeds; about 1 script in 8 000 beyond
+/// them): the wire corrupts the stream entry of a FORWARD-TSN (RFC 3758,
+/// CRC fixed, right tag) from `0:0` to `0:14080`. The receiver moves
+/// stream 0's next expected SSN to 14081, and from then on drops every
+/// ordered message of that stream as "a fragment of a passed message",
+/// silently: the sender sees them acknowledged, the association stays up,
+/// the batch's ordered messages never arrive. A new TSN carrying an SSN
+/// behind the stream's next one cannot come from a peer that shares the
+/// receiver's view; ending the association there would turn the silent
+/// loss into a visible end. Script minimised from the generator's seed
+/// 18203 (DATA, PR-SCTP, Pieces).
+#[test]
+#[ignore = "core weakness: a corrupted FORWARD-TSN stream entry makes the receiver drop later ordered messages silently"]
+fn known_core_bug_corrupted_forward_tsn_drops_later_messages() {
+    mitm::run_strict(&hex(
+        "24000441031182e23bd03e1e437d5aa1881ff73804b2489001b8490a09d7ab0d6496058dd1fa8c61cfd8\
+         fee0515a77713aead31351e11301c1e15a33333e5b6191c13a93cd285e51064e01d8c175c149ee417a5d\
+         129a909141e108073c19a5dee932e47e96b22fdfb600a60cd74a38cedf65ba224c975309e1c146d637",
+    ));
 }
 
 /// Not a test: prints eight generated scripts as hex, one per line

@@ -103,9 +103,13 @@
 //! - **Cost.** A binary heap of `(arrival, seq)` keys over a slab of
 //!   packets, no allocation per packet beyond what the node does, `Bytes`
 //!   clones (reference counts) for duplicates and fan-out. Roughly
-//!   130–210 ns per delivered packet in release builds (see
-//!   `tests/bench.rs`); [`Network::set_digest_payloads`]`(false)` skips
-//!   hashing payload bytes.
+//!   100–160 ns per delivered packet in release builds on a shared 2-vCPU
+//!   VM (`cargo bench -p mcsctp-sim --bench network`);
+//!   [`Network::set_digest_payloads`]`(false)` skips hashing payload bytes.
+//!
+//! Test support beside the simulator: [`skip`] is how a test that needs
+//! something outside the process (root, tshark, usrsctp) says it did not
+//! run.
 
 mod capture;
 mod digest;
@@ -113,6 +117,7 @@ mod link;
 mod network;
 mod node;
 mod rng;
+pub mod skip;
 
 pub use capture::CapturedPacket;
 pub use link::{Endpoint, LinkConfig, Stats};

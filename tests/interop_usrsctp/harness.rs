@@ -30,27 +30,13 @@ pub(crate) struct Tools {
     tmp: PathBuf,
 }
 
-/// The tools, or `None` (the test returns, skipped) with the reason
-/// printed. With `CI=true` a missing prerequisite fails the test instead.
+/// The tools, or `None` (the test returns) after a `SKIPPED` line that
+/// gives the reason and is counted by `scripts/test`
+/// ([`mcsctp_sim::skip`]). With `CI=true` a missing prerequisite fails the
+/// test instead.
 pub(crate) fn tools() -> Option<&'static Tools> {
     static TOOLS: OnceLock<Result<Tools, String>> = OnceLock::new();
-    match TOOLS.get_or_init(find_tools) {
-        Ok(t) => Some(t),
-        Err(why) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("usrsctp interop prerequisites missing (CI=true): {why}")
-        }
-        Err(why) => {
-            // Once, and straight to stderr: libtest would capture eprintln!.
-            static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-            if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "SKIPPED: usrsctp interop tests (CI=true makes this a failure): {why}"
-                );
-            }
-            None
-        }
-    }
+    mcsctp_sim::skip::require(TOOLS.get_or_init(find_tools).as_ref())
 }
 
 fn find_tools() -> Result<Tools, String> {

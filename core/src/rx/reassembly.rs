@@ -126,9 +126,9 @@ pub struct ReassemblyConfig {
     pub partial_delivery_point: usize,
     /// A message at its turn that stays incomplete this long without a new
     /// fragment arriving (its sender stalled, not merely slow) is released
-    /// as [`DeliveryKind::Aborted`]. Time during which the buffer is too
-    /// full for another fragment (the application stopped reading) does
-    /// not count. Default 30 s; `None` never times out.
+    /// as [`DeliveryKind::Aborted`]. Time during which messages the
+    /// application has not read leave no room for another fragment (it
+    /// stopped reading) does not count. Default 30 s; `None` never times out.
     pub incomplete_message_timeout: Option<Duration>,
     /// Most tombstones kept for discarded unordered messages (and skip
     /// markers of abandoned ordered ones). Default 1024.
@@ -786,12 +786,14 @@ impl ReassemblyQueue {
             self.timers.pop_first();
             match timer {
                 Timer::Msg(key) => {
-                    // Whether the window this queue backs is too small for
-                    // the sender's next fragment: then no fragment can come,
-                    // and a message waiting for one is held back by this
-                    // side (an application that stopped reading), not
-                    // stalled by its sender.
-                    let window_closed = self.cfg.buffer_limit.saturating_sub(self.buffered_bytes())
+                    // Whether messages the application has not read leave
+                    // the window too small for the sender's next fragment:
+                    // then no fragment can come, and a message waiting for
+                    // one is held back by this side (an application that
+                    // stopped reading), not stalled by its sender. Held
+                    // fragments of incomplete messages do not count: when
+                    // they close the window only a timeout can open it.
+                    let window_closed = self.cfg.buffer_limit.saturating_sub(self.ready_bytes)
                         < self.max_frag.max(1);
                     let Some(m) = self.msgs.get_mut(&key) else {
                         continue;

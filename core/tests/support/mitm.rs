@@ -15,8 +15,23 @@
 //! the endpoints keep their promises to a runtime: after
 //! `handle_timeout(now)` the next timeout lies in the future (a runtime
 //! would otherwise spin), every datagram fits the configured packet size,
-//! and the receive memory an endpoint accounts stays within its budget
-//! plus one receive buffer per association.
+//! and receive memory stays bounded (see [`Side::check_memory`]).
+//!
+//! And the attack must leave the endpoints working. Every script ends with
+//! a clean phase: the wire becomes perfect (every datagram delivered, in
+//! order, once, unaltered) and time runs on normally. In it a fresh batch
+//! of messages (every size class, ordered and unordered, see [`fresh`])
+//! must arrive in both directions, byte-identical, exactly once, ordered
+//! ones in order — over the association that lived through the script, or,
+//! if the script ended it (close, abort, an injected ABORT behind the right
+//! tag, association failure), over a new one that the driver opens only
+//! after both endpoints reported the old one's end (a `Closed` event on
+//! each side that had seen it up). A batch message that its receiver
+//! releases as timed out is lost; that is allowed only when the
+//! association then ends on both sides (the script doomed it), or as the
+//! known core bug [`KNOWN_STARVATION`]. A wedge — an association that
+//! neither delivers nor ends, or an end only one side noticed — fails the
+//! run within [`CLEAN_TIME`].
 
 #![allow(dead_code)]
 
@@ -27,9 +42,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use mcsctp_core::config::EndpointConfig;
 use mcsctp_core::endpoint::{Endpoint, SendOptions};
-use mcsctp_core::event::{AssociationHandle, Event};
+use mcsctp_core::event::{ApiError, AssociationHandle, Event};
 use mcsctp_core::packet::{COMMON_HEADER_LEN, checksum};
+use mcsctp_core::rx::reassembly::{AbortReason, Delivery, DeliveryKind};
 use mcsctp_core::serial::{Ppid, StreamId};
+use mcsctp_core::tx::send_queue::SendError;
 
 /// Datagrams held on the wire at most; more are dropped (a bounded queue
 /// keeps every script's run time bounded).
@@ -38,6 +55,179 @@ const WIRE_CAP: usize = 256;
 const MAX_OPS: usize = 4096;
 /// Largest message a script sends (fragmented over several packets).
 const MAX_MESSAGE: usize = 8 << 10;
+/// RTO.Max of the scripts' associations: a third of their incomplete-message
+/// timeout (3 s), as the core's defaults keep it (twice RTO.Max there), so
+/// that a live association's next fragment always comes before its
+/// receiver gives up on the message.
+const RTO_MAX: Duration = Duration::from_secs(1);
+/// Known core bug, tolerated by [`run`] and not by [`run_strict`]: a
+/// receive buffer smaller than two messages of `max_message_size` can fill
+/// with data that cannot complete (I-DATA messages interleaved by the
+/// sender that may only be delivered whole, late fragments of a message
+/// already released); the next fragment of a live message is then refused
+/// until the incomplete-message timeout releases that message as
+/// `Aborted { reason: Timeout }`, on a perfect wire. Pinned by the ignored
+/// tests `interleaved_messages_larger_than_the_receive_buffer_all_arrive`
+/// (core/tests/interleaving_and_pr.rs) and
+/// `known_core_bug_starved_batch_message` (core/tests/hostile_wire.rs).
+/// When a receiver with such a buffer releases a batch message that way, the
+/// clean phase counts it ([`Outcome::starved`]) and sends a new batch, at
+/// most this many times; that one must arrive.
+const KNOWN_STARVATION: u8 = 3;
+/// Simulated time the clean phase may take. Whatever state the script left
+/// behind must resolve within it by the endpoints' own timers: at
+/// [`RTO_MAX`] an association fails after Association.Max.Retrans = 10
+/// timeouts (11 s), an INIT is given up after Max.Init.Retransmits = 8
+/// (9 s), T5-shutdown-guard (5 × RTO.Max) ends a stuck shutdown, and
+/// messages stalled for 3 s are released. Two minutes cover any of them,
+/// then a handshake and the batch (the longest clean phase of the CI seeds
+/// takes about 15 s).
+const CLEAN_TIME: Duration = Duration::from_secs(120);
+/// Rounds of the clean phase at most (each delivers everything on the wire,
+/// then time jumps to the next timer): a bound on the work, far above what
+/// [`CLEAN_TIME`] needs.
+const CLEAN_ROUNDS: usize = 20_000;
+/// Messages per direction in the clean phase's batch.
+const FRESH: usize = 6;
+/// Sizes of the batch's messages: one byte, one packet, several packets
+/// (within the smallest `max_message_size` the scripts configure, 3000).
+const FRESH_SIZES: [usize; FRESH] = [1, 100, 1000, 1500, 2500, 2999];
+/// The batch's PPIDs are `FRESH_PPID | batch << 16 | direction << 8 |
+/// index`; the scripts' own messages use PPIDs below 256.
+const FRESH_PPID: u32 = 0x4d00_0000;
+
+/// Message `i` of the clean phase's batch number `batch` in direction `dir`
+/// (0: A -> Z): stream, PPID, payload and whether it is unordered. Even
+/// messages go ordered on stream 0, odd ones unordered on stream 1.
+fn fresh(batch: u8, dir: usize, i: usize) -> (StreamId, Ppid, Bytes, bool) {
+    let ppid = FRESH_PPID | u32::from(batch) << 16 | (dir as u32) << 8 | i as u32;
+    let unordered = i % 2 == 1;
+    let mut x = u64::from(ppid) | 1;
+    let payload = (0..FRESH_SIZES[i])
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect::<Vec<u8>>();
+    (
+        StreamId(u16::from(unordered)),
+        Ppid(ppid),
+        Bytes::from(payload),
+        unordered,
+    )
+}
+
+/// What one side has received of the clean phase's batch.
+#[derive(Default)]
+struct FreshRx {
+    /// Which batch counts (earlier batches' messages may still arrive on
+    /// their dead association's handle; they are checked, not counted).
+    batch: u8,
+    /// Messages of `batch` received whole, by index.
+    got: [bool; FRESH],
+    /// The last ordered message of `batch` received.
+    last_ordered: Option<usize>,
+    /// Pieces of messages delivered in parts: (PPID, bytes so far).
+    pieces: Vec<(u32, Vec<u8>)>,
+    /// A message of `batch` was released as timed out: the batch cannot
+    /// complete. Allowed only if the association then ends on both sides,
+    /// or as the known bug [`KNOWN_STARVATION`].
+    timed_out: bool,
+}
+
+impl FreshRx {
+    fn complete(&self) -> bool {
+        self.got.iter().all(|&g| g)
+    }
+
+    /// Checks a delivery to side `z` (Z if true) and counts it if it is a
+    /// message of the current batch.
+    fn receive(&mut self, z: bool, d: &Delivery) {
+        let ppid = d.ppid.0;
+        if ppid & 0xff00_0000 != FRESH_PPID {
+            return; // a message of the script's (or forged by it)
+        }
+        let batch = (ppid >> 16) as u8;
+        let dir = (ppid >> 8 & 0xff) as usize;
+        let i = (ppid & 0xff) as usize;
+        let to = if z { "Z" } else { "A" };
+        assert!(
+            dir == usize::from(!z) && i < FRESH,
+            "{to} received PPID {ppid:#x}, not a message of the batch sent to it"
+        );
+        let payload = match d.kind {
+            DeliveryKind::Message => d.payload.to_vec(),
+            DeliveryKind::Piece {
+                first,
+                end_of_record,
+            } => {
+                let at = self.pieces.iter().position(|(p, _)| *p == ppid);
+                let mut so_far = match (first, at) {
+                    (true, None) => Vec::new(),
+                    (false, Some(at)) => self.pieces.swap_remove(at).1,
+                    _ => panic!("{to}: piece of {ppid:#x} out of order ({:?})", d.kind),
+                };
+                so_far.extend_from_slice(&d.payload);
+                if !end_of_record {
+                    self.pieces.push((ppid, so_far));
+                    return;
+                }
+                so_far
+            }
+            // Released unfinished because the association ended: allowed, but
+            // the batch then goes over a new association.
+            DeliveryKind::Aborted {
+                reason: AbortReason::AssociationEnded,
+                ..
+            } => {
+                self.pieces.retain(|(p, _)| *p != ppid);
+                return;
+            }
+            // Released because no fragment came for a while: the clean
+            // phase decides (the association must end, or KNOWN_STARVATION).
+            DeliveryKind::Aborted {
+                reason: AbortReason::Timeout,
+                ..
+            } => {
+                self.pieces.retain(|(p, _)| *p != ppid);
+                self.timed_out |= batch == self.batch;
+                return;
+            }
+            _ => panic!(
+                "{to}: batch message {ppid:#x} delivered as {:?} on a perfect wire",
+                d.kind
+            ),
+        };
+        let (stream, _, want, unordered) = fresh(batch, dir, i);
+        assert!(
+            d.stream == stream && d.unordered == unordered && payload == want.as_ref(),
+            "{to}: batch message {ppid:#x} corrupted: stream {:?} unordered {} {} bytes, \
+             sent on {stream:?} unordered {unordered} {} bytes",
+            d.stream,
+            d.unordered,
+            payload.len(),
+            want.len()
+        );
+        if batch != self.batch {
+            return;
+        }
+        assert!(
+            !self.got[i],
+            "{to}: batch message {ppid:#x} delivered twice"
+        );
+        self.got[i] = true;
+        if !unordered {
+            assert!(
+                self.last_ordered.is_none_or(|l| l < i),
+                "{to}: ordered batch message {i} after {:?}",
+                self.last_ordered
+            );
+            self.last_ordered = Some(i);
+        }
+    }
+}
 
 struct Side {
     ep: Endpoint,
@@ -48,12 +238,23 @@ struct Side {
     connected: usize,
     /// `Closed` events seen.
     closed: usize,
+    /// Associations that reported `Restarted`.
+    restarted: Vec<AssociationHandle>,
     /// The last verification tag this side saw on a packet it sent, i.e.
     /// the tag its peer expects (used to forge packets the peer accepts).
     peer_tag: Option<[u8; 4]>,
     max_packet: usize,
     budget: usize,
     receive_buffer: usize,
+    max_message_size: usize,
+}
+
+impl Side {
+    /// Whether the known starvation bug ([`KNOWN_STARVATION`]) can bite this
+    /// side's receive path.
+    fn small_buffer(&self) -> bool {
+        self.receive_buffer < 2 * self.max_message_size
+    }
 }
 
 impl Side {
@@ -65,12 +266,14 @@ impl Side {
             max_packet: cfg.max_packet_size,
             budget: cfg.receive_memory_budget,
             receive_buffer: cfg.association.receive_buffer,
+            max_message_size: cfg.association.max_message_size,
             port: cfg.port,
             ep: Endpoint::new(cfg, now).expect("valid config"),
             addr: addr.parse().expect("address"),
             assocs: Vec::new(),
             connected: 0,
             closed: 0,
+            restarted: Vec::new(),
             peer_tag: None,
         }
     }
@@ -78,10 +281,19 @@ impl Side {
     fn drain_events(&mut self) {
         while let Some(e) = self.ep.poll_event() {
             match e {
-                Event::Connected { association, .. } | Event::Restarted { association, .. } => {
+                Event::Connected { association, .. } => {
                     self.connected += 1;
                     if !self.assocs.contains(&association) {
                         self.assocs.push(association);
+                    }
+                }
+                Event::Restarted { association, .. } => {
+                    self.connected += 1;
+                    if !self.assocs.contains(&association) {
+                        self.assocs.push(association);
+                    }
+                    if !self.restarted.contains(&association) {
+                        self.restarted.push(association);
                     }
                 }
                 Event::Closed { association, .. } => {
@@ -93,16 +305,36 @@ impl Side {
         }
     }
 
+    /// Receive memory is bounded two ways. The endpoint's count is the sum
+    /// of what its associations hold, and each association holds at most its
+    /// receive buffer: the window it advertises never exceeds its free
+    /// buffer (the endpoint budget and the fair share only ever lower it),
+    /// and a chunk beyond the window is dropped. So the endpoint holds at
+    /// most one receive buffer per association, whatever the budget. One
+    /// exception: an association that restarted (RFC 9260 §5.2.4) keeps
+    /// the old incarnation's unread messages for the application, at most
+    /// one more buffer, which the new incarnation's window does not count
+    /// (seen in scripts: 4 260 bytes held with a 4 096-byte buffer).
     fn check_memory(&self) {
-        let assocs = self.ep.association_count();
-        let bound = self.budget + (assocs + 1) * self.receive_buffer;
-        assert!(
-            self.ep.memory_used() <= bound,
-            "receive memory {} above budget {} + {} x buffer {}",
+        let mut sum = 0;
+        let mut assocs = 0;
+        for h in self.ep.associations() {
+            let held = self.ep.receive_buffered(h).unwrap_or(0);
+            let buffers = 1 + usize::from(self.restarted.contains(&h));
+            assert!(
+                held <= buffers * self.receive_buffer,
+                "{h:?} holds {held} received bytes, receive buffer {} ({} restart)",
+                self.receive_buffer,
+                if buffers > 1 { "after a" } else { "no" }
+            );
+            sum += held;
+            assocs += 1;
+        }
+        assert_eq!(
             self.ep.memory_used(),
-            self.budget,
-            assocs + 1,
-            self.receive_buffer
+            sum,
+            "the endpoint counts {} received bytes, its {assocs} associations hold {sum}",
+            self.ep.memory_used()
         );
     }
 }
@@ -156,6 +388,12 @@ struct World {
     wire: VecDeque<Wire>,
     buf: Vec<u8>,
     outcome: Outcome,
+    /// What A (`[0]`) and Z (`[1]`) received of the clean phase's batch;
+    /// `None` before the clean phase.
+    fresh: Option<[FreshRx; 2]>,
+    /// Whether the clean phase tolerates the known core bug
+    /// [`KNOWN_STARVATION`].
+    tolerate: bool,
 }
 
 impl World {
@@ -237,13 +475,21 @@ impl World {
 
     fn read_all(&mut self) {
         for z in [false, true] {
-            let side = self.side(z);
+            let side = if z { &mut self.z } else { &mut self.a };
             let mut n = 0;
-            while n < 100_000 && side.ep.poll_recv().is_some() {
+            while n < 100_000 {
+                let Some(r) = side.ep.poll_recv() else {
+                    break;
+                };
                 n += 1;
+                if let Some(rx) = self.fresh.as_mut() {
+                    rx[usize::from(z)].receive(z, &r.delivery);
+                }
             }
             side.drain_events();
-            self.outcome.delivered += n;
+            if self.fresh.is_none() {
+                self.outcome.delivered += n;
+            }
         }
     }
 
@@ -279,9 +525,27 @@ fn fix_crc(p: &mut [u8]) {
 /// interesting states at all.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Outcome {
+    /// The clean phase's batch went over the association that lived
+    /// through the script.
+    pub(crate) survived: bool,
+    /// The clean phase's batch went over a new association, opened after
+    /// both sides saw the script's association end (or none came up).
+    pub(crate) reconnected: bool,
+    /// Simulated time the clean phase took to deliver its batch.
+    pub(crate) clean_time: Duration,
+    /// Batches sent again because a receiver released a batch message as
+    /// timed out ([`KNOWN_STARVATION`]).
+    pub(crate) starved: u8,
+    /// A batch message was released as timed out and the association
+    /// then ended on both sides (a script can doom an association that
+    /// way, e.g. by corrupting an INIT's Initial TSN: every SACK is then
+    /// stale to the sender, which fails the association after
+    /// Association.Max.Retrans timeouts).
+    pub(crate) timed_out_then_ended: bool,
     /// Associations that reported `Connected` (both sides counted).
     pub(crate) connected: usize,
-    /// Deliveries the applications read.
+    /// Deliveries the applications read during the script (before the
+    /// clean phase).
     pub(crate) delivered: usize,
     /// Datagrams handed to an endpoint.
     pub(crate) datagrams: usize,
@@ -292,8 +556,19 @@ pub(crate) struct Outcome {
 }
 
 /// Runs one script. Panics only on a broken invariant (see the module
-/// documentation).
+/// documentation), tolerating the known core bug [`KNOWN_STARVATION`] and
+/// counting it in the [`Outcome`].
 pub(crate) fn run(data: &[u8]) -> Outcome {
+    run_with(data, true)
+}
+
+/// [`run`] without tolerating the known core bug: for the test that pins
+/// it.
+pub(crate) fn run_strict(data: &[u8]) -> Outcome {
+    run_with(data, false)
+}
+
+fn run_with(data: &[u8], tolerate: bool) -> Outcome {
     let Some((&flags, rest)) = data.split_first() else {
         return Outcome::default();
     };
@@ -306,6 +581,8 @@ pub(crate) fn run(data: &[u8]) -> Outcome {
         cfg.association.partial_reliability = flags & 4 != 0;
         cfg.association.rto_min = Duration::from_millis(50);
         cfg.association.rto_initial = Duration::from_millis(200);
+        cfg.association.rto_max = RTO_MAX;
+        cfg.association.shutdown_guard = 5 * RTO_MAX;
         cfg.association.heartbeat_interval = Some(Duration::from_secs(2));
         if small {
             cfg.association.receive_buffer = 4096;
@@ -327,6 +604,8 @@ pub(crate) fn run(data: &[u8]) -> Outcome {
         wire: VecDeque::new(),
         buf: Vec::with_capacity(1 << 16),
         outcome: Outcome::default(),
+        fresh: None,
+        tolerate,
     };
     let mut s = Script { data: rest, pos: 0 };
     for _ in 0..MAX_OPS {
@@ -442,19 +721,207 @@ pub(crate) fn run(data: &[u8]) -> Outcome {
         }
         w.pump();
     }
-    // Let the dust settle: time runs on with every datagram delivered, so
-    // whatever state the script left behind is driven through its timers
-    // (retransmissions, shutdown guards, association failure).
-    for _ in 0..200 {
-        while let Some(d) = w.wire.pop_front() {
-            w.deliver(d);
-            w.pump();
-        }
-        w.read_all();
-        w.advance(Duration::from_millis(500));
-        w.pump();
-    }
+    w.clean_phase();
     w.outcome.connected = w.a.connected + w.z.connected;
     w.outcome.closed = w.a.closed + w.z.closed;
     w.outcome
+}
+
+impl World {
+    /// Starts counting batch number `batch` at both receivers.
+    fn new_batch(&mut self, batch: u8) {
+        // Messages of an earlier batch may still be arriving in pieces.
+        let mut pieces = self
+            .fresh
+            .take()
+            .map(|rx| rx.map(|r| r.pieces))
+            .unwrap_or_default();
+        self.fresh = Some(std::array::from_fn(|i| FreshRx {
+            batch,
+            pieces: std::mem::take(&mut pieces[i]),
+            ..FreshRx::default()
+        }));
+    }
+
+    /// The clean phase (see the module documentation). Panics, saying what
+    /// each side holds, if the batch is not delivered within
+    /// [`CLEAN_ROUNDS`].
+    fn clean_phase(&mut self) {
+        let start = self.now;
+        // The association the batch goes over: a handle on each side.
+        let mut current = None;
+        // Batch number and the next message to send, per direction.
+        let mut batch = 0u8;
+        let mut next = [0usize; 2];
+        self.new_batch(batch);
+        let mut connecting = false;
+        let mut sequential = false;
+        for _ in 0..CLEAN_ROUNDS {
+            match (
+                self.a.assocs.first().copied(),
+                self.z.assocs.first().copied(),
+            ) {
+                (Some(ha), Some(hz)) => {
+                    if current != Some((ha, hz)) {
+                        if current.is_some() {
+                            // The association changed under the batch
+                            // without both sides seeing it end first.
+                            panic!(
+                                "clean phase: association {current:?} replaced by \
+                                 {:?} without an end on both sides",
+                                (ha, hz)
+                            );
+                        }
+                        current = Some((ha, hz));
+                    }
+                    for (dir, h) in [(0, ha), (1, hz)] {
+                        let now = self.now;
+                        // After a starvation the batch goes one message at
+                        // a time, which that bug cannot touch: the
+                        // association is then shown live and intact.
+                        let received = self
+                            .fresh
+                            .as_ref()
+                            .map_or(0, |rx| rx[1 - dir].got.iter().filter(|&&g| g).count());
+                        let side = if dir == 0 { &mut self.a } else { &mut self.z };
+                        while next[dir] < FRESH && (!sequential || next[dir] <= received) {
+                            let (stream, ppid, payload, unordered) = fresh(batch, dir, next[dir]);
+                            let opts = SendOptions {
+                                unordered,
+                                ..SendOptions::default()
+                            };
+                            match side.ep.send(now, h, stream, ppid, payload, opts) {
+                                Ok(()) => next[dir] += 1,
+                                Err(ApiError::Send(SendError::BufferFull { .. })) => break,
+                                // Ending: the end must then be seen on both
+                                // sides (below).
+                                Err(ApiError::Closing | ApiError::UnknownAssociation) => break,
+                                Err(e) => panic!("clean phase: send refused: {e}"),
+                            }
+                        }
+                    }
+                }
+                (None, None) => {
+                    // No association, or it ended and both sides saw it
+                    // (the `Closed` events emptied both lists): the batch
+                    // goes over a new one, once the endpoints have let go of
+                    // every half-made association of the script.
+                    if current.take().is_some() {
+                        connecting = false;
+                    }
+                    if !connecting
+                        && self.a.ep.association_count() == 0
+                        && self.z.ep.association_count() == 0
+                    {
+                        let now = self.now;
+                        let (addr, port) = (self.z.addr, self.z.port);
+                        self.a.ep.connect(now, addr, port).expect("connect anew");
+                        connecting = true;
+                        self.outcome.reconnected = true;
+                        batch += 1;
+                        next = [0; 2];
+                        self.new_batch(batch);
+                    }
+                }
+                // One side saw the end (or never saw it come up): the other
+                // must notice too, by its own timers and the first's
+                // answers; nothing is sent meanwhile.
+                _ => {}
+            }
+            self.pump();
+            let mut budget = 100_000;
+            while let Some(d) = self.wire.pop_front() {
+                self.deliver(d);
+                self.pump();
+                budget -= 1;
+                assert!(budget > 0, "clean phase: datagram storm");
+            }
+            self.read_all();
+            let rx = self.fresh.as_ref().expect("clean phase");
+            if current.is_some() && rx.iter().all(FreshRx::complete) {
+                self.outcome.survived = !self.outcome.reconnected;
+                self.outcome.clean_time = self.now - start;
+                return;
+            }
+            let timed_out = [rx[0].timed_out, rx[1].timed_out];
+            if timed_out.iter().any(|&t| t) {
+                // A batch message is lost. Either the association is
+                // doomed and ends (both sides see it; then the batch goes
+                // over a new one, above), or, with a small buffer at the
+                // receiver that lost it, the known bug: the batch is sent
+                // again, one message at a time.
+                self.outcome.timed_out_then_ended = true;
+                let small = [self.a.small_buffer(), self.z.small_buffer()];
+                let known = (0..2).all(|i| !timed_out[i] || small[i]);
+                if self.tolerate && known && current.is_some() {
+                    self.outcome.timed_out_then_ended = false;
+                    self.outcome.starved += 1;
+                    assert!(
+                        self.outcome.starved <= KNOWN_STARVATION,
+                        "clean phase: batch messages released as timed out {} times",
+                        self.outcome.starved
+                    );
+                    batch += 1;
+                    next = [0; 2];
+                    sequential = true;
+                    self.new_batch(batch);
+                    continue;
+                }
+            }
+            // The wire is empty and nothing was left to read: nothing
+            // happens before the next timer (a connect or send above also
+            // waits for one), so time jumps to it.
+            let due = [self.a.ep.poll_timeout(), self.z.ep.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
+            match due {
+                Some(t) if t.saturating_duration_since(start) <= CLEAN_TIME => {
+                    self.advance(t.saturating_duration_since(self.now));
+                    self.pump();
+                }
+                // Both endpoints are empty: the next round connects.
+                None if self.a.ep.association_count() == 0
+                    && self.z.ep.association_count() == 0
+                    && !connecting => {}
+                // Nothing will ever happen, or not in time.
+                _ => break,
+            }
+        }
+        let describe = |s: &Side| {
+            let assocs: Vec<_> =
+                s.ep.associations()
+                    .map(|h| {
+                        format!(
+                            "{h:?} {:?} (cwnd, ssthresh, flight) {:?}, rtt {:?}, \
+                         receive buffered {:?}, send buffer free {:?}, {:?}",
+                            s.ep.association_state(h),
+                            s.ep.congestion(h),
+                            s.ep.rtt(h),
+                            s.ep.receive_buffered(h),
+                            s.ep.send_buffer_available(h),
+                            s.ep.association_stats(h)
+                        )
+                    })
+                    .collect();
+            format!(
+                "up {:?}, endpoint holds {assocs:?}, {} Connected / {} Closed seen",
+                s.assocs, s.connected, s.closed
+            )
+        };
+        let rx = self.fresh.as_ref().expect("clean phase");
+        panic!(
+            "clean phase: after {:?} on a perfect wire (t = {:?}) the batch is not through: \
+             batch {batch}, sent {next:?} of {FRESH}, A got {:?}, Z got {:?}, released as \
+             timed out at A {}, at Z {} (the association must then end); A: {}; Z: {}",
+            self.now - start,
+            self.now - epoch(),
+            rx[0].got,
+            rx[1].got,
+            rx[0].timed_out,
+            rx[1].timed_out,
+            describe(&self.a),
+            describe(&self.z)
+        );
+    }
 }

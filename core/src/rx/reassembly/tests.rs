@@ -735,6 +735,44 @@ fn the_timeout_waits_while_the_reader_keeps_the_window_closed() {
 }
 
 #[test]
+fn the_timeout_runs_while_incomplete_messages_keep_the_window_closed() {
+    // Found by the hostile-wire clean phase (core/tests/hostile_wire.rs):
+    // incomplete messages that fill the buffer themselves keep out the
+    // fragments they wait for. Taking that for a reader that stopped
+    // reading re-armed their timers for ever: the association stayed up,
+    // advertised a zero window and delivered nothing again.
+    // Whole messages only (Pieces would deliver a prefix to free room).
+    let config = ReassemblyConfig {
+        buffer_limit: 100,
+        partial_delivery_point: 100,
+        max_message_size: 100,
+        oversize_policy: OversizePolicy::Refuse,
+        ..ReassemblyConfig::default()
+    };
+    let mut q = ReassemblyQueue::new(config, true);
+    let t0 = epoch();
+    let first = DataFlags::new(true, false, false);
+    q.add(t0, Tsn(1), idata(0, 0, 0, first, &[0; 50]));
+    q.add(t0, Tsn(2), idata(1, 0, 0, first, &[1; 45]));
+    // 95 bytes held, nothing to read, and no 50-byte fragment fits.
+    assert_eq!(q.buffered_bytes(), 95);
+    assert!(!q.has_deliverable());
+    q.handle_timeout(t0 + Duration::from_secs(30));
+    let ds = drain(&mut q);
+    assert_eq!(
+        kinds(&ds),
+        vec![
+            DeliveryKind::Aborted {
+                delivered: 0,
+                reason: AbortReason::Timeout
+            };
+            2
+        ]
+    );
+    assert_eq!(q.buffered_bytes(), 0, "the window is open again");
+}
+
+#[test]
 fn only_messages_at_their_turn_time_out() {
     let mut q = ReassemblyQueue::new(cfg(), true);
     let t0 = epoch();
