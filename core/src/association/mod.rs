@@ -662,8 +662,7 @@ impl Association {
         self.reasm.buffered_bytes() + self.carried.iter().map(|d| d.payload.len()).sum::<usize>()
     }
 
-    /// Whether a delivery is in the middle of a message (the lksctp
-    /// emulation switch needs to know).
+    /// The next event for the application.
     pub(crate) fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
