@@ -465,17 +465,24 @@ pub enum DigestMode {
     Full,
 }
 
-/// A running fingerprint of the messages of one stream, in order: CRC32c
-/// (hardware-accelerated) over what [`DigestMode`] covers of each message,
-/// then its length.
+/// A running fingerprint of the messages of one stream, in order: each
+/// message's length and what [`DigestMode`] covers of it (sampled: the
+/// first and last 16 bytes as four words; full: the CRC32c of every byte,
+/// hardware-accelerated), folded in with an order-dependent multiplicative
+/// mix. About 5 ns per message sampled, so that the timed iterations can
+/// afford it.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Digest {
     pub messages: u64,
     pub bytes: u64,
-    pub crc: u32,
+    pub hash: u64,
 }
 
 impl Digest {
+    fn mix(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
     /// Adds one message, given in `parts`.
     pub fn add(&mut self, mode: DigestMode, parts: &[&[u8]]) {
         const EDGE: usize = 16;
@@ -483,9 +490,8 @@ impl Digest {
         match mode {
             DigestMode::Off => return,
             DigestMode::Full => {
-                for p in parts {
-                    self.crc = crc32c::crc32c_append(self.crc, p);
-                }
+                let crc = parts.iter().fold(0, |c, p| crc32c::crc32c_append(c, p));
+                self.mix(u64::from(crc));
             }
             DigestMode::Sampled => {
                 // Pieces (rare: partial delivery) are joined first.
@@ -498,11 +504,15 @@ impl Digest {
                     }
                 };
                 let edge = len.min(EDGE);
-                self.crc = crc32c::crc32c_append(self.crc, &whole[..edge]);
-                self.crc = crc32c::crc32c_append(self.crc, &whole[len - edge..]);
+                let mut words = [[0u8; EDGE]; 2];
+                words[0][..edge].copy_from_slice(&whole[..edge]);
+                words[1][..edge].copy_from_slice(&whole[len - edge..]);
+                for w in words.as_flattened().chunks_exact(8) {
+                    self.mix(u64::from_le_bytes(w.try_into().expect("8 bytes")));
+                }
             }
         }
-        self.crc = crc32c::crc32c_append(self.crc, &(len as u64).to_le_bytes());
+        self.mix(len as u64);
         self.messages += 1;
         self.bytes += len as u64;
     }
