@@ -6,6 +6,11 @@
 #   scripts/bench-engines.sh                       # everything, ~15 min
 #   scripts/bench-engines.sh 'bulk/1G/1200B'       # criterion filter
 #   scripts/bench-engines.sh --measurement-time 1  # any criterion flags
+#   BULK_CLOCK=wall scripts/bench-engines.sh       # wall time, not CPU time
+#
+# The bench measures the CPU time of its thread by default (see
+# core/benches/bulk.rs, ThreadCpu): on a shared machine that keeps the
+# engines, timed at different moments, comparable.
 #
 # dcsctp 0.1.16 formats every packet it sends or receives as a hex string
 # for its log (`dcsctp::logging::log_packet`, called from
@@ -71,7 +76,8 @@ python3 "$PY" manifest "$ROOT" "$GEN"
 {
 	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "commit: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- . || echo ' (+ uncommitted changes)')"
-	echo "command: scripts/bench-engines.sh $*"
+	echo "command: ${BULK_CLOCK:+BULK_CLOCK=$BULK_CLOCK }scripts/bench-engines.sh $*"
+	echo "clock: $([[ ${BULK_CLOCK:-} == wall ]] && echo 'wall time' || echo 'CPU time of the benchmark thread')"
 	echo "cpu: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs"
 	echo "rustc: $(rustc --version)"
 	echo "engines: mcsctp $(git -C "$ROOT" rev-parse --short HEAD), sctp-proto $PROTO_VERSION, dcsctp $DC_VERSION (as published and dcsctp-nolog)"
