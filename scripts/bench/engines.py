@@ -287,7 +287,7 @@ def report(crit, start, csv_path, out_md):
     lines.append("Rows below 2×: " + ("; ".join(misses) if misses else "none"))
     lines.append("")
     if rows:
-        lines.append("| link | size | loss | engine | virtual s | data pkts/msg | B/data pkt | "
+        lines.append("| link | size | loss | engine | virtual s/transfer | data pkts/msg | B/data pkt | "
                      "B→A pkts/msg | rtx chunks | T3 | T3/10k msgs | rx drops (engine) | "
                      "rx discards (wire) | link lost | queue drops | queue peak kB | "
                      "stalled transfers |")
@@ -301,10 +301,10 @@ def report(crit, start, csv_path, out_md):
             lines.append(
                 f"| {r['link']} | {label.get(int(r['size']), r['size'])} | {r['loss']} | "
                 f"{r['engine']} | "
-                f"{float(r['virtual_s']):.4f} | {int(r['data_packets']) / n:.3f} | "
+                f"{float(r['virtual_s_per_transfer']):.4f} | {int(r['data_packets']) / n:.3f} | "
                 f"{float(r['bytes_per_data_packet']):.0f} | {int(r['b_to_a_packets']) / n:.3f} | "
                 f"{r['retransmitted_chunks']} | {t3 or 'n/a'} | "
-                f"{(f'{int(t3) * 10000 / n:.1f}' if t3 else 'n/a')} | "
+                f"{(f'{int(t3) * 10000 / n:.2f}' if t3 else 'n/a')} | "
                 f"{r['rx_drops_engine'] or 'n/a'} | {r['rx_discards_wire']} | "
                 f"{r['link_lost']} | {r['queue_dropped']} | "
                 f"{int(r['queue_peak_bytes']) / 1000:.0f} | {stalled} |")
