@@ -119,6 +119,12 @@ pub struct Stats {
     pub reordered: u64,
     /// Payload bytes delivered.
     pub bytes_delivered: u64,
+    /// Largest backlog of a bandwidth queue, in bytes waiting to be
+    /// serialised right after a packet joined it (that packet included).
+    /// A maximum, not a count: summed stats keep the largest, and
+    /// [`Network::reset_queue_peaks`](crate::Network::reset_queue_peaks)
+    /// starts it again.
+    pub queue_peak_bytes: u64,
 }
 
 impl Stats {
@@ -137,16 +143,18 @@ impl Stats {
         self.duplicated += o.duplicated;
         self.reordered += o.reordered;
         self.bytes_delivered += o.bytes_delivered;
+        self.queue_peak_bytes = self.queue_peak_bytes.max(o.queue_peak_bytes);
     }
 }
 
 impl std::fmt::Display for Stats {
     /// One line for test logs, e.g. `sent=100 delivered=95 lost=5 mtu=0
-    /// queue=0 undeliverable=0 duplicated=0 reordered=2 bytes=9500`.
+    /// queue=0 undeliverable=0 duplicated=0 reordered=2 bytes=9500
+    /// queue_peak=0`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "sent={} delivered={} lost={} mtu={} queue={} undeliverable={} duplicated={} reordered={} bytes={}",
+            "sent={} delivered={} lost={} mtu={} queue={} undeliverable={} duplicated={} reordered={} bytes={} queue_peak={}",
             self.sent,
             self.delivered,
             self.dropped_loss,
@@ -155,7 +163,8 @@ impl std::fmt::Display for Stats {
             self.undeliverable,
             self.duplicated,
             self.reordered,
-            self.bytes_delivered
+            self.bytes_delivered,
+            self.queue_peak_bytes
         )
     }
 }

@@ -536,9 +536,8 @@ impl Fabric {
         let mut depart = now;
         if let Some(bps) = cfg.bandwidth_bps {
             let start = link.busy_until.max(now);
-            let full = bps == 0
-                || backlog_bytes(start - now, bps).saturating_add(len as u64)
-                    > cfg.queue_limit_bytes as u64;
+            let backlog = backlog_bytes(start - now, bps).saturating_add(len as u64);
+            let full = bps == 0 || backlog > cfg.queue_limit_bytes as u64;
             if full {
                 link.stats.dropped_queue += 1;
                 self.stats.dropped_queue += 1;
@@ -547,6 +546,8 @@ impl Fabric {
             }
             depart = start.saturating_add(tx_time_ns(len, bps));
             link.busy_until = depart;
+            link.stats.queue_peak_bytes = link.stats.queue_peak_bytes.max(backlog);
+            self.stats.queue_peak_bytes = self.stats.queue_peak_bytes.max(backlog);
         }
         if self.rng.chance(cfg.loss) {
             link.stats.dropped_loss += 1;
@@ -1026,6 +1027,15 @@ impl<N: Node> Network<N> {
             out.add(&l.stats);
         }
         out
+    }
+
+    /// Starts [`Stats::queue_peak_bytes`] again, network-wide and on every
+    /// link, e.g. to measure one phase of a run.
+    pub fn reset_queue_peaks(&mut self) {
+        self.fab.stats.queue_peak_bytes = 0;
+        for l in &mut self.fab.links {
+            l.stats.queue_peak_bytes = 0;
+        }
     }
 
     /// Packets on the wire right now.

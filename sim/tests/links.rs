@@ -207,6 +207,14 @@ fn bandwidth_spaces_arrivals_by_serialisation_time() {
     let expected: Vec<Duration> = (1..=10).map(|k| 10 * MS + k * MS).collect();
     assert_eq!(times, expected);
     assert_eq!(net.stats().dropped_queue, 0);
+    // All ten were handed over at once: the tenth found nine ahead of it.
+    assert_eq!(net.stats().queue_peak_bytes, 12_500);
+    assert_eq!(net.link_stats(a, b).queue_peak_bytes, 12_500);
+    assert_eq!(net.link_stats(b, a).queue_peak_bytes, 0);
+    net.reset_queue_peaks();
+    net.node_mut(a).send_numbered(addr(2), 1, 1250);
+    net.run_until_idle(Duration::from_secs(1)).unwrap();
+    assert_eq!(net.stats().queue_peak_bytes, 1250);
 }
 
 #[test]
@@ -222,6 +230,8 @@ fn full_bandwidth_queue_drops_the_tail() {
     net.node_mut(a).send_numbered(addr(2), 10, 1250);
     net.run_until_idle(Duration::from_secs(1)).unwrap();
     assert_eq!(net.node(b).seqs(), [0, 1, 2, 3]);
+    // The dropped packets never joined the queue.
+    assert_eq!(net.stats().queue_peak_bytes, 5_000);
     assert_eq!(net.stats().dropped_queue, 6);
     assert_eq!(net.link_stats(a, b).dropped_queue, 6);
     // Once the queue has drained, the link accepts packets again.

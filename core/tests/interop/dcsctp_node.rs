@@ -10,19 +10,24 @@
 //! As published, dcsctp formats every packet it sends or receives as a hex
 //! string for its log (`logging::log_packet`) whether or not a logger is
 //! installed; that cost is part of every number measured through it.
+//! `scripts/bench-engines.sh` builds the benchmark a second time with a
+//! copy of dcsctp where that one call is gated, and measures both.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use dcsctp::api::{
+use mcsctp_sim::{Datagram, Node};
+
+// The engine through `super::dcsctp_crate` and the rest of the harness
+// through `crate::interop`, so that `benches/bulk.rs` can compile this
+// file a second time against a patched dcsctp (see `interop/mod.rs`).
+use super::dcsctp_crate::api::{
     DcSctpSocket, ErrorKind, Message, Options, PpId, SendError, SendOptions, SocketEvent,
     SocketTime, StreamId,
 };
-use mcsctp_sim::{Datagram, Node};
-
-use super::{Closed, Common, MAX_PACKET, Msg, PPID, SCTP_PORT, Stack, Wire};
+use crate::interop::{Closed, Common, MAX_PACKET, Msg, PPID, SCTP_PORT, Stack, Wire};
 
 pub struct DcNode {
     pub sock: Box<dyn DcSctpSocket>,
@@ -56,6 +61,15 @@ impl DcNode {
         }
     }
 
+    /// [`options`](Self::options) (DATA) with the receive window of the
+    /// other engines in the benchmark, 1 MiB (dcsctp's default is 5 MiB).
+    pub fn bench_options() -> Options {
+        Options {
+            max_receiver_window_buffer_size: crate::interop::RECEIVE_WINDOW,
+            ..Self::options(false)
+        }
+    }
+
     pub fn new(
         name: &str,
         options: &Options,
@@ -64,7 +78,7 @@ impl DcNode {
         remote: SocketAddr,
     ) -> Self {
         Self {
-            sock: dcsctp::new_socket(name, options),
+            sock: super::dcsctp_crate::new_socket(name, options),
             epoch,
             local,
             remote,
@@ -172,6 +186,7 @@ impl Node for DcNode {
         _remote: SocketAddr,
         data: Bytes,
     ) {
+        self.wire.incoming(&data);
         let t = self.time(now);
         self.sock.advance_time(t);
         self.sock.handle_input(&data);
@@ -247,5 +262,9 @@ impl Stack for DcNode {
 
     fn wire(&self) -> &Wire {
         &self.wire
+    }
+
+    fn wire_mut(&mut self) -> &mut Wire {
+        &mut self.wire
     }
 }

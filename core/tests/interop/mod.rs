@@ -20,6 +20,12 @@
 pub mod dcsctp_node;
 pub mod proto_node;
 
+/// The dcsctp crate [`dcsctp_node`] drives, as published. `benches/bulk.rs`
+/// compiles that file a second time in a crate whose `dcsctp_crate` is a
+/// copy of dcsctp with the per-packet log formatting gated off
+/// (`scripts/bench-engines.sh`).
+use dcsctp as dcsctp_crate;
+
 use std::any::Any;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -42,6 +48,9 @@ pub const SCTP_PORT: u16 = 5000;
 /// Largest SCTP packet, common header included: the path MTU the issue
 /// asks for.
 pub const MAX_PACKET: usize = 1200;
+/// The receive window every engine offers in the benchmark (and mcsctp's
+/// and sctp-proto's in the tests): 1 MiB.
+pub const RECEIVE_WINDOW: usize = 1 << 20;
 /// The PPID of every test message: WebRTC Binary. sctp-proto maps PPIDs
 /// it does not know to `Unknown`, so only WebRTC values survive it.
 pub const PPID: u32 = 53;
@@ -91,6 +100,15 @@ pub struct Wire {
     pub bytes: u64,
     pub largest_packet: usize,
     pub chunks: [u64; 256],
+    /// Packets carrying at least one DATA or I-DATA chunk, and their bytes
+    /// (SCTP packet, common header onward).
+    pub data_packets: u64,
+    pub data_bytes: u64,
+    /// The Advertised Receiver Window Credit of the last INIT or INIT ACK
+    /// this node sent: the receive window it offered.
+    pub a_rwnd: Option<u32>,
+    /// Packet-level accounting for the benchmark (off unless set).
+    pub audit: Option<Box<Audit>>,
 }
 
 impl Default for Wire {
@@ -100,6 +118,10 @@ impl Default for Wire {
             bytes: 0,
             largest_packet: 0,
             chunks: [0; 256],
+            data_packets: 0,
+            data_bytes: 0,
+            a_rwnd: None,
+            audit: None,
         }
     }
 }
@@ -122,6 +144,34 @@ pub mod ct {
     pub const I_FORWARD_TSN: u8 = 194;
 }
 
+/// The chunks of an SCTP packet as (type, whole chunk without padding);
+/// a malformed tail stops the walk.
+fn chunks_of(packet: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    let mut at = 12;
+    std::iter::from_fn(move || {
+        if at + 4 > packet.len() {
+            return None;
+        }
+        let len = usize::from(u16::from_be_bytes([packet[at + 2], packet[at + 3]]));
+        if len < 4 || at + len > packet.len() {
+            return None;
+        }
+        let c = (packet[at], &packet[at..at + len]);
+        at += len.div_ceil(4) * 4;
+        Some(c)
+    })
+}
+
+fn be32(b: &[u8]) -> u32 {
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// The TSN of a DATA or I-DATA chunk (both carry it right after the chunk
+/// header, RFC 9260 §3.3.1, RFC 8260 §2.1).
+fn data_tsn(chunk: &[u8]) -> Option<u32> {
+    (chunk.len() >= 8).then(|| be32(&chunk[4..]))
+}
+
 impl Wire {
     /// Counts the chunks of one outgoing SCTP packet (headers only; a
     /// malformed tail stops the walk).
@@ -129,20 +179,146 @@ impl Wire {
         self.packets += 1;
         self.bytes += packet.len() as u64;
         self.largest_packet = self.largest_packet.max(packet.len());
-        let mut at = 12;
-        while at + 4 <= packet.len() {
-            let typ = packet[at];
-            let len = usize::from(u16::from_be_bytes([packet[at + 2], packet[at + 3]]));
-            if len < 4 {
-                break;
-            }
+        let mut data = false;
+        for (typ, chunk) in chunks_of(packet) {
             self.chunks[usize::from(typ)] += 1;
-            at += len.div_ceil(4) * 4;
+            match typ {
+                ct::DATA | ct::I_DATA => {
+                    data = true;
+                    if let (Some(a), Some(tsn)) = (self.audit.as_deref_mut(), data_tsn(chunk)) {
+                        a.sent_data(tsn);
+                    }
+                }
+                // Initiate Tag, then a_rwnd (RFC 9260 §3.3.2, §3.3.3).
+                ct::INIT | ct::INIT_ACK if chunk.len() >= 12 => {
+                    self.a_rwnd = Some(be32(&chunk[8..]));
+                }
+                ct::SACK => {
+                    if let Some(a) = self.audit.as_deref_mut() {
+                        a.sent_sack(chunk);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if data {
+            self.data_packets += 1;
+            self.data_bytes += packet.len() as u64;
+        }
+    }
+
+    /// An SCTP packet this node received, for the [`Audit`] (nothing
+    /// without one).
+    pub fn incoming(&mut self, packet: &[u8]) {
+        let Some(a) = self.audit.as_deref_mut() else {
+            return;
+        };
+        for (typ, chunk) in chunks_of(packet) {
+            if let (ct::DATA | ct::I_DATA, Some(tsn)) = (typ, data_tsn(chunk)) {
+                a.received_data(tsn);
+            }
         }
     }
 
     pub fn count(&self, typ: u8) -> u64 {
         self.chunks[usize::from(typ)]
+    }
+}
+
+/// What one node's packets say about its engine, the same way for every
+/// engine, from the packets alone:
+///
+/// - as a receiver, the DATA chunks it **discarded**: a chunk that reached
+///   the node and that the next SACK the node sent does not acknowledge
+///   (neither by its Cumulative TSN Ack nor by a gap block) although that
+///   SACK reports a higher TSN. A receiver that keeps a chunk reports it
+///   in every later SACK (RFC 9260 §6.2, §3.3.4; reneging, §6.2, is the
+///   only exception, and none of the engines here reneges); a chunk above
+///   the highest TSN a SACK reports (e.g. beyond its last gap block, if a
+///   receiver reports only some blocks) is judged by a later SACK;
+///   A receiver that drops a chunk and sends no SACK at all afterwards
+///   (dcsctp with a full reassembly queue) is not caught: there is nothing
+///   to judge by;
+/// - as a sender, the DATA chunks it sent more than once: chunks sent
+///   minus the TSNs they covered.
+#[derive(Debug, Default, Clone)]
+pub struct Audit {
+    /// TSNs received and not yet acknowledged by a SACK of this node.
+    unacked: Vec<u32>,
+    /// DATA chunks received and then left out of a SACK (see above).
+    pub discarded: u64,
+    /// DATA / I-DATA chunks sent.
+    pub data_chunks: u64,
+    /// Lowest and highest TSN sent (serial number order).
+    tsn_range: Option<(u32, u32)>,
+}
+
+/// `a < b` in serial number arithmetic (RFC 1982) on 32 bits.
+fn serial_lt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+impl Audit {
+    /// DATA chunks sent beyond one per TSN: retransmissions.
+    pub fn retransmitted(&self) -> u64 {
+        let tsns = self
+            .tsn_range
+            .map_or(0, |(lo, hi)| u64::from(hi.wrapping_sub(lo)) + 1);
+        self.data_chunks.saturating_sub(tsns)
+    }
+
+    fn sent_data(&mut self, tsn: u32) {
+        self.data_chunks += 1;
+        self.tsn_range = Some(match self.tsn_range {
+            None => (tsn, tsn),
+            Some((lo, hi)) => (
+                if serial_lt(tsn, lo) { tsn } else { lo },
+                if serial_lt(hi, tsn) { tsn } else { hi },
+            ),
+        });
+    }
+
+    fn received_data(&mut self, tsn: u32) {
+        self.unacked.push(tsn);
+    }
+
+    /// Judges the received TSNs by one SACK chunk (RFC 9260 §3.3.4:
+    /// Cumulative TSN Ack, a_rwnd, gap block and duplicate counts, then
+    /// the gap blocks as offsets from the cumulative ack).
+    fn sent_sack(&mut self, chunk: &[u8]) {
+        if chunk.len() < 16 || self.unacked.is_empty() {
+            return;
+        }
+        let cum = be32(&chunk[4..]);
+        let gaps = usize::from(u16::from_be_bytes([chunk[12], chunk[13]]));
+        let blocks: Vec<(u32, u32)> = chunk[16..]
+            .chunks_exact(4)
+            .take(gaps)
+            .map(|b| {
+                (
+                    u32::from(u16::from_be_bytes([b[0], b[1]])),
+                    u32::from(u16::from_be_bytes([b[2], b[3]])),
+                )
+            })
+            .collect();
+        let highest = blocks.iter().map(|&(_, end)| end).max().unwrap_or(0);
+        let mut discarded = 0;
+        self.unacked.retain(|&tsn| {
+            let off = tsn.wrapping_sub(cum) as i32;
+            if off <= 0 {
+                return false;
+            }
+            let off = off as u32;
+            if blocks.iter().any(|&(s, e)| (s..=e).contains(&off)) {
+                return false;
+            }
+            if off < highest {
+                discarded += 1;
+                return false;
+            }
+            true
+        });
+        self.discarded += discarded;
     }
 }
 
@@ -186,6 +362,16 @@ pub trait Stack: Node + Any {
     fn abort(&mut self, now: Instant);
     /// What this node put on the wire.
     fn wire(&self) -> &Wire;
+    fn wire_mut(&mut self) -> &mut Wire;
+    /// T3-rtx expirations the engine itself counted, if it counts them.
+    fn t3_expirations(&self) -> Option<u64> {
+        None
+    }
+    /// DATA chunks the engine itself counted as dropped for lack of
+    /// receive buffer, if it counts them.
+    fn receive_buffer_drops(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// What every adapter keeps the same way: messages submitted but not yet
@@ -214,6 +400,11 @@ pub struct Inbox {
     pub got: Vec<Got>,
     pub messages: usize,
     pub bytes: u64,
+    /// How [`digests`](Self::digests) fingerprints what is read.
+    pub digest_mode: DigestMode,
+    /// Per stream, a fingerprint of every message read, in order (see
+    /// [`Digest`]); empty with [`DigestMode::Off`].
+    pub digests: Vec<(u16, Digest)>,
 }
 
 impl Inbox {
@@ -224,15 +415,19 @@ impl Inbox {
         }
     }
 
-    /// Counts a message that is not kept.
-    pub fn count(&mut self, len: usize) {
+    /// Counts a message that is not kept, read in `parts` (one, unless the
+    /// engine delivered it in pieces).
+    pub fn count(&mut self, stream: u16, parts: &[&[u8]]) {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
         self.messages += 1;
         self.bytes += len as u64;
+        self.digest(stream, parts);
     }
 
     pub fn push(&mut self, stream: u16, ppid: u32, payload: Bytes) {
         self.messages += 1;
         self.bytes += payload.len() as u64;
+        self.digest(stream, &[&payload]);
         if self.keep {
             self.got.push(Got {
                 stream,
@@ -240,6 +435,100 @@ impl Inbox {
                 payload,
             });
         }
+    }
+
+    fn digest(&mut self, stream: u16, parts: &[&[u8]]) {
+        if self.digest_mode == DigestMode::Off {
+            return;
+        }
+        let i = match self.digests.iter().position(|(s, _)| *s == stream) {
+            Some(i) => i,
+            None => {
+                self.digests.push((stream, Digest::default()));
+                self.digests.len() - 1
+            }
+        };
+        self.digests[i].1.add(self.digest_mode, parts);
+    }
+}
+
+/// How much of each message a [`Digest`] covers.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum DigestMode {
+    #[default]
+    Off,
+    /// The length and the first and last 16 bytes: constant work per
+    /// message, which catches lost, duplicated, reordered, truncated or
+    /// swapped messages but not a corrupted byte in the middle of one.
+    Sampled,
+    /// Every byte.
+    Full,
+}
+
+/// A running fingerprint of the messages of one stream, in order: each
+/// message's length and what [`DigestMode`] covers of it (sampled: the
+/// first and last 16 bytes as four words; full: the CRC32c of every byte,
+/// hardware-accelerated), folded in with an order-dependent multiplicative
+/// mix. About 5 ns per message sampled, so that the timed iterations can
+/// afford it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Digest {
+    pub messages: u64,
+    pub bytes: u64,
+    pub hash: u64,
+}
+
+impl Digest {
+    fn mix(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    /// Adds one message, given in `parts`.
+    pub fn add(&mut self, mode: DigestMode, parts: &[&[u8]]) {
+        const EDGE: usize = 16;
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        match mode {
+            DigestMode::Off => return,
+            DigestMode::Full => {
+                let crc = parts.iter().fold(0, |c, p| crc32c::crc32c_append(c, p));
+                self.mix(u64::from(crc));
+            }
+            DigestMode::Sampled => {
+                // Pieces (rare: partial delivery) are joined first.
+                let joined;
+                let whole: &[u8] = match parts {
+                    [one] => one,
+                    _ => {
+                        joined = parts.concat();
+                        &joined
+                    }
+                };
+                let edge = len.min(EDGE);
+                let mut words = [[0u8; EDGE]; 2];
+                words[0][..edge].copy_from_slice(&whole[..edge]);
+                words[1][..edge].copy_from_slice(&whole[len - edge..]);
+                for w in words.as_flattened().chunks_exact(8) {
+                    self.mix(u64::from_le_bytes(w.try_into().expect("8 bytes")));
+                }
+            }
+        }
+        self.mix(len as u64);
+        self.messages += 1;
+        self.bytes += len as u64;
+    }
+
+    /// The digests, per stream in order of first appearance, of `msgs`
+    /// read in order (what an in-order receiver's [`Inbox::digests`] must
+    /// equal).
+    pub fn of(mode: DigestMode, msgs: &[Msg]) -> Vec<(u16, Digest)> {
+        let mut inbox = Inbox {
+            digest_mode: mode,
+            ..Inbox::default()
+        };
+        for m in msgs {
+            inbox.digest(m.stream, &[&m.payload]);
+        }
+        inbox.digests
     }
 }
 
@@ -348,7 +637,8 @@ impl McNode {
                                 .inbox
                                 .push(d.stream.0, d.ppid.0, parts.concat().into());
                         } else {
-                            self.c.inbox.count(parts.iter().map(Bytes::len).sum());
+                            let parts: Vec<&[u8]> = parts.iter().map(|p| &p[..]).collect();
+                            self.c.inbox.count(d.stream.0, &parts);
                         }
                     }
                 }
@@ -397,6 +687,7 @@ impl Node for McNode {
         remote: SocketAddr,
         data: Bytes,
     ) {
+        self.wire.incoming(&data);
         self.peer.handle_datagram(now, local, remote, data);
         self.service(now);
     }
@@ -467,6 +758,20 @@ impl Stack for McNode {
 
     fn wire(&self) -> &Wire {
         &self.wire
+    }
+
+    fn wire_mut(&mut self) -> &mut Wire {
+        &mut self.wire
+    }
+
+    fn t3_expirations(&self) -> Option<u64> {
+        let h = self.assoc?;
+        Some(self.peer.ep.association_stats(h)?.t3_expirations)
+    }
+
+    fn receive_buffer_drops(&self) -> Option<u64> {
+        let h = self.assoc?;
+        Some(self.peer.ep.association_stats(h)?.data_chunks_dropped)
     }
 }
 
@@ -779,4 +1084,113 @@ pub fn dump(net: &Network<BoxedNode>) -> String {
         );
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bare SCTP packet: a zero common header, then the chunks padded.
+    fn packet(chunks: &[Vec<u8>]) -> Vec<u8> {
+        let mut p = vec![0u8; 12];
+        for c in chunks {
+            p.extend_from_slice(c);
+            p.resize(p.len().next_multiple_of(4), 0);
+        }
+        p
+    }
+
+    /// A DATA chunk with TSN `tsn` and two bytes of user data.
+    fn data(tsn: u32) -> Vec<u8> {
+        let mut c = vec![ct::DATA, 3, 0, 18];
+        c.extend_from_slice(&tsn.to_be_bytes());
+        c.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 53, 0xaa, 0xbb]);
+        c
+    }
+
+    fn sack(cum: u32, gaps: &[(u16, u16)]) -> Vec<u8> {
+        let len = 16 + 4 * gaps.len();
+        let mut c = vec![ct::SACK, 0];
+        c.extend_from_slice(&(len as u16).to_be_bytes());
+        c.extend_from_slice(&cum.to_be_bytes());
+        c.extend_from_slice(&(1u32 << 20).to_be_bytes());
+        c.extend_from_slice(&(gaps.len() as u16).to_be_bytes());
+        c.extend_from_slice(&0u16.to_be_bytes());
+        for (s, e) in gaps {
+            c.extend_from_slice(&s.to_be_bytes());
+            c.extend_from_slice(&e.to_be_bytes());
+        }
+        c
+    }
+
+    fn audited() -> Wire {
+        Wire {
+            audit: Some(Box::default()),
+            ..Wire::default()
+        }
+    }
+
+    #[test]
+    fn audit_counts_a_received_chunk_that_a_sack_reporting_higher_tsns_leaves_out() {
+        let mut w = audited();
+        // 13 lost on the way; 11 arrives but the receiver throws it away.
+        w.incoming(&packet(&[data(10), data(11), data(12), data(14)]));
+        w.record(&packet(&[sack(10, &[(2, 2)])]));
+        let a = w.audit.as_deref().unwrap();
+        // 11 is judged (below the 12 the SACK reports); 14, above the
+        // highest reported TSN, waits for a later SACK.
+        assert_eq!((a.discarded, a.unacked.clone()), (1, vec![14]));
+        w.record(&packet(&[sack(12, &[(2, 2)])]));
+        let a = w.audit.as_deref().unwrap();
+        assert_eq!((a.discarded, a.unacked.len()), (1, 0));
+    }
+
+    #[test]
+    fn audit_counts_chunks_sent_twice_as_retransmissions_across_tsn_wrap() {
+        let mut w = audited();
+        let tsns = [u32::MAX - 1, u32::MAX, 0, 1, u32::MAX, 2];
+        w.record(&packet(&tsns.map(data)));
+        assert_eq!(w.audit.as_deref().unwrap().retransmitted(), 1);
+        assert_eq!((w.data_packets, w.count(ct::DATA)), (1, 6));
+    }
+
+    #[test]
+    fn digest_of_a_message_read_in_pieces_equals_that_of_the_whole() {
+        let whole = payload(1, 7, 3000);
+        for mode in [DigestMode::Sampled, DigestMode::Full] {
+            let mut one = Digest::default();
+            one.add(mode, &[&whole]);
+            let mut pieces = Digest::default();
+            pieces.add(mode, &[&whole[..5], &whole[5..2000], &whole[2000..]]);
+            assert_eq!(one, pieces, "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn digest_tells_swapped_truncated_and_corrupted_messages_apart() {
+        let msgs: Vec<Msg> = (0..3)
+            .map(|i| Msg {
+                stream: 1,
+                unordered: false,
+                payload: payload(2, i, 100),
+            })
+            .collect();
+        let sent = Digest::of(DigestMode::Sampled, &msgs);
+        let mut swapped = msgs.clone();
+        swapped.swap(0, 1);
+        assert_ne!(Digest::of(DigestMode::Sampled, &swapped), sent);
+        let mut cut = msgs.clone();
+        cut[2].payload = cut[2].payload.slice(..99);
+        assert_ne!(Digest::of(DigestMode::Sampled, &cut), sent);
+        // A byte in the middle: only the full digest sees it.
+        let mut bad = msgs.clone();
+        let mut v = bad[1].payload.to_vec();
+        v[50] ^= 1;
+        bad[1].payload = v.into();
+        assert_eq!(Digest::of(DigestMode::Sampled, &bad), sent);
+        assert_ne!(
+            Digest::of(DigestMode::Full, &bad),
+            Digest::of(DigestMode::Full, &msgs)
+        );
+    }
 }

@@ -99,7 +99,7 @@ pub struct ProtoOptions {
 impl Default for ProtoOptions {
     fn default() -> Self {
         Self {
-            receive_buffer: 1024 * 1024,
+            receive_buffer: super::RECEIVE_WINDOW as u32,
             max_message: 256 * 1024,
             packet_size: SAFE_PACKET,
             watch_shutdown: true,
@@ -364,7 +364,7 @@ fn read_stream(a: &mut Association, id: u16, inbox: &mut Inbox, scratch: &mut Ve
         if inbox.keep {
             inbox.push(id, chunks.ppi as u32, Bytes::copy_from_slice(&scratch[..n]));
         } else {
-            inbox.count(n);
+            inbox.count(id, &[&scratch[..n]]);
         }
     }
 }
@@ -377,6 +377,7 @@ impl Node for ProtoNode {
         remote: SocketAddr,
         data: Bytes,
     ) {
+        self.wire.incoming(&data);
         if self.watch_shutdown {
             self.observe_incoming(&data);
         }
@@ -471,5 +472,14 @@ impl Stack for ProtoNode {
 
     fn wire(&self) -> &Wire {
         &self.wire
+    }
+
+    fn wire_mut(&mut self) -> &mut Wire {
+        &mut self.wire
+    }
+
+    fn t3_expirations(&self) -> Option<u64> {
+        let (_, a) = self.assoc.as_ref()?;
+        Some(a.stats().get_num_t3timeouts())
     }
 }
