@@ -336,16 +336,22 @@ impl Association {
             // for it instead of going out part-empty. With nothing in
             // flight, whatever the window allows goes (it may be a zero
             // window probe).
-            let next = self
-                .send
-                .next_message_remaining(interleaving)
-                .unwrap_or(full_fragment);
-            let want = fill_capacity(room, chunk_header, next).min(self.send.buffered_bytes());
-            if window < want && q.outstanding_bytes() > 0 {
-                break;
+            let room_payload = (room - chunk_header).min(full_fragment);
+            if window < room_payload && q.outstanding_bytes() > 0 {
+                // (What the rest of the packet would carry is at most
+                // `room_payload`, so only a smaller window can cut it.)
+                let next = self
+                    .send
+                    .next_message_remaining(interleaving)
+                    .unwrap_or(full_fragment);
+                let want =
+                    fill_capacity(room, chunk_header, next).min(self.send.buffered_bytes());
+                if window < want {
+                    break;
+                }
             }
             // RFC 9260 §6.1 A/B: the windows bound the new data too.
-            let max_payload = (room - chunk_header).min(full_fragment).min(window);
+            let max_payload = room_payload.min(window);
             let Some(produced) = self.send.produce_packed(now, max_payload, 0, interleaving) else {
                 break;
             };

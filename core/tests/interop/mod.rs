@@ -550,11 +550,15 @@ pub struct McNode {
 }
 
 impl McNode {
-    /// An mcsctp endpoint on SCTP port 5000 with 1200-byte packets.
+    /// An mcsctp endpoint on SCTP port 5000 with 1200-byte packets,
+    /// offering a window of [`RECEIVE_WINDOW`] like the other engines: its
+    /// buffer is one packet larger, the packet its a_rwnd keeps back for
+    /// the chunk that fills a gap.
     pub fn config(seed: u64) -> EndpointConfig {
         let mut c = EndpointConfig::with_seed(seed);
         c.port = SCTP_PORT;
         c.max_packet_size = MAX_PACKET;
+        c.association.receive_buffer = RECEIVE_WINDOW + MAX_PACKET;
         c
     }
 
