@@ -325,7 +325,10 @@ fn a_fifo_link_sees_no_spurious_retransmission() {
         let sent = pair.a().ep.association_stats(h).expect("stats");
         let got = pair.z().ep.association_stats(hz).expect("stats");
         let what = format!("{len} B, loss {loss}, {bandwidth:?} bit/s");
-        assert!(sent.data_chunks_retransmitted > 0, "{what}: nothing was lost");
+        assert!(
+            sent.data_chunks_retransmitted > 0,
+            "{what}: nothing was lost"
+        );
         assert_eq!(got.duplicate_chunks_received, 0, "{what}: {sent:?}");
         assert_eq!(sent.t3_expirations, 0, "{what}");
     }

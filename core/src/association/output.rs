@@ -344,8 +344,7 @@ impl Association {
                     .send
                     .next_message_remaining(interleaving)
                     .unwrap_or(full_fragment);
-                let want =
-                    fill_capacity(room, chunk_header, next).min(self.send.buffered_bytes());
+                let want = fill_capacity(room, chunk_header, next).min(self.send.buffered_bytes());
                 if window < want {
                     break;
                 }

@@ -540,7 +540,8 @@ impl RetransmissionQueue {
     pub fn handle_loss_timer(&mut self, now: Instant) -> LossTimerOutcome {
         let mut out = LossTimerOutcome::default();
         if self.rack_timer.is_some_and(|at| at <= now) {
-            out.marked = self.rack_detect(now, 0, &mut out.abandoned);
+            let all = [(0, self.chunks.len())];
+            out.marked = self.rack_detect(now, &all, &mut out.abandoned);
             if out.marked {
                 out.entered_fast_recovery = self.enter_fast_recovery();
             }
@@ -884,33 +885,41 @@ impl RetransmissionQueue {
         true
     }
 
-    /// RFC 8985 §6.2 step 5 over the chunks from index `from`: marks lost
-    /// every outstanding chunk sent before the newest acknowledged one whose
-    /// time is up, and sets the reordering timer for the others. True if
-    /// it marked any.
-    fn rack_detect(&mut self, now: Instant, from: usize, abandoned: &mut Vec<MessageKey>) -> bool {
+    /// RFC 8985 §6.2 step 5 over the chunks in the index ranges `within`
+    /// (in order): marks lost every outstanding chunk sent before the newest
+    /// acknowledged one whose time is up, and sets the reordering timer for
+    /// the others. True if it marked any.
+    fn rack_detect(
+        &mut self,
+        now: Instant,
+        within: &[(usize, usize)],
+        abandoned: &mut Vec<MessageKey>,
+    ) -> bool {
         self.rack_timer = None;
         let reo_wnd = self
             .rack
             .reo_wnd(self.fast_recovery_exit.is_some(), self.srtt);
         let mut marked = false;
-        for i in from..self.chunks.len() {
-            let c = &self.chunks[i];
-            if c.state != State::Outstanding || c.mark.is_some() {
-                continue;
-            }
-            let Some(deadline) = self.rack.deadline(c.sent_at, c.xmit, reo_wnd) else {
-                if c.transmissions == 1 {
-                    // First transmissions go out in TSN order: every later
-                    // one was sent after the newest acknowledged chunk too.
-                    break;
+        for &(lo, hi) in within {
+            for i in lo..hi.min(self.chunks.len()) {
+                let c = &self.chunks[i];
+                if c.state != State::Outstanding || c.mark.is_some() {
+                    continue;
                 }
-                continue;
-            };
-            if now >= deadline {
-                marked |= self.mark_lost(i, now, abandoned);
-            } else {
-                self.rack_timer = Some(self.rack_timer.map_or(deadline, |t| t.min(deadline)));
+                let Some(deadline) = self.rack.deadline(c.sent_at, c.xmit, reo_wnd) else {
+                    if c.transmissions == 1 {
+                        // First transmissions go out in TSN order: every
+                        // later one was sent after the newest acknowledged
+                        // chunk too.
+                        return marked;
+                    }
+                    continue;
+                };
+                if now >= deadline {
+                    marked |= self.mark_lost(i, now, abandoned);
+                } else {
+                    self.rack_timer = Some(self.rack_timer.map_or(deadline, |t| t.min(deadline)));
+                }
             }
         }
         marked
@@ -1015,21 +1024,34 @@ impl RetransmissionQueue {
         // Taking it for reneged retransmitted whole windows of data the
         // peer held whenever a burst of losses made more gaps than a SACK
         // lists. A SACK without gap blocks reports everything.
-        let mut reneged: Vec<usize> = Vec::new();
-        let mut r = merged.iter().peekable();
-        let may_renege = self.gap_acked;
         let reported_end = merged.last().map_or(len, |&(_, hi)| hi + 1);
+        // What the SACK reports missing, as index ranges: the holes between
+        // the cumulative ack and its gap blocks. Only chunks there can be
+        // reneged, struck or found lost below; walking the holes instead
+        // of every chunk keeps a SACK's cost to the size of its report,
+        // not of the flight (a 1 MiB window holds 10 000 small chunks).
+        let mut holes: Vec<(usize, usize)> = Vec::with_capacity(merged.len() + 1);
+        let mut from = d;
+        for &(lo, hi) in &merged {
+            if lo > from {
+                holes.push((from, lo));
+            }
+            from = from.max(hi + 1);
+        }
+        if merged.is_empty() {
+            holes.push((d, len));
+        }
+        let mut reneged: Vec<usize> = Vec::new();
+        let may_renege = self.gap_acked;
         self.gap_acked = !merged.is_empty() || (may_renege && reported_end < len);
-        for i in if may_renege {
-            d..reported_end
-        } else {
-            len..len
-        } {
-            while r.next_if(|&&(_, hi)| hi < i).is_some() {}
-            let covered = r.peek().is_some_and(|&&(lo, _)| lo <= i);
-            if !covered && self.chunks[i].state == State::Acked {
-                self.chunks[i].state = State::Outstanding;
-                reneged.push(i);
+        if may_renege {
+            for &(lo, hi) in &holes {
+                for i in lo..hi {
+                    if self.chunks[i].state == State::Acked {
+                        self.chunks[i].state = State::Outstanding;
+                        reneged.push(i);
+                    }
+                }
             }
         }
 
@@ -1058,8 +1080,10 @@ impl RetransmissionQueue {
             newly_marked |= q.mark_lost(i, now, abandoned);
         };
         if let Some(limit) = limit {
-            for i in d..limit.min(len) {
-                strike(self, i, &mut abandoned);
+            for &(lo, hi) in &holes {
+                for i in lo..hi.min(limit) {
+                    strike(self, i, &mut abandoned);
+                }
             }
         }
         for &i in &reneged {
@@ -1076,7 +1100,14 @@ impl RetransmissionQueue {
             self.rack.on_duplicate_reported();
         }
         if self.rack.take_advanced() && self.cfg.rack_tlp {
-            newly_marked |= self.rack_detect(now, d, &mut abandoned);
+            // And what lies beyond the SACK's last block: an earlier SACK
+            // may have acknowledged chunks there (RACK's newest among
+            // them) that this one, at its block limit, does not list.
+            let mut within = holes.clone();
+            if reported_end < len && !merged.is_empty() {
+                within.push((reported_end, len));
+            }
+            newly_marked |= self.rack_detect(now, &within, &mut abandoned);
         }
 
         // §6.2.1 D iv: "If the Cumulative TSN Ack matches or exceeds the
