@@ -240,21 +240,28 @@ fn small_messages_fill_packets_and_are_never_split() {
 }
 
 #[test]
-fn large_messages_fill_packets() {
-    // 1452 - 12 - 16 = 1424 bytes of user data per full DATA packet.
-    for len in [1200usize, 65_536] {
+fn large_messages_fill_packets_and_small_ones_travel_whole() {
+    // 1452 - 12 - 20 = 1420 bytes of user data per full I-DATA packet.
+    // Messages larger than that are cut to fill packets; one that fits a
+    // packet of its own is not split to fill the end of another.
+    for (len, per_packet) in [(1200usize, None), (3000, Some(1420)), (65_536, Some(1420))] {
         let count = (8 << 20) / len;
         let (mut pair, h) = pair_with(|_| {});
         pair.a().log = true;
         send_all(&mut pair, h, count, len);
         run_until_received(&mut pair, count, Duration::from_secs(30));
         check_received(pair.z(), count, len);
-        let (packets, _, _) = data_packets(pair.a());
-        let ideal = (count * len).div_ceil(1424);
-        assert!(
-            packets <= ideal * 102 / 100,
-            "{len} B: {packets} packets, {ideal} would do"
-        );
+        let (packets, chunks, _) = data_packets(pair.a());
+        match per_packet {
+            None => assert_eq!((packets, chunks), (count, count), "{len} B"),
+            Some(full) => {
+                let ideal = (count * len).div_ceil(full);
+                assert!(
+                    packets <= ideal * 102 / 100,
+                    "{len} B: {packets} packets, {ideal} would do"
+                );
+            }
+        }
     }
 }
 

@@ -340,18 +340,27 @@ impl Association {
             if window < room_payload && q.outstanding_bytes() > 0 {
                 // (What the rest of the packet would carry is at most
                 // `room_payload`, so only a smaller window can cut it.)
-                let next = self
+                let (head, then) = self
                     .send
                     .next_message_remaining(interleaving)
-                    .unwrap_or(full_fragment);
-                let want = fill_capacity(room, chunk_header, next).min(self.send.buffered_bytes());
+                    .unwrap_or((full_fragment, None));
+                let want = fill_capacity(room, chunk_header, head, then, full_fragment)
+                    .min(self.send.buffered_bytes());
                 if window < want {
                     break;
                 }
             }
             // RFC 9260 §6.1 A/B: the windows bound the new data too.
             let max_payload = room_payload.min(window);
-            let Some(produced) = self.send.produce_packed(now, max_payload, 0, interleaving) else {
+            // A message that would travel whole in a packet of its own is
+            // not split to fill the end of this one: the split costs a
+            // chunk header and a reassembly, and makes one lost packet
+            // hurt two messages. Larger messages are cut to fill packets.
+            let whole = if b.is_empty() { 0 } else { full_fragment };
+            let Some(produced) = self
+                .send
+                .produce_packed(now, max_payload, whole, interleaving)
+            else {
                 break;
             };
             let chunk = produced.chunk.clone();
@@ -381,19 +390,36 @@ impl Association {
     }
 }
 
-/// User-data bytes that `room` bytes of a packet carry when every message
-/// queued is `next` bytes long: as many whole chunks as fit, then a
-/// fragment of the next message if at least [`MIN_FILL`] bytes of it fit.
-fn fill_capacity(room: usize, chunk_header: usize, next: usize) -> usize {
-    let per_chunk = chunk_header + next.max(1).next_multiple_of(4);
+/// User-data bytes that `room` bytes of a packet carry, as `add_data`
+/// fills packets: `head` bytes of the message served next (all of it if
+/// they fit), then messages of `then` bytes each (the length of the one
+/// queued behind it; `head` when unknown), as many as fit whole, and a
+/// fragment of one more if at least [`MIN_FILL`] bytes of it fit and it is
+/// too large for a packet of its own (`full_fragment`).
+fn fill_capacity(
+    room: usize,
+    chunk_header: usize,
+    head: usize,
+    then: Option<usize>,
+    full_fragment: usize,
+) -> usize {
+    let Some(room) = room.checked_sub(chunk_header) else {
+        return 0;
+    };
+    if head >= room {
+        return room;
+    }
+    let room = room - head.next_multiple_of(4);
+    let next = then.unwrap_or(head).max(1);
+    let per_chunk = chunk_header + next.next_multiple_of(4);
     let whole = room / per_chunk;
     let left = room - whole * per_chunk;
-    let tail = if left >= chunk_header + MIN_FILL {
+    let tail = if left >= chunk_header + MIN_FILL && next > full_fragment {
         left - chunk_header
     } else {
         0
     };
-    whole * next + tail
+    head + whole * next + tail
 }
 
 fn encode(

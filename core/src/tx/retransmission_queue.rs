@@ -512,10 +512,14 @@ impl RetransmissionQueue {
         let Some(srtt) = self.srtt else {
             return;
         };
+        // The peer may delay its SACK for a lone packet, but not while it
+        // holds data above a gap (RFC 9260 §6.7: a receiver that sees a gap
+        // SACKs at once).
+        let lone_packet = self.flight <= self.pmdcs() && !self.gap_acked;
         let at = now
             + probe_timeout(
                 srtt,
-                self.flight <= self.pmdcs(),
+                lone_packet,
                 self.cfg.peer_sack_delay,
                 self.cfg.min_probe_timeout,
             );

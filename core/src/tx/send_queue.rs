@@ -489,15 +489,14 @@ impl SendQueue {
     }
 
     /// Unsent bytes of the message the scheduler serves next (the rest of
-    /// it, if it was started), if any: what the association sizes the next
+    /// it, if it was started), and the length of the message queued behind
+    /// it on the same stream, if any: what the association sizes the next
     /// packet by.
-    pub fn next_message_remaining(&self, interleaving: bool) -> Option<usize> {
+    pub fn next_message_remaining(&self, interleaving: bool) -> Option<(usize, Option<usize>)> {
         let sid = self.pick_stream(interleaving)?;
-        self.streams
-            .get(&sid)?
-            .queue
-            .front()
-            .map(Pending::remaining)
+        let q = &self.streams.get(&sid)?.queue;
+        let head = q.front()?.remaining();
+        Some((head, q.get(1).map(|p| p.msg.payload.len())))
     }
 
     /// Bytes of user data not yet produced (including expired messages not
