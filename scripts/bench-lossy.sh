@@ -44,7 +44,9 @@
 # `--mtu 1500`; 1200-byte messages travel as 1228-byte SCTP packets in
 # both) and the same receive window: usrsctp advertises 131072 bytes
 # (a_rwnd in its INIT / INIT ACK; the CAPTURE mode prints both stacks'),
-# mcsctp is given `-R 131072` (its default is 1 MiB; WINDOW= changes it).
+# mcsctp is given `-R 132544` (its default is 1 MiB; WINDOW= changes the
+# window offered): its a_rwnd keeps one 1472-byte packet of its buffer back
+# for the chunk that fills a gap, so a buffer of WINDOW + 1472 offers WINDOW.
 # tsctp runs with the LD_PRELOAD shim of scripts/bench-perf.sh that keeps
 # usrsctp's debug printing off. Both send DATA (mcsctp `--idata false`).
 #
@@ -74,6 +76,9 @@ RTO_MINS=${RTO_MINS:-"1000 10"}
 SIZE=${SIZE:-1200}
 MTU=${MTU:-1500}
 WINDOW=${WINDOW:-131072}
+# mcsctp's receive buffer: the window offered plus the packet its a_rwnd
+# keeps back (path MTU 1500 - 28 bytes of IPv4 and UDP headers).
+RBUF=$((WINDOW + MTU - 28))
 CAPTURE=${CAPTURE:-0}
 SILENCE_MS=${SILENCE_MS:-5}
 OUT=${OUT:-$ROOT/target/bench-lossy}
@@ -226,13 +231,13 @@ jnum() { grep -oE "\"$2\":[0-9.]+" <<<"$1" | head -1 | cut -d: -f2; }
 # server and client command lines; $1 = m (mcsctp) or u (tsctp), $2 = RTO.Min
 server_cmd() {
 	case $1 in
-	m) echo "$MCSCTP perf -p 5001 -L $IP_B -E $PORT_B --mtu $MTU --idata false -R $WINDOW --rto-min $2 --json --verify" ;;
+	m) echo "$MCSCTP perf -p 5001 -L $IP_B -E $PORT_B --mtu $MTU --idata false -R $RBUF --rto-min $2 --json --verify" ;;
 	u) echo "env LD_PRELOAD=$PRELOAD $TSCTP -p 5001 -L $IP_B -E $PORT_B" ;;
 	esac
 }
 client_cmd() {
 	case $1 in
-	m) echo "$MCSCTP perf $IP_B -p 5001 -L $IP_A -E $PORT_A -U $PORT_B -T $DURATION -l $SIZE --mtu $MTU --idata false -R $WINDOW --rto-min $2 --json --verify" ;;
+	m) echo "$MCSCTP perf $IP_B -p 5001 -L $IP_A -E $PORT_A -U $PORT_B -T $DURATION -l $SIZE --mtu $MTU --idata false -R $RBUF --rto-min $2 --json --verify" ;;
 	u) echo "env LD_PRELOAD=$PRELOAD $TSCTP -p 5001 -L $IP_A -E $PORT_A -U $PORT_B -T $DURATION -l $SIZE $IP_B" ;;
 	esac
 }
