@@ -16,6 +16,7 @@
 import difflib
 import filecmp
 import json
+import math
 import os
 import shutil
 import sys
@@ -268,10 +269,12 @@ def report(crit, start, csv_path, out_md):
         else:
             bv, be = max(others)
             r = mbs(row["mcsctp"]) / bv
-            ratio, best = f"**{r:.2f}×**", f"{be} {bv:,.1f}".replace(",", " ")
+            # Rounded down: a miss is never shown as 2.00×.
+            ratio, best = f"**{math.floor(r * 100) / 100:.2f}×**", f"{be} {bv:,.1f}".replace(",", " ")
             ok = "yes" if r >= 2.0 else "**no**"
             if r < 2.0:
-                misses.append(f"{link} {size} {loss.removeprefix('loss')}: {r:.2f}× ({be})")
+                misses.append(f"{link} {size} {loss.removeprefix('loss')}: "
+                              f"{math.floor(r * 100) / 100:.2f}× ({be})")
         l = loss.removeprefix("loss")
         lines.append(f"| {link} | {size} | {l} | "
                      + " | ".join(fmt_mbs(row[e]) + stalls.get((link, size, l, e), "")

@@ -229,22 +229,28 @@ impl Wire {
 /// engine, from the packets alone:
 ///
 /// - as a receiver, the DATA chunks it **discarded**: a chunk that reached
-///   the node and that the next SACK the node sent does not acknowledge
-///   (neither by its Cumulative TSN Ack nor by a gap block) although that
-///   SACK reports a higher TSN. A receiver that keeps a chunk reports it
-///   in every later SACK (RFC 9260 §6.2, §3.3.4; reneging, §6.2, is the
-///   only exception, and none of the engines here reneges); a chunk above
-///   the highest TSN a SACK reports (e.g. beyond its last gap block, if a
-///   receiver reports only some blocks) is judged by a later SACK;
-///   A receiver that drops a chunk and sends no SACK at all afterwards
-///   (dcsctp with a full reassembly queue) is not caught: there is nothing
-///   to judge by;
+///   the node and was not acknowledged by a SACK the node sent afterwards
+///   (neither by its Cumulative TSN Ack nor by a gap block). A receiver
+///   that keeps a chunk reports it in every later SACK (RFC 9260 §6.2,
+///   §3.3.4; reneging, §6.2, is the only exception, and none of the
+///   engines here reneges). A chunk is judged by the first SACK after it
+///   that reports a higher TSN, or, if it sits above everything the SACKs
+///   report (a receiver may report only some gap blocks), when another
+///   copy of it arrives after at least one SACK left it out (a receiver
+///   that kept it but left it out of several SACKs for want of room for
+///   its gap block would be miscounted here). A receiver
+///   that drops a chunk and sends no SACK at all before the next copy
+///   (dcsctp with a full reassembly queue) is not caught: there is
+///   nothing to judge by;
 /// - as a sender, the DATA chunks it sent more than once: chunks sent
 ///   minus the TSNs they covered.
 #[derive(Debug, Default, Clone)]
 pub struct Audit {
-    /// TSNs received and not yet acknowledged by a SACK of this node.
-    unacked: Vec<u32>,
+    /// TSNs received and not yet acknowledged by a SACK of this node,
+    /// with the number of SACKs sent before each arrived.
+    unacked: Vec<(u32, u64)>,
+    /// SACKs this node sent.
+    sacks: u64,
     /// DATA chunks received and then left out of a SACK (see above).
     pub discarded: u64,
     /// DATA / I-DATA chunks sent.
@@ -279,14 +285,28 @@ impl Audit {
     }
 
     fn received_data(&mut self, tsn: u32) {
-        self.unacked.push(tsn);
+        // Another copy of a chunk no SACK has acknowledged, although one
+        // was sent since the first copy came: that copy was discarded.
+        if let Some(i) = self
+            .unacked
+            .iter()
+            .position(|&(t, sacks)| t == tsn && sacks < self.sacks)
+        {
+            self.unacked.swap_remove(i);
+            self.discarded += 1;
+        }
+        self.unacked.push((tsn, self.sacks));
     }
 
     /// Judges the received TSNs by one SACK chunk (RFC 9260 §3.3.4:
     /// Cumulative TSN Ack, a_rwnd, gap block and duplicate counts, then
     /// the gap blocks as offsets from the cumulative ack).
     fn sent_sack(&mut self, chunk: &[u8]) {
-        if chunk.len() < 16 || self.unacked.is_empty() {
+        if chunk.len() < 16 {
+            return;
+        }
+        self.sacks += 1;
+        if self.unacked.is_empty() {
             return;
         }
         let cum = be32(&chunk[4..]);
@@ -303,7 +323,7 @@ impl Audit {
             .collect();
         let highest = blocks.iter().map(|&(_, end)| end).max().unwrap_or(0);
         let mut discarded = 0;
-        self.unacked.retain(|&tsn| {
+        self.unacked.retain(|&(tsn, _)| {
             let off = tsn.wrapping_sub(cum) as i32;
             if off <= 0 {
                 return false;
@@ -1142,11 +1162,30 @@ mod tests {
         w.record(&packet(&[sack(10, &[(2, 2)])]));
         let a = w.audit.as_deref().unwrap();
         // 11 is judged (below the 12 the SACK reports); 14, above the
-        // highest reported TSN, waits for a later SACK.
-        assert_eq!((a.discarded, a.unacked.clone()), (1, vec![14]));
+        // highest reported TSN, waits.
+        assert_eq!((a.discarded, a.unacked.clone()), (1, vec![(14, 0)]));
         w.record(&packet(&[sack(12, &[(2, 2)])]));
         let a = w.audit.as_deref().unwrap();
         assert_eq!((a.discarded, a.unacked.len()), (1, 0));
+    }
+
+    #[test]
+    fn audit_counts_a_discarded_chunk_above_every_reported_tsn_when_it_comes_again() {
+        let mut w = audited();
+        // 12 arrives and is thrown away; the SACK reports only up to 11.
+        w.incoming(&packet(&[data(10), data(11), data(12)]));
+        w.record(&packet(&[sack(11, &[])]));
+        assert_eq!(w.audit.as_deref().unwrap().discarded, 0);
+        // Its retransmission is kept.
+        w.incoming(&packet(&[data(12)]));
+        w.record(&packet(&[sack(12, &[])]));
+        let a = w.audit.as_deref().unwrap();
+        assert_eq!((a.discarded, a.unacked.len()), (1, 0));
+        // A copy that comes again before any SACK proves nothing.
+        w.incoming(&packet(&[data(13)]));
+        w.incoming(&packet(&[data(13)]));
+        w.record(&packet(&[sack(13, &[])]));
+        assert_eq!(w.audit.as_deref().unwrap().discarded, 1);
     }
 
     #[test]
