@@ -715,7 +715,7 @@ impl Association {
                 break;
             }
             let typ = raw.typ;
-            let chunk = match Chunk::parse(raw.clone()) {
+            let chunk = match Chunk::parse(raw) {
                 Ok(c) => c,
                 Err(e) => {
                     debug!(assoc = %self.handle, chunk = ?typ, error = %e, "malformed chunk");

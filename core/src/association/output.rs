@@ -363,10 +363,12 @@ impl Association {
             else {
                 break;
             };
-            let chunk = produced.chunk.clone();
-            window = window.saturating_sub(chunk.payload.len());
+            window = window.saturating_sub(produced.chunk.payload.len());
+            // Encoded before the queue takes it (no clone of the chunk).
+            let tsn = q.next_tsn();
+            let encoded = encode(b, interleaving, tsn, &produced.chunk);
             let tsn = q.add_sent(now, produced);
-            if encode(b, interleaving, tsn, &chunk).is_err() {
+            if encoded.is_err() {
                 // produce() honoured max_payload, so this is a bug.
                 warn!(assoc = %self.handle, %tsn, "fragment did not fit its packet");
                 q.retransmit_later(tsn);

@@ -21,7 +21,7 @@
 
 use core::fmt;
 
-use bytes::{BufMut, Bytes};
+use bytes::{Buf, BufMut, Bytes};
 
 use super::{ChunkError, ChunkType, WireChunk, be16, be32, need};
 use crate::serial::{Ppid, Ssn, StreamId, Tsn};
@@ -135,15 +135,24 @@ impl WireChunk for Data {
     const TYPE: ChunkType = ChunkType::DATA;
     const IS_DATA: bool = true;
 
-    fn parse_value(flags: u8, value: Bytes) -> Result<Self, ChunkError> {
+    fn parse_value(flags: u8, mut value: Bytes) -> Result<Self, ChunkError> {
         need(Self::TYPE, &value, Self::HEADER_LEN)?;
+        let (tsn, stream, ssn, ppid) = (
+            Tsn(be32(&value, 0)),
+            StreamId(be16(&value, 4)),
+            Ssn(be16(&value, 6)),
+            Ppid(be32(&value, 8)),
+        );
+        // The user data is the value past its header: advanced in place,
+        // not sliced (a slice would take and later drop a reference).
+        value.advance(Self::HEADER_LEN);
         Ok(Self {
             flags: DataFlags(flags & 0x0f),
-            tsn: Tsn(be32(&value, 0)),
-            stream: StreamId(be16(&value, 4)),
-            ssn: Ssn(be16(&value, 6)),
-            ppid: Ppid(be32(&value, 8)),
-            user_data: value.slice(Self::HEADER_LEN..),
+            tsn,
+            stream,
+            ssn,
+            ppid,
+            user_data: value,
         })
     }
 

@@ -27,7 +27,7 @@
 
 use core::fmt;
 
-use bytes::{BufMut, Bytes};
+use bytes::{Buf, BufMut, Bytes};
 
 use super::{ChunkError, ChunkType, DataFlags, WireChunk, be16, be32, need};
 use crate::serial::{Fsn, Mid, Ppid, StreamId, Tsn};
@@ -65,7 +65,7 @@ impl WireChunk for IData {
     const TYPE: ChunkType = ChunkType::IDATA;
     const IS_DATA: bool = true;
 
-    fn parse_value(flags: u8, value: Bytes) -> Result<Self, ChunkError> {
+    fn parse_value(flags: u8, mut value: Bytes) -> Result<Self, ChunkError> {
         need(Self::TYPE, &value, Self::HEADER_LEN)?;
         let flags = DataFlags(flags & 0x0f);
         let word = be32(&value, 12);
@@ -74,14 +74,22 @@ impl WireChunk for IData {
         } else {
             (Ppid(0), Fsn(word))
         };
+        let (tsn, stream, mid) = (
+            Tsn(be32(&value, 0)),
+            StreamId(be16(&value, 4)),
+            Mid(be32(&value, 8)),
+        );
+        // The user data is the value past its header: advanced in place,
+        // not sliced (a slice would take and later drop a reference).
+        value.advance(Self::HEADER_LEN);
         Ok(Self {
             flags,
-            tsn: Tsn(be32(&value, 0)),
-            stream: StreamId(be16(&value, 4)),
-            mid: Mid(be32(&value, 8)),
+            tsn,
+            stream,
+            mid,
             ppid,
             fsn,
-            user_data: value.slice(Self::HEADER_LEN..),
+            user_data: value,
         })
     }
 

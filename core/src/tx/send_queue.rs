@@ -43,7 +43,7 @@ use core::fmt;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use crate::chunk::DataFlags;
 use crate::serial::{Fsn, Mid, Ppid, Ssn, StreamId};
@@ -442,7 +442,15 @@ impl SendQueue {
             let len = head.remaining().min(max_payload);
             let begin = head.offset == 0;
             let end = head.offset + len == total;
-            let payload = head.msg.payload.slice(head.offset..head.offset + len);
+            let payload = if end {
+                // The last fragment takes the message's own reference (the
+                // message leaves the queue below) instead of a new one.
+                let mut rest = std::mem::take(&mut head.msg.payload);
+                rest.advance(head.offset);
+                rest
+            } else {
+                head.msg.payload.slice(head.offset..head.offset + len)
+            };
             let fsn = if interleaving {
                 Fsn(head.next_fsn)
             } else {
