@@ -701,19 +701,20 @@ impl Endpoint {
         match packet.first_chunk_type() {
             ChunkType::INIT => self.handle_init(now, remote, &packet),
             ChunkType::COOKIE_ECHO => self.handle_cookie_echo(now, remote, &packet),
-            _ => self.handle_for_association(now, remote, &packet),
+            _ => self.handle_for_association(now, remote, packet),
         }
     }
 
     /// Finds the association a non-INIT, non-COOKIE-ECHO packet belongs to,
     /// applying RFC 9260 §8.5 and the exceptions of §8.5.1.
-    fn handle_for_association(&mut self, now: Instant, remote: SocketAddr, packet: &Packet) {
+    fn handle_for_association(&mut self, now: Instant, remote: SocketAddr, packet: Packet) {
         let hdr = *packet.header();
-        let first = packet.chunks().next();
+        // Only the first chunk's header is looked at here (no reference to
+        // the buffer is taken on the hot path).
+        let first = packet.first_chunk_type();
         let by_peer = self.by_peer.get(&(remote.ip(), hdr.src_port)).copied();
-        let reflected = first.as_ref().is_some_and(|c| {
-            (c.typ == ChunkType::ABORT || c.typ == ChunkType::SHUTDOWN_COMPLETE) && c.flags & 1 != 0
-        });
+        let reflected = (first == ChunkType::ABORT || first == ChunkType::SHUTDOWN_COMPLETE)
+            && packet.first_chunk_flags() & 1 != 0;
         let handle = if reflected {
             // §8.5.1 B and C: with the T bit, the tag is the receiver's own
             // (the peer's tag from the association's point of view).
@@ -737,9 +738,7 @@ impl Endpoint {
         // packet." (A SHUTDOWN ACK from a peer that restarted carries the
         // old tag; its SHUTDOWN COMPLETE reply lets the peer close the old
         // association.)
-        if first
-            .as_ref()
-            .is_some_and(|c| c.typ == ChunkType::SHUTDOWN_ACK)
+        if first == ChunkType::SHUTDOWN_ACK
             && handle
                 .or(by_peer)
                 .and_then(|h| self.get(h))
@@ -750,7 +749,7 @@ impl Endpoint {
                     )
                 })
         {
-            self.out_of_the_blue(now, remote, packet);
+            self.out_of_the_blue(now, remote, &packet);
             return;
         }
         let Some(h) = handle else {
@@ -765,12 +764,12 @@ impl Endpoint {
                 debug!(%remote, tag = hdr.verification_tag.0, "dropping packet with a wrong verification tag");
                 return;
             }
-            self.out_of_the_blue(now, remote, packet);
+            self.out_of_the_blue(now, remote, &packet);
             return;
         };
         // An INIT ACK is handled before the rest (RFC 9260 §5.1 C).
-        if first.as_ref().is_some_and(|c| c.typ == ChunkType::INIT_ACK) {
-            let parsed = first.map(|raw| InitAck::from_raw(&raw));
+        if first == ChunkType::INIT_ACK {
+            let parsed = packet.chunks().next().map(|raw| InitAck::from_raw(&raw));
             if let (Some(Ok(ack)), Some(a)) = (parsed, self.get_mut(h)) {
                 a.handle_init_ack(now, &ack);
             }
@@ -1175,7 +1174,7 @@ impl Endpoint {
         // Chunks bundled after the COOKIE ECHO (DATA, typically).
         let gauge = self.gauge();
         if let Some(a) = self.get_mut(handle) {
-            a.handle_packet(now, remote, packet, 1, gauge);
+            a.handle_packet(now, remote, packet.clone(), 1, gauge);
         }
         self.after_change(handle);
     }
@@ -1231,20 +1230,20 @@ impl Endpoint {
                 }
                 self.by_tag.insert(c.local_tag.0, h);
                 if let Some(a) = self.get_mut(h) {
-                    a.handle_packet(now, remote, packet, 1, gauge);
+                    a.handle_packet(now, remote, packet.clone(), 1, gauge);
                 }
             }
             CookieAction::Collision => {
                 if let Some(a) = self.get_mut(h) {
                     a.collision_established(now, c);
                     a.remember_cookie(cookie);
-                    a.handle_packet(now, remote, packet, 1, gauge);
+                    a.handle_packet(now, remote, packet.clone(), 1, gauge);
                 }
             }
             CookieAction::Duplicate => {
                 if let Some(a) = self.get_mut(h) {
                     a.duplicate_cookie(now, c);
-                    a.handle_packet(now, remote, packet, 1, gauge);
+                    a.handle_packet(now, remote, packet.clone(), 1, gauge);
                 }
             }
             CookieAction::Discard => return,

@@ -16,7 +16,7 @@
 
 use core::fmt;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use crate::chunk::{
     CHUNK_HEADER_LEN, Chunk, ChunkType, ChunkTypeSet, RawChunk, WireChunk, be16, be32,
@@ -161,6 +161,23 @@ impl Packet {
         ChunkType(self.bytes[COMMON_HEADER_LEN])
     }
 
+    /// The flags byte of the first chunk.
+    pub fn first_chunk_flags(&self) -> u8 {
+        self.bytes[COMMON_HEADER_LEN + 1]
+    }
+
+    /// The chunks, in wire order, as zero-copy raw views, consuming the
+    /// packet: like [`chunks`](Self::chunks), but the last chunk takes the
+    /// packet's own reference to its buffer instead of a new one (a
+    /// single-chunk packet costs no reference count at all).
+    pub fn into_chunks(self) -> IntoChunks {
+        IntoChunks {
+            bytes: self.bytes,
+            pos: COMMON_HEADER_LEN,
+            done: false,
+        }
+    }
+
     /// The chunks, in wire order, as zero-copy raw views.
     pub fn chunks(&self) -> Chunks<'_> {
         Chunks {
@@ -230,6 +247,49 @@ impl Iterator for Chunks<'_> {
                 .bytes
                 .slice(offset + CHUNK_HEADER_LEN..offset + usize::from(len)),
         })
+    }
+}
+
+/// Iterator of [`Packet::into_chunks`].
+#[derive(Debug)]
+pub struct IntoChunks {
+    bytes: Bytes,
+    pos: usize,
+    done: bool,
+}
+
+impl Iterator for IntoChunks {
+    type Item = RawChunk;
+
+    fn next(&mut self) -> Option<RawChunk> {
+        if self.done {
+            return None;
+        }
+        let mut walker = ChunkWalker {
+            buf: &self.bytes,
+            pos: self.pos,
+            done: false,
+        };
+        // The packet was validated on parse, so no header fails here.
+        let Some(Ok((offset, typ, len))) = walker.next_header() else {
+            self.done = true;
+            return None;
+        };
+        let next = walker.pos;
+        let flags = self.bytes[offset + 1];
+        let range = offset + CHUNK_HEADER_LEN..offset + usize::from(len);
+        let value = if next >= self.bytes.len() {
+            // The last chunk: the buffer's own reference, cut to it.
+            self.done = true;
+            let mut b = core::mem::take(&mut self.bytes);
+            b.truncate(range.end);
+            b.advance(range.start);
+            b
+        } else {
+            self.bytes.slice(range)
+        };
+        self.pos = next;
+        Some(RawChunk { typ, flags, value })
     }
 }
 

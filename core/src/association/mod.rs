@@ -698,7 +698,7 @@ impl Association {
         &mut self,
         now: Instant,
         remote: SocketAddr,
-        packet: &Packet,
+        packet: Packet,
         skip: usize,
         mem: MemoryGauge,
     ) {
@@ -710,7 +710,7 @@ impl Association {
         }
         let mut had_data = false;
         let mut reports = Vec::new();
-        for raw in packet.chunks().skip(skip) {
+        for raw in packet.into_chunks().skip(skip) {
             if matches!(self.state, State::Closed) {
                 break;
             }

@@ -90,6 +90,28 @@ fn built_packet_parses_back_with_every_chunk() {
 }
 
 #[test]
+fn into_chunks_yields_what_chunks_does() {
+    // Odd payload lengths: the last chunk's padding is cut off its value.
+    for chunks in [
+        vec![sack(), data(7, 10), data(8, 1)],
+        vec![data(9, 3)],
+        vec![data(1, 4), data(2, 5)],
+    ] {
+        let bytes = build_packet(header(42), &chunks).expect("builds");
+        let p = parse(bytes).expect("parses");
+        let borrowed: Vec<RawChunk> = p.chunks().collect();
+        assert_eq!(p.first_chunk_flags(), borrowed[0].flags);
+        let owned: Vec<RawChunk> = p.into_chunks().collect();
+        assert_eq!(owned, borrowed);
+        let typed: Vec<Chunk> = owned
+            .into_iter()
+            .map(|c| Chunk::parse(c).expect("typed"))
+            .collect();
+        assert_eq!(typed, chunks);
+    }
+}
+
+#[test]
 fn bad_checksum_is_rejected_with_both_values() {
     let mut bytes = build_packet(header(1), &[data(1, 3)]).expect("builds");
     bytes[20] ^= 0xff;
