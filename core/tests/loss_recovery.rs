@@ -19,7 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{DropTsn, Pair, Peer};
 use mcsctp_core::config::EndpointConfig;
-use mcsctp_core::endpoint::SendOptions;
+use mcsctp_core::endpoint::{AssociationStats, SendOptions};
 use mcsctp_core::event::AssociationHandle;
 use mcsctp_core::rx::reassembly::DeliveryKind;
 use mcsctp_core::serial::{Ppid, StreamId};
@@ -265,33 +265,51 @@ fn large_messages_fill_packets_and_small_ones_travel_whole() {
     }
 }
 
+/// 1 ms one way, a 256 KiB drop-tail queue when the bandwidth is limited.
+const BULK_LINK: LinkConfig = LinkConfig {
+    delay: Duration::from_millis(1),
+    queue_limit_bytes: 256 << 10,
+    ..LinkConfig::DEFAULT
+};
+
+/// `count` messages of `len` bytes from A to Z over `link` with 1200-byte
+/// packets, checked on arrival; the statistics of A's and Z's association.
+fn bulk_over(
+    seed: u64,
+    link: LinkConfig,
+    count: usize,
+    len: usize,
+) -> (AssociationStats, AssociationStats) {
+    let mut a = EndpointConfig::default();
+    a.association.send_buffer = 16 << 20;
+    a.max_packet_size = 1200;
+    let mut z = EndpointConfig::default();
+    z.max_packet_size = 1200;
+    let mut pair = Pair::new(seed, a, z);
+    pair.net.set_default_link(link);
+    let (h, hz) = pair.connect();
+    send_all(&mut pair, h, count, len);
+    run_until_received(&mut pair, count, Duration::from_secs(120));
+    check_received(pair.z(), count, len);
+    let sent = pair.a().ep.association_stats(h).expect("stats");
+    let got = pair.z().ep.association_stats(hz).expect("stats");
+    (sent, got)
+}
+
 #[test]
 fn receiver_accepts_everything_its_window_promised() {
     // Loss, reordering and a drop-tail queue keep gaps open while the
     // window fills, with small and large messages.
     for seed in 0..8u64 {
         for len in [100usize, 1000, 5000] {
-            let count = (3 << 20) / len;
-            let mut a = EndpointConfig::default();
-            a.association.send_buffer = 16 << 20;
-            a.max_packet_size = 1200;
-            let mut z = EndpointConfig::default();
-            z.max_packet_size = 1200;
-            let mut pair = Pair::new(seed, a, z);
-            pair.net.set_default_link(LinkConfig {
-                delay: Duration::from_millis(1),
+            let link = LinkConfig {
                 loss: 0.01,
                 reorder: 0.01,
                 reorder_extra: Duration::from_millis(1),
                 bandwidth_bps: Some(1_000_000_000),
-                queue_limit_bytes: 256 << 10,
-                ..LinkConfig::DEFAULT
-            });
-            let (h, hz) = pair.connect();
-            send_all(&mut pair, h, count, len);
-            run_until_received(&mut pair, count, Duration::from_secs(120));
-            check_received(pair.z(), count, len);
-            let z = pair.z().ep.association_stats(hz).expect("stats");
+                ..BULK_LINK
+            };
+            let (_, z) = bulk_over(seed, link, (3 << 20) / len, len);
             assert_eq!(z.data_chunks_dropped, 0, "seed {seed}, {len} B");
         }
     }
@@ -311,26 +329,12 @@ fn a_fifo_link_sees_no_spurious_retransmission() {
         (1200, 0.01, Some(1_000_000_000)),
         (65_536, 0.01, None),
     ] {
-        let count = (6 << 20) / len;
-        let mut a = EndpointConfig::default();
-        a.association.send_buffer = 16 << 20;
-        a.max_packet_size = 1200;
-        let mut z = EndpointConfig::default();
-        z.max_packet_size = 1200;
-        let mut pair = Pair::new(3, a, z);
-        pair.net.set_default_link(LinkConfig {
-            delay: Duration::from_millis(1),
+        let link = LinkConfig {
             loss,
             bandwidth_bps: bandwidth,
-            queue_limit_bytes: 256 << 10,
-            ..LinkConfig::DEFAULT
-        });
-        let (h, hz) = pair.connect();
-        send_all(&mut pair, h, count, len);
-        run_until_received(&mut pair, count, Duration::from_secs(120));
-        check_received(pair.z(), count, len);
-        let sent = pair.a().ep.association_stats(h).expect("stats");
-        let got = pair.z().ep.association_stats(hz).expect("stats");
+            ..BULK_LINK
+        };
+        let (sent, got) = bulk_over(3, link, (6 << 20) / len, len);
         let what = format!("{len} B, loss {loss}, {bandwidth:?} bit/s");
         assert!(
             sent.data_chunks_retransmitted > 0,

@@ -32,7 +32,7 @@ use crate::rx::reassembly::{Delivery, ReassemblyQueue};
 use crate::serial::{Tsn, VerificationTag};
 use crate::tx::retransmission_queue::{RetransmissionConfig, RetransmissionQueue};
 use crate::tx::rto::{Rto, RtoConfig};
-use crate::tx::send_queue::{OutgoingMessage, SendError, SendQueue, SendQueueConfig};
+use crate::tx::send_queue::{MessageKey, OutgoingMessage, SendError, SendQueue, SendQueueConfig};
 use crate::user_data::UserDataChunk;
 
 mod output;
@@ -1041,7 +1041,15 @@ impl Association {
             rtq.set_srtt(srtt);
             rtq.on_sack_processed(now, rto, &outcome);
         }
-        for key in outcome.abandoned {
+        self.abandon_messages(outcome.abandoned);
+        self.forward_tsn_due |= self.negotiated.is_some_and(|n| n.caps.partial_reliability);
+        self.schedule_zero_window_probe(now);
+    }
+
+    /// Messages PR-SCTP abandoned in the retransmission queue (RFC 3758
+    /// §3.5): their unsent rest is dropped and the application told.
+    fn abandon_messages(&mut self, keys: Vec<MessageKey>) {
+        for key in keys {
             self.send.abandon_message(&key);
             self.events.push_back(Event::MessageAbandoned {
                 association: self.handle,
@@ -1049,8 +1057,6 @@ impl Association {
                 ppid: key.ppid,
             });
         }
-        self.forward_tsn_due |= self.negotiated.is_some_and(|n| n.caps.partial_reliability);
-        self.schedule_zero_window_probe(now);
     }
 
     /// RFC 9260 §6.1 A: "The sender SHOULD send the first zero window probe
@@ -1585,14 +1591,7 @@ impl Association {
             if let Some(q) = self.rtq.as_mut() {
                 q.restart_t3(now, rto);
             }
-            for key in abandoned {
-                self.send.abandon_message(&key);
-                self.events.push_back(Event::MessageAbandoned {
-                    association: self.handle,
-                    stream: key.stream,
-                    ppid: key.ppid,
-                });
-            }
+            self.abandon_messages(abandoned);
             // RFC 9260 §6.1 A: "If the sender continues to receive SACK
             // chunks from the peer while doing zero window probing, the
             // unacknowledged window probes SHOULD NOT increment the error
@@ -1614,14 +1613,7 @@ impl Association {
             let out = q.handle_loss_timer(now);
             self.stats.fast_retransmits += u64::from(out.entered_fast_recovery);
             self.stats.loss_probes += u64::from(out.probe);
-            for key in out.abandoned {
-                self.send.abandon_message(&key);
-                self.events.push_back(Event::MessageAbandoned {
-                    association: self.handle,
-                    stream: key.stream,
-                    ppid: key.ppid,
-                });
-            }
+            self.abandon_messages(out.abandoned);
             self.forward_tsn_due |= self.negotiated.is_some_and(|n| n.caps.partial_reliability);
         }
         if let Some(t) = self.tracker.as_mut() {
