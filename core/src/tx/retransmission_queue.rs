@@ -112,7 +112,7 @@ pub struct RetransmissionConfig {
     /// Shortest tail loss probe timeout: the runtime's timer resolution.
     pub min_probe_timeout: Duration,
     /// Time-based loss detection and tail loss probes (RFC 8985, see
-    /// [`crate::tx::loss`]) beside RFC 9260's rules; off, loss is detected
+    /// `core/src/tx/loss.rs`) beside RFC 9260's rules; off, loss is detected
     /// by three miss indications and T3-rtx alone.
     pub rack_tlp: bool,
 }
@@ -338,7 +338,7 @@ pub struct RetransmissionQueue {
     /// Chunks in `chunks` with a lifetime: without any, the per-SACK
     /// lifetime check is skipped instead of walking the whole queue.
     timed: usize,
-    /// Time-based loss detection (see [`crate::tx::loss`]).
+    /// Time-based loss detection (see `core/src/tx/loss.rs`).
     rack: Rack,
     /// RACK's reordering timer (RFC 8985 §6.3): the earliest instant an
     /// outstanding chunk RACK is waiting on counts as lost.
