@@ -1772,9 +1772,6 @@ enum Flow {
     Stop,
 }
 
-/// The peer's parameters that this endpoint does not recognise and whose
-/// high bits ask for a report (RFC 9260 §3.2.1), processing stopping at the
-/// first whose bits say stop.
 /// Receive buffer never offered in a_rwnd: out-of-order chunks may use the
 /// window only up to it, and the chunk that fills the cumulative gap always
 /// finds room in it, so reordered data can never wedge the association.
@@ -1792,6 +1789,9 @@ pub(crate) fn initial_a_rwnd(cfg: &AssociationConfig, max_packet_size: usize) ->
     u32::try_from(w).unwrap_or(u32::MAX)
 }
 
+/// The peer's parameters that this endpoint does not recognise and whose
+/// high bits ask for a report (RFC 9260 §3.2.1), processing stopping at the
+/// first whose bits say stop.
 pub(crate) fn unrecognized_params(params: &Params) -> Vec<RawParam> {
     let mut out = Vec::new();
     for p in params.iter() {
