@@ -34,7 +34,8 @@ use crate::chunk::{
 use crate::config::{AssociationConfig, EndpointConfig};
 use crate::cookie::{CookieContents, CookieSecrets};
 use crate::event::{ApiError, AssociationHandle, Event, Transmit};
-use crate::packet::{CommonHeader, Packet, PacketBuilder};
+use crate::extension::{Establishment, Extension, NoExtension, Registration};
+use crate::packet::{CommonHeader, Packet, PacketBuilder, ParseOptions};
 use crate::param::{CookiePreservative, Ipv4Address, Ipv6Address, StateCookie, WireParam};
 use crate::rng::Rng;
 use crate::rx::reassembly::Delivery;
@@ -108,9 +109,19 @@ impl Slot {
     }
 }
 
-/// A sans-IO SCTP endpoint owning the associations of one port.
-pub struct Endpoint {
+/// A sans-IO SCTP endpoint owning the associations of one port, with an
+/// optional protocol [`Extension`] (see [`crate::extension`]).
+pub struct Endpoint<X: Extension = NoExtension> {
     config: EndpointConfig,
+    /// The protocol extension, and what it registered.
+    ext: X,
+    registration: std::sync::Arc<Registration>,
+    /// How datagrams are parsed: the extension's data chunk types included.
+    parse: ParseOptions,
+    /// The `now` of the latest call that had one (for the extension hooks
+    /// that [`poll_recv`](Self::poll_recv) runs).
+    last_now: Instant,
+    wakeups: Vec<AssociationHandle>,
     rng: Rng,
     secrets: CookieSecrets,
     secret_rotated_at: Instant,
@@ -140,7 +151,7 @@ pub struct Endpoint {
     stats: EndpointStats,
 }
 
-impl core::fmt::Debug for Endpoint {
+impl<X: Extension> core::fmt::Debug for Endpoint<X> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Endpoint")
             .field("port", &self.config.port)
@@ -149,14 +160,51 @@ impl core::fmt::Debug for Endpoint {
     }
 }
 
-impl Endpoint {
-    /// A new endpoint. `now` fixes the epoch its cookies count time from.
+impl Endpoint<NoExtension> {
+    /// A new endpoint without extension. `now` fixes the epoch its cookies
+    /// count time from.
     pub fn new(config: EndpointConfig, now: Instant) -> Result<Self, ApiError> {
+        Self::with_extension(config, now, NoExtension)
+    }
+}
+
+impl<X: Extension> Endpoint<X> {
+    /// A new endpoint with a protocol extension. Fails if the extension
+    /// registers a chunk type core implements itself.
+    pub fn with_extension(config: EndpointConfig, now: Instant, ext: X) -> Result<Self, ApiError> {
         config.validate().map_err(ApiError::Config)?;
+        let registration = ext.registration();
+        if registration.chunk_types.iter().any(|t| t.is_known()) {
+            return Err(ApiError::Config(crate::config::ConfigError::Invalid(
+                "the extension registers a chunk type core implements",
+            )));
+        }
+        if registration
+            .chunk_types
+            .iter()
+            .any(|&t| !registration.has_chunk(t) || t.must_travel_alone())
+            || (0..=255u8).any(|t| {
+                registration.data_chunk_types.contains(ChunkType(t))
+                    && !registration.has_chunk(ChunkType(t))
+            })
+        {
+            return Err(ApiError::Config(crate::config::ConfigError::Invalid(
+                "the extension's data chunk types must be among its chunk types",
+            )));
+        }
+        let parse = ParseOptions {
+            extra_data_types: registration.data_chunk_types,
+            ..ParseOptions::default()
+        };
         let mut rng = Rng::from_seed(config.seed);
         let mut secret = [0u8; 32];
         rng.fill(&mut secret);
         Ok(Self {
+            ext,
+            registration: std::sync::Arc::new(registration),
+            parse,
+            last_now: now,
+            wakeups: Vec::new(),
             rng,
             secrets: CookieSecrets::new(secret),
             secret_rotated_at: now,
@@ -220,6 +268,40 @@ impl Endpoint {
             return None;
         }
         s.assoc.as_mut()
+    }
+
+    /// An association and the extension, borrowed together.
+    fn with_ext(&mut self, h: AssociationHandle) -> Option<(&mut Association, &mut X)> {
+        let s = self.slots.get_mut(h.index as usize)?;
+        if s.generation != h.generation {
+            return None;
+        }
+        Some((s.assoc.as_mut()?, &mut self.ext))
+    }
+
+    /// The extension.
+    pub fn extension(&self) -> &X {
+        &self.ext
+    }
+
+    /// The extension, for its own API. Associations whose state it changes
+    /// it names in [`Extension::drain_wakeups`].
+    pub fn extension_mut(&mut self) -> &mut X {
+        &mut self.ext
+    }
+
+    /// Refiles the associations the extension woke.
+    fn take_wakeups(&mut self) {
+        self.ext.drain_wakeups(&mut self.wakeups);
+        if self.wakeups.is_empty() {
+            return;
+        }
+        let mut w = core::mem::take(&mut self.wakeups);
+        for &h in &w {
+            self.after_change(h);
+        }
+        w.clear();
+        self.wakeups = w;
     }
 
     fn gauge(&self) -> MemoryGauge {
@@ -293,6 +375,8 @@ impl Endpoint {
         let handle = self.alloc_handle();
         let tag = self.fresh_tag();
         let tsn = Tsn(self.rng.u32());
+        self.last_now = now;
+        let ext_params = self.ext.init_params(handle, remote);
         let a = Association::connect(
             handle,
             now,
@@ -303,6 +387,8 @@ impl Endpoint {
             peer_port,
             tag,
             tsn,
+            self.registration.clone(),
+            ext_params,
         );
         debug!(assoc = %handle, %remote, peer_port, "connecting");
         Ok(self.insert(a))
@@ -434,10 +520,11 @@ impl Endpoint {
             if let Some(slot) = self.slot_mut(h) {
                 slot.in_readable = false;
             }
-            let Some(a) = self.get_mut(h) else {
+            let now = self.last_now;
+            let Some((a, ext)) = self.with_ext(h) else {
                 continue;
             };
-            let Some(delivery) = a.poll_recv() else {
+            let Some(delivery) = a.poll_recv(now, ext) else {
                 continue;
             };
             #[cfg(feature = "test-devices")]
@@ -462,7 +549,9 @@ impl Endpoint {
 
     /// Receives for one association only.
     pub fn poll_recv_on(&mut self, association: AssociationHandle) -> Option<Delivery> {
-        let d = self.get_mut(association)?.poll_recv()?;
+        let now = self.last_now;
+        let (a, ext) = self.with_ext(association)?;
+        let d = a.poll_recv(now, ext)?;
         self.after_change(association);
         Some(d)
     }
@@ -471,6 +560,8 @@ impl Endpoint {
 
     /// Writes the next datagram to send at the end of `buf`.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+        self.last_now = now;
+        self.take_wakeups();
         if let Some((dest, bytes)) = self.outbox.pop_front() {
             buf.extend_from_slice(&bytes);
             return Some(Transmit {
@@ -479,6 +570,9 @@ impl Endpoint {
                 segment_size: None,
             });
         }
+        if let Some(t) = self.ext.poll_transmit(now, buf) {
+            return Some(t);
+        }
         // Each association gets one chance per call; one that has nothing to
         // send leaves the ready list until something changes it.
         for _ in 0..self.ready.len() {
@@ -486,10 +580,10 @@ impl Endpoint {
                 break;
             };
             let gauge = self.gauge();
-            let Some(a) = self.get_mut(h) else {
+            let Some((a, ext)) = self.with_ext(h) else {
                 continue;
             };
-            let t = a.poll_transmit(now, buf, gauge);
+            let t = a.poll_transmit(now, buf, gauge, ext);
             if let Some(slot) = self.slot_mut(h) {
                 slot.in_ready = false;
             }
@@ -507,17 +601,19 @@ impl Endpoint {
 
     /// The next instant [`handle_timeout`](Self::handle_timeout) has work.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.take_wakeups();
+        let ext = self.ext.poll_timeout();
         // Heap entries whose instant is not the association's filed deadline
         // are stale: drop them.
         while let Some(Reverse((t, h))) = self.timers.peek().copied() {
             match self.slot(h) {
-                Some(s) if s.filed == Some(t) => return Some(t),
+                Some(s) if s.filed == Some(t) => return Some(ext.map_or(t, |e| e.min(t))),
                 _ => {
                     self.timers.pop();
                 }
             }
         }
-        None
+        ext
     }
 
     /// Handles every timer due at `now`.
@@ -530,6 +626,10 @@ impl Endpoint {
             self.secrets.rotate(s);
             self.secret_rotated_at = now;
         }
+        self.last_now = now;
+        if self.ext.poll_timeout().is_some_and(|t| t <= now) {
+            self.ext.handle_timeout(now);
+        }
         while let Some(Reverse((t, h))) = self.timers.peek().copied() {
             if t > now {
                 break;
@@ -539,13 +639,14 @@ impl Endpoint {
                 Some(s) if s.filed == Some(t) => s.filed = None,
                 _ => continue,
             }
-            if let Some(a) = self.get_mut(h)
-                && a.poll_timeout().is_some_and(|d| d <= now)
+            if let Some((a, ext)) = self.with_ext(h)
+                && a.poll_timeout(ext).is_some_and(|d| d <= now)
             {
-                a.handle_timeout(now);
+                a.handle_timeout(now, ext);
             }
             self.after_change(h);
         }
+        self.take_wakeups();
     }
 
     /// Re-files an association after anything changed it: its timer,
@@ -556,21 +657,24 @@ impl Endpoint {
     }
 
     fn refile(&mut self, h: AssociationHandle, may_send: bool) {
-        let Some(a) = self.get_mut(h) else {
+        let Some((a, ext)) = self.with_ext(h) else {
             return;
         };
         let mut evs = Vec::new();
         while let Some(e) = a.poll_event() {
+            if let Event::Closed { reason, .. } = &e {
+                ext.on_closed(h, reason);
+            }
             evs.push(e);
         }
-        let deadline = a.poll_timeout();
+        let deadline = a.poll_timeout(ext);
         let deliverable = a.has_deliverable();
         let drained = a.is_drained();
         // Closed, but kept for its undelivered messages (or its last
         // packet): its tag and peer keys go now.
         let closed =
             matches!(a.state, State::Closed).then(|| (a.my_tag.0, (a.remote.ip(), a.peer_port)));
-        let wants = may_send && a.wants_to_send();
+        let wants = may_send && a.wants_to_send(ext);
         let memory = a.buffered_receive_bytes();
         self.events.extend(evs);
         let Some(slot) = self.slot_mut(h) else {
@@ -672,16 +776,18 @@ impl Endpoint {
         data: Bytes,
     ) {
         self.stats.datagrams_received += 1;
+        self.last_now = now;
         // RFC 9260 §8.4 (1): "If the OOTB packet is to or from a non-unicast
         // address, a receiver SHOULD silently discard the packet." mcsctp
-        // applies it to every packet: multicast traffic enters through the
-        // extension, never here.
+        // applies it to every packet: traffic to a non-unicast address is
+        // the extension's (`claim_packet`), never an association's.
         // An unspecified local address means the runtime could not tell
         // (no IP_PKTINFO); only a known non-unicast one is refused.
-        if !(is_unicast(local.ip()) || local.ip().is_unspecified()) || !is_unicast(remote.ip()) {
+        if !is_unicast(remote.ip()) {
             return;
         }
-        let packet = match Packet::parse(data) {
+        let to_group = !(is_unicast(local.ip()) || local.ip().is_unspecified());
+        let packet = match Packet::parse_with(data, &self.parse) {
             Ok(p) => p,
             Err(e) => {
                 self.stats.malformed += 1;
@@ -693,6 +799,10 @@ impl Endpoint {
             }
         };
         trace!(%remote, %packet, "received");
+        if to_group {
+            self.handle_foreign(now, local, remote, packet);
+            return;
+        }
         let hdr = *packet.header();
         if hdr.dst_port != self.config.port {
             self.out_of_the_blue(now, remote, &packet);
@@ -703,6 +813,25 @@ impl Endpoint {
             ChunkType::COOKIE_ECHO => self.handle_cookie_echo(now, remote, &packet),
             _ => self.handle_for_association(now, remote, packet),
         }
+    }
+
+    /// A packet to a non-unicast address: the extension's, if it claims it
+    /// for one of its associations; nothing ever answers it.
+    fn handle_foreign(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        packet: Packet,
+    ) {
+        let Some(h) = self.ext.claim_packet(now, local, remote, &packet) else {
+            return;
+        };
+        if let Some((a, ext)) = self.with_ext(h) {
+            a.handle_foreign_packet(now, packet, ext);
+        }
+        self.after_change(h);
+        self.take_wakeups();
     }
 
     /// Finds the association a non-INIT, non-COOKIE-ECHO packet belongs to,
@@ -770,17 +899,18 @@ impl Endpoint {
         // An INIT ACK is handled before the rest (RFC 9260 §5.1 C).
         if first == ChunkType::INIT_ACK {
             let parsed = packet.chunks().next().map(|raw| InitAck::from_raw(&raw));
-            if let (Some(Ok(ack)), Some(a)) = (parsed, self.get_mut(h)) {
-                a.handle_init_ack(now, &ack);
+            if let (Some(Ok(ack)), Some((a, ext))) = (parsed, self.with_ext(h)) {
+                a.handle_init_ack(now, &ack, ext);
             }
             self.after_change(h);
             return;
         }
         let gauge = self.gauge();
-        if let Some(a) = self.get_mut(h) {
-            a.handle_packet(now, remote, packet, 0, gauge);
+        if let Some((a, ext)) = self.with_ext(h) {
+            a.handle_packet(now, remote, packet, 0, gauge, ext);
         }
         self.after_change(h);
+        self.take_wakeups();
     }
 
     fn handle_init(&mut self, now: Instant, remote: SocketAddr, packet: &Packet) {
@@ -982,7 +1112,7 @@ impl Endpoint {
         init: &Init,
         existing: Option<Existing>,
     ) {
-        let n = Association::negotiate(&self.config.association, init);
+        let n = Association::negotiate(&self.config.association, &self.registration, init);
         let (local_tag, local_tsn, ties, peer_addrs) = match existing {
             Some(e) => (e.local_tag, e.local_initial_tsn, e.tie_tags, e.peer_addrs),
             None => {
@@ -1018,12 +1148,25 @@ impl Endpoint {
             peer_port: hdr.src_port,
             peer_addr: remote.ip(),
             capabilities: n.caps,
-            extension: peer_addrs.encode().into(),
+            extension: Bytes::new(),
+        };
+        // The cookie's extension field: the peer's addresses, then the
+        // protocol extension's own field.
+        let extras = self.ext.init_ack_params(remote, init);
+        let mut field = peer_addrs.encode();
+        field.extend_from_slice(&extras.cookie);
+        let contents = CookieContents {
+            extension: field.into(),
+            ..contents
         };
         let cookie = self.secrets.seal(&contents);
         let cfg = &self.config.association;
-        let mut params = Association::local_params(cfg).with(&StateCookie(cookie));
-        for u in unrecognized_param_list(&init.params) {
+        let mut params =
+            Association::local_params(cfg, &self.registration).with(&StateCookie(cookie));
+        for p in &extras.params {
+            params = params.with_raw(p);
+        }
+        for u in unrecognized_param_list(&init.params, &self.registration) {
             params = params.with(&u);
         }
         let ack = InitAck(InitCommon {
@@ -1128,11 +1271,8 @@ impl Endpoint {
             self.queue_packet(remote, header, &ErrorChunk::new([&cause]));
             return;
         }
-        let peer_addrs = PeerAddresses::decode(&c.extension)
-            .map(|(p, _)| p)
-            .unwrap_or_default();
         match existing {
-            None => self.accept_cookie(now, remote, packet, &c, peer_addrs, &echo.cookie),
+            None => self.accept_cookie(now, remote, packet, &c, &echo.cookie),
             Some(h) => self.cookie_for_existing(now, remote, packet, &c, h, &echo.cookie),
         }
     }
@@ -1143,9 +1283,9 @@ impl Endpoint {
         remote: SocketAddr,
         packet: &Packet,
         c: &CookieContents,
-        peer_addrs: PeerAddresses,
         cookie: &[u8],
     ) {
+        let (peer_addrs, ext_field) = cookie_extension_fields(c);
         if self.count >= self.config.max_associations || self.by_tag.contains_key(&c.local_tag.0) {
             // Out of resources: RFC 9260 §3.3.10.4 in an ABORT.
             let header = CommonHeader {
@@ -1166,6 +1306,7 @@ impl Endpoint {
             remote,
             c,
             peer_addrs,
+            self.registration.clone(),
         );
         debug!(assoc = %handle, %remote, "accepted association");
         let mut a = a;
@@ -1173,10 +1314,12 @@ impl Endpoint {
         self.insert(a);
         // Chunks bundled after the COOKIE ECHO (DATA, typically).
         let gauge = self.gauge();
-        if let Some(a) = self.get_mut(handle) {
-            a.handle_packet(now, remote, packet.clone(), 1, gauge);
+        if let Some((a, ext)) = self.with_ext(handle) {
+            a.ext_established(now, ext, Establishment::Accepted { cookie: &ext_field });
+            a.handle_packet(now, remote, packet.clone(), 1, gauge, ext);
         }
         self.after_change(handle);
+        self.take_wakeups();
     }
 
     /// RFC 9260 §5.2.4, Table 2: a COOKIE ECHO when a TCB exists.
@@ -1189,6 +1332,8 @@ impl Endpoint {
         h: AssociationHandle,
         cookie: &[u8],
     ) {
+        let (_, ext_field) = cookie_extension_fields(c);
+        let ext_field = &ext_field[..];
         let Some(a) = self.get(h) else {
             return;
         };
@@ -1229,26 +1374,30 @@ impl Endpoint {
                     self.by_tag.remove(&t);
                 }
                 self.by_tag.insert(c.local_tag.0, h);
-                if let Some(a) = self.get_mut(h) {
-                    a.handle_packet(now, remote, packet.clone(), 1, gauge);
+                if let Some((a, ext)) = self.with_ext(h) {
+                    a.ext_established(now, ext, Establishment::Restarted { cookie: ext_field });
+                    a.handle_packet(now, remote, packet.clone(), 1, gauge, ext);
                 }
             }
             CookieAction::Collision => {
-                if let Some(a) = self.get_mut(h) {
+                if let Some((a, ext)) = self.with_ext(h) {
                     a.collision_established(now, c);
                     a.remember_cookie(cookie);
-                    a.handle_packet(now, remote, packet.clone(), 1, gauge);
+                    a.ext_established(now, ext, Establishment::Repeated { cookie: ext_field });
+                    a.handle_packet(now, remote, packet.clone(), 1, gauge, ext);
                 }
             }
             CookieAction::Duplicate => {
-                if let Some(a) = self.get_mut(h) {
+                if let Some((a, ext)) = self.with_ext(h) {
                     a.duplicate_cookie(now, c);
-                    a.handle_packet(now, remote, packet.clone(), 1, gauge);
+                    a.ext_established(now, ext, Establishment::Repeated { cookie: ext_field });
+                    a.handle_packet(now, remote, packet.clone(), 1, gauge, ext);
                 }
             }
             CookieAction::Discard => return,
         }
         self.after_change(h);
+        self.take_wakeups();
     }
 
     /// RFC 9260 §8.4: a packet no association claims.
@@ -1400,6 +1549,14 @@ enum CookieAction {
     Discard,
     /// (D) both tags match.
     Duplicate,
+}
+
+/// The State Cookie's extension field, split: the peer's addresses (core's)
+/// and the protocol extension's own field after them
+/// ([`InitAckExtras::cookie`](crate::extension::InitAckExtras::cookie)).
+fn cookie_extension_fields(c: &CookieContents) -> (PeerAddresses, Bytes) {
+    let (addrs, used) = PeerAddresses::decode(&c.extension).unwrap_or_default();
+    (addrs, c.extension.slice(used.min(c.extension.len())..))
 }
 
 fn is_unicast(ip: IpAddr) -> bool {

@@ -24,7 +24,13 @@
 //! them as [`chunk::Chunk::Unknown`] / [`param::Param::Unknown`] raw values,
 //! tells the packet parser which of its types carry user data
 //! ([`packet::ParseOptions::extra_data_types`]), and bundles them with
-//! [`packet::PacketBuilder::add`].
+//! [`packet::PacketBuilder::add`]. Inside an endpoint it is an
+//! [`extension::Extension`]: registered chunk and parameter types, INIT /
+//! INIT ACK parameters and its own State Cookie field, chunks with COOKIE
+//! ECHO and after COOKIE ACK, its chunks in packet order with look-ahead,
+//! its data within each association's congestion window, timers, held
+//! deliveries, acks and closure (`core/tests/extension_hooks.rs` drives a
+//! toy extension through every hook).
 //!
 //! ```
 //! use bytes::Bytes;
@@ -49,6 +55,7 @@ pub mod config;
 mod cookie;
 pub mod endpoint;
 pub mod event;
+pub mod extension;
 pub mod packet;
 pub mod param;
 mod rng;

@@ -35,7 +35,7 @@ impl Association {
         let own_window = self
             .config
             .receive_buffer
-            .saturating_sub(self.reasm.buffered_bytes());
+            .saturating_sub(self.own_buffered());
         let Some(tracker) = self.tracker.as_mut() else {
             return Flow::Continue;
         };
@@ -115,7 +115,7 @@ impl Association {
     /// endpoint's memory budget, but never below this association's fair
     /// share of that budget.
     pub(crate) fn receive_window(&self, mem: MemoryGauge) -> usize {
-        let held = self.reasm.buffered_bytes();
+        let held = self.own_buffered();
         let own = self.config.receive_buffer.saturating_sub(held);
         let endpoint_free = mem.budget.saturating_sub(mem.used);
         let fair = (mem.budget / mem.associations.max(1))

@@ -7,8 +7,10 @@
 use super::*;
 
 impl Association {
-    /// The parameters this endpoint puts in its INIT or INIT ACK.
-    pub(crate) fn local_params(config: &AssociationConfig) -> ParamsBuilder {
+    /// The parameters this endpoint puts in its INIT or INIT ACK; an
+    /// extension's registered chunk types are listed in Supported
+    /// Extensions too (RFC 5061 §4.2.7).
+    pub(crate) fn local_params(config: &AssociationConfig, reg: &Registration) -> ParamsBuilder {
         let mut exts = Vec::new();
         if config.partial_reliability {
             exts.push(ChunkType::FORWARD_TSN);
@@ -19,6 +21,7 @@ impl Association {
                 exts.push(ChunkType::IFORWARD_TSN);
             }
         }
+        exts.extend_from_slice(&reg.chunk_types);
         let mut b = Params::builder();
         if !exts.is_empty() {
             b = b.with(&SupportedExtensions::new(&exts));
@@ -30,7 +33,10 @@ impl Association {
     }
 
     pub(super) fn make_init(&self) -> Init {
-        let mut b = Self::local_params(&self.config);
+        let mut b = Self::local_params(&self.config, &self.registration);
+        for p in &self.ext.init_params {
+            b = b.with_raw(p);
+        }
         if let Some(ms) = self.cookie_preservative {
             b = b.with(&CookiePreservative { increment_ms: ms });
         }
@@ -54,11 +60,15 @@ impl Association {
     }
 
     /// What the peer's INIT (or INIT ACK) and our configuration agree on.
-    pub(crate) fn negotiate(config: &AssociationConfig, peer: &InitCommon) -> Negotiated {
+    pub(crate) fn negotiate(
+        config: &AssociationConfig,
+        reg: &Registration,
+        peer: &InitCommon,
+    ) -> Negotiated {
         // RFC 9260 §3.2.1: an unrecognised parameter whose high bits say
         // "stop" ends the processing of the chunk's parameters: nothing
         // after it takes part in the negotiation.
-        let processed: Vec<RawParam> = processed_params(&peer.params).collect();
+        let processed: Vec<RawParam> = processed_params(&peer.params, reg).collect();
         let exts = processed
             .iter()
             .find(|p| p.typ == SupportedExtensions::TYPE)
@@ -142,7 +152,7 @@ impl Association {
 
     /// Handles an INIT ACK in COOKIE-WAIT (RFC 9260 §5.1 C). The endpoint
     /// has checked the verification tag.
-    pub(crate) fn handle_init_ack(&mut self, now: Instant, ack: &InitAck) {
+    pub(crate) fn handle_init_ack(&mut self, now: Instant, ack: &InitAck, ext: &mut dyn Extension) {
         if !matches!(self.state, State::CookieWait { .. }) {
             // RFC 9260 §5.2.3: discard.
             return;
@@ -178,11 +188,11 @@ impl Association {
         };
         self.peer_tag = ack.initiate_tag;
         self.peer_addresses = PeerAddresses::from_params(&ack.params, self.remote.ip());
-        let n = Self::negotiate(&self.config, ack);
+        let n = Self::negotiate(&self.config, &self.registration, ack);
         self.start_data_path(now, n);
         // Unrecognized parameters whose high bits ask for a report go back
         // in an ERROR bundled with the COOKIE ECHO (RFC 9260 §3.2.1, §3.3.3).
-        let unrecognized = unrecognized_params(&ack.params);
+        let unrecognized = unrecognized_params(&ack.params, &self.registration);
         let error = (!unrecognized.is_empty()).then(|| {
             let mut v = Vec::new();
             for p in &unrecognized {
@@ -192,6 +202,7 @@ impl Association {
                 UnrecognizedParameters { params: v.into() },
             )])
         });
+        ext.on_init_ack(&mut ext_cx!(self, now, false), ack);
         self.state = State::CookieEchoed {
             cookie,
             error,
@@ -228,9 +239,14 @@ impl Association {
         // readable and incomplete ones are released as aborted, before the
         // new incarnation's data path replaces the reassembly queue.
         self.reasm.abort_all();
+        self.carried.extend(self.ext.held.drain(..));
         while let Some(d) = self.reasm.poll() {
             self.carried.push_back(d);
         }
+        // The extension's chunks and data in flight belonged to the old
+        // incarnation (it hears of the restart: `Establishment::Restarted`).
+        self.ext.outgoing.clear();
+        self.ext.flight = 0;
         self.establish_from_cookie(now, c);
         // establish_from_cookie reported Connected; a restart is reported as
         // such instead (RFC 9260 §5.2.4: "report the restart to the ULP").
@@ -323,10 +339,10 @@ impl Association {
 /// The peer's parameters that this endpoint does not recognise and whose
 /// high bits ask for a report (RFC 9260 §3.2.1), processing stopping at the
 /// first whose bits say stop.
-pub(crate) fn unrecognized_params(params: &Params) -> Vec<RawParam> {
+pub(crate) fn unrecognized_params(params: &Params, reg: &Registration) -> Vec<RawParam> {
     let mut out = Vec::new();
     for p in params.iter() {
-        if is_recognized_param(p.typ) {
+        if is_recognized_param(p.typ, reg) {
             continue;
         }
         let action = p.typ.unknown_action();
@@ -342,33 +358,41 @@ pub(crate) fn unrecognized_params(params: &Params) -> Vec<RawParam> {
 
 /// The parameters a receiver processes (RFC 9260 §3.2.1): all of them up
 /// to, not including, the first unrecognised one whose high bits say stop.
-pub(crate) fn processed_params(params: &Params) -> impl Iterator<Item = RawParam> + '_ {
+pub(crate) fn processed_params<'a>(
+    params: &'a Params,
+    reg: &'a Registration,
+) -> impl Iterator<Item = RawParam> + 'a {
     params
         .iter()
-        .take_while(|p| is_recognized_param(p.typ) || !p.typ.unknown_action().stops())
+        .take_while(|p| is_recognized_param(p.typ, reg) || !p.typ.unknown_action().stops())
 }
 
-/// Parameter types this endpoint understands in INIT / INIT ACK.
-pub(crate) fn is_recognized_param(t: crate::param::ParamType) -> bool {
+/// Parameter types this endpoint understands in INIT / INIT ACK: core's
+/// and the extension's.
+pub(crate) fn is_recognized_param(t: crate::param::ParamType, reg: &Registration) -> bool {
     use crate::param::ParamType as P;
-    matches!(
-        t,
-        P::IPV4_ADDRESS
-            | P::IPV6_ADDRESS
-            | P::STATE_COOKIE
-            | P::UNRECOGNIZED_PARAMETER
-            | P::COOKIE_PRESERVATIVE
-            | P::HOST_NAME_ADDRESS
-            | P::SUPPORTED_ADDRESS_TYPES
-            | P::ECN_CAPABLE
-            | P::SUPPORTED_EXTENSIONS
-            | P::FORWARD_TSN_SUPPORTED
-    )
+    reg.has_param(t)
+        || matches!(
+            t,
+            P::IPV4_ADDRESS
+                | P::IPV6_ADDRESS
+                | P::STATE_COOKIE
+                | P::UNRECOGNIZED_PARAMETER
+                | P::COOKIE_PRESERVATIVE
+                | P::HOST_NAME_ADDRESS
+                | P::SUPPORTED_ADDRESS_TYPES
+                | P::ECN_CAPABLE
+                | P::SUPPORTED_EXTENSIONS
+                | P::FORWARD_TSN_SUPPORTED
+        )
 }
 
 /// Wraps each unrecognised parameter for an INIT ACK (RFC 9260 §3.3.3.1).
-pub(crate) fn unrecognized_param_list(params: &Params) -> Vec<UnrecognizedParameter> {
-    unrecognized_params(params)
+pub(crate) fn unrecognized_param_list(
+    params: &Params,
+    reg: &Registration,
+) -> Vec<UnrecognizedParameter> {
+    unrecognized_params(params, reg)
         .iter()
         .map(UnrecognizedParameter::from_param)
         .collect()

@@ -34,6 +34,7 @@ use crate::chunk::{
 use crate::config::AssociationConfig;
 use crate::cookie::{Capabilities, CookieContents, CookieSecrets};
 use crate::event::{AssociationHandle, CloseReason, Event};
+use crate::extension::{ChunkVerdict, Context, Establishment, ExtSlot, Extension, Registration};
 use crate::packet::{CommonHeader, Packet};
 use crate::param::{
     CookiePreservative, ForwardTsnSupported, HeartbeatInfo, Params, ParamsBuilder, RawParam,
@@ -41,11 +42,28 @@ use crate::param::{
 };
 use crate::rx::data_tracker::{DataTracker, DataTrackerConfig};
 use crate::rx::reassembly::{Delivery, ReassemblyQueue};
-use crate::serial::{Tsn, VerificationTag};
+use crate::serial::{StreamId, Tsn, VerificationTag};
 use crate::tx::retransmission_queue::{RetransmissionConfig, RetransmissionQueue};
 use crate::tx::rto::{Rto, RtoConfig};
 use crate::tx::send_queue::{MessageKey, OutgoingMessage, SendError, SendQueue, SendQueueConfig};
 use crate::user_data::UserDataChunk;
+
+/// The [`Context`] of an extension hook for this association. A macro, not
+/// a method, so that it borrows only the fields it reads (the state may be
+/// borrowed beside it).
+macro_rules! ext_cx {
+    ($a:expr, $now:expr, $foreign:expr) => {
+        Context {
+            handle: $a.handle,
+            now: $now,
+            remote: $a.remote,
+            srtt: $a.rto.srtt(),
+            rto: $a.rto.rto(),
+            foreign: $foreign,
+            slot: &mut $a.ext,
+        }
+    };
+}
 
 mod data;
 mod handshake;
@@ -310,6 +328,14 @@ pub(crate) struct Association {
     /// Deliveries of the association as it was before the peer restarted
     /// (RFC 9260 §5.2.4 action A), read before anything newer.
     carried: VecDeque<Delivery>,
+    /// What the endpoint's extension registered (shared by every
+    /// association of the endpoint).
+    registration: std::sync::Arc<Registration>,
+    /// The extension's chunk types, and those of them that carry data.
+    ext_chunks: crate::chunk::ChunkTypeSet,
+    ext_data: crate::chunk::ChunkTypeSet,
+    /// What core keeps for the extension on this association.
+    ext: ExtSlot,
 }
 
 /// RFC 9260 §8.3 heartbeat bookkeeping for the single path.
@@ -338,6 +364,8 @@ impl Association {
         peer_port: u16,
         my_tag: VerificationTag,
         my_initial_tsn: Tsn,
+        registration: std::sync::Arc<Registration>,
+        ext_init_params: Vec<RawParam>,
     ) -> Self {
         let mut a = Self::blank(
             handle,
@@ -348,7 +376,9 @@ impl Association {
             peer_port,
             my_tag,
             my_initial_tsn,
+            registration,
         );
+        a.ext.init_params = ext_init_params;
         let init = a.make_init();
         let rto = a.rto.rto();
         a.state = State::CookieWait {
@@ -364,6 +394,7 @@ impl Association {
 
     /// A new association created from a valid COOKIE ECHO (RFC 9260 §5.1
     /// D, §5.1.5): ESTABLISHED, a COOKIE ACK queued.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn accept(
         handle: AssociationHandle,
         now: Instant,
@@ -372,6 +403,7 @@ impl Association {
         remote: SocketAddr,
         cookie: &CookieContents,
         peer_addresses: PeerAddresses,
+        registration: std::sync::Arc<Registration>,
     ) -> Self {
         let mut a = Self::blank(
             handle,
@@ -382,6 +414,7 @@ impl Association {
             cookie.peer_port,
             cookie.local_tag,
             cookie.local_initial_tsn,
+            registration,
         );
         a.peer_addresses = peer_addresses;
         a.establish_from_cookie(now, cookie);
@@ -398,7 +431,13 @@ impl Association {
         peer_port: u16,
         my_tag: VerificationTag,
         my_initial_tsn: Tsn,
+        registration: std::sync::Arc<Registration>,
     ) -> Self {
+        let mut ext_chunks = crate::chunk::ChunkTypeSet::EMPTY;
+        for &t in &registration.chunk_types {
+            ext_chunks = ext_chunks.with(t);
+        }
+        let ext_data = registration.data_chunk_types;
         let rto = Rto::new(RtoConfig {
             initial: config.rto_initial,
             min: config.rto_min,
@@ -456,6 +495,10 @@ impl Association {
             stale_cookies: 0,
             cookie_mac: None,
             carried: VecDeque::new(),
+            registration,
+            ext_chunks,
+            ext_data,
+            ext: ExtSlot::default(),
             config,
         }
     }
@@ -507,13 +550,22 @@ impl Association {
         self.terminate(now, CloseReason::AbortedLocally);
     }
 
-    /// Next delivery for the application.
-    pub(crate) fn poll_recv(&mut self) -> Option<Delivery> {
+    /// Next delivery for the application: the old incarnation's leftovers
+    /// (restart), then what the extension delivered, then the
+    /// association's own messages, each of which the extension may hold
+    /// back ([`Extension::hold_delivery`]) with everything after it on its
+    /// stream.
+    pub(crate) fn poll_recv(&mut self, now: Instant, ext: &mut dyn Extension) -> Option<Delivery> {
         if let Some(d) = self.carried.pop_front() {
             self.stats.messages_delivered += 1;
             return Some(d);
         }
-        let d = self.reasm.poll()?;
+        if let Some(d) = self.ext.deliveries.pop_front() {
+            self.stats.messages_delivered += 1;
+            return Some(d);
+        }
+        let d = self.next_own_delivery(now, ext)?;
+        ext.on_delivered(&mut ext_cx!(self, now, false), &d);
         self.stats.messages_delivered += 1;
         // Reading frees window. RFC 9260 §6.2: "An SCTP receiver MUST NOT
         // generate more than one SACK chunk for every incoming packet, other
@@ -525,8 +577,7 @@ impl Association {
         // application that reads after every packet does not turn delayed
         // acknowledgement into one SACK per packet.
         let open = self.config.receive_buffer.saturating_sub(
-            self.reasm.buffered_bytes()
-                + rwnd_reserve(self.config.receive_buffer, self.max_packet_size),
+            self.own_buffered() + rwnd_reserve(self.config.receive_buffer, self.max_packet_size),
         );
         if self.advertised_rwnd < self.config.receive_buffer / 2
             && open >= self.advertised_rwnd + self.max_packet_size
@@ -537,14 +588,74 @@ impl Association {
         Some(d)
     }
 
-    /// Whether a delivery is waiting.
+    /// The association's next own delivery the extension lets through:
+    /// first among those it held (per stream, in order), then from the
+    /// reassembly queue.
+    fn next_own_delivery(&mut self, now: Instant, ext: &mut dyn Extension) -> Option<Delivery> {
+        if matches!(self.state, State::Closed) {
+            // The extension has forgotten the association (`on_closed`):
+            // nothing it held waits any longer.
+            if let Some(d) = self.ext.held.pop_front() {
+                return Some(d);
+            }
+            return self.reasm.poll();
+        }
+        if !self.ext.held.is_empty() {
+            let mut blocked: Vec<StreamId> = Vec::new();
+            for i in 0..self.ext.held.len() {
+                let stream = self.ext.held[i].stream;
+                if blocked.contains(&stream) {
+                    continue;
+                }
+                let d = self.ext.held[i].clone();
+                if ext.hold_delivery(&mut ext_cx!(self, now, false), &d) {
+                    blocked.push(stream);
+                    continue;
+                }
+                return self.ext.held.remove(i);
+            }
+        }
+        loop {
+            let d = self.reasm.poll()?;
+            let behind = self.ext.held.iter().any(|h| h.stream == d.stream);
+            if behind || ext.hold_delivery(&mut ext_cx!(self, now, false), &d) {
+                self.ext.held.push_back(d);
+                continue;
+            }
+            return Some(d);
+        }
+    }
+
+    /// Bytes of the association's own deliveries the extension holds back:
+    /// they still occupy the receive buffer (RFC 9260 §6.2 a_rwnd).
+    fn held_bytes(&self) -> usize {
+        self.ext.held.iter().map(|d| d.payload.len()).sum()
+    }
+
+    /// Bytes of the receive buffer in use: messages being reassembled or
+    /// waiting to be read, and those the extension holds back.
+    pub(super) fn own_buffered(&self) -> usize {
+        self.reasm.buffered_bytes() + self.held_bytes()
+    }
+
+    /// Whether a delivery may be waiting (held ones are asked again).
     pub(crate) fn has_deliverable(&self) -> bool {
-        !self.carried.is_empty() || self.reasm.has_deliverable()
+        !self.carried.is_empty()
+            || !self.ext.deliveries.is_empty()
+            || !self.ext.held.is_empty()
+            || self.reasm.has_deliverable()
     }
 
     /// Bytes of received user data held.
     pub(crate) fn buffered_receive_bytes(&self) -> usize {
-        self.reasm.buffered_bytes() + self.carried.iter().map(|d| d.payload.len()).sum::<usize>()
+        self.own_buffered()
+            + self.carried.iter().map(|d| d.payload.len()).sum::<usize>()
+            + self
+                .ext
+                .deliveries
+                .iter()
+                .map(|d| d.payload.len())
+                .sum::<usize>()
     }
 
     /// The next event for the application.
@@ -585,6 +696,7 @@ impl Association {
         packet: Packet,
         skip: usize,
         mem: MemoryGauge,
+        ext: &mut dyn Extension,
     ) {
         self.stats.packets_received += 1;
         // RFC 6951 §5.5: the UDP port of the path follows packets that
@@ -594,11 +706,25 @@ impl Association {
         }
         let mut had_data = false;
         let mut reports = Vec::new();
-        for raw in packet.into_chunks().skip(skip) {
+        let mut chunks = packet.into_chunks().skip(skip).peekable();
+        while let Some(raw) = chunks.next() {
             if matches!(self.state, State::Closed) {
                 break;
             }
             let typ = raw.typ;
+            if self.ext_chunks.contains(typ) {
+                // The extension's chunk, with the one after it in view.
+                let verdict = ext.handle_chunk(&mut ext_cx!(self, now, false), &raw, chunks.peek());
+                let flow = match verdict {
+                    ChunkVerdict::Continue => Flow::Continue,
+                    ChunkVerdict::Stop => Flow::Stop,
+                    _ => self.unknown_chunk(raw, &mut reports),
+                };
+                match flow {
+                    Flow::Continue => continue,
+                    Flow::Stop => break,
+                }
+            }
             let chunk = match Chunk::parse(raw) {
                 Ok(c) => c,
                 Err(e) => {
@@ -607,7 +733,7 @@ impl Association {
                     break;
                 }
             };
-            match self.handle_chunk(now, chunk, &mut had_data, &mut reports, mem) {
+            match self.handle_chunk(now, chunk, &mut had_data, &mut reports, mem, ext) {
                 Flow::Continue => {}
                 Flow::Stop => break,
             }
@@ -632,6 +758,42 @@ impl Association {
         self.progress_shutdown(now);
     }
 
+    /// Processes a packet the extension claimed for this association
+    /// ([`Extension::claim_packet`]): its chunks of the extension's types go
+    /// to the extension, anything else is ignored, and nothing is ever
+    /// answered on that path.
+    pub(crate) fn handle_foreign_packet(
+        &mut self,
+        now: Instant,
+        packet: Packet,
+        ext: &mut dyn Extension,
+    ) {
+        if !self.state.is_established_or_later() {
+            return;
+        }
+        let mut chunks = packet.into_chunks().peekable();
+        while let Some(raw) = chunks.next() {
+            if !self.ext_chunks.contains(raw.typ) {
+                continue;
+            }
+            let verdict = ext.handle_chunk(&mut ext_cx!(self, now, true), &raw, chunks.peek());
+            if verdict == ChunkVerdict::Stop {
+                break;
+            }
+        }
+    }
+
+    /// Tells the extension how the association was established (the
+    /// endpoint's cookie paths; the COOKIE ACK path tells it itself).
+    pub(crate) fn ext_established(
+        &mut self,
+        now: Instant,
+        ext: &mut dyn Extension,
+        how: Establishment<'_>,
+    ) {
+        ext.on_established(&mut ext_cx!(self, now, false), how);
+    }
+
     fn handle_chunk(
         &mut self,
         now: Instant,
@@ -639,6 +801,7 @@ impl Association {
         had_data: &mut bool,
         reports: &mut Vec<ErrorCause>,
         mem: MemoryGauge,
+        ext: &mut dyn Extension,
     ) -> Flow {
         match chunk {
             Chunk::Data(d) => {
@@ -666,6 +829,9 @@ impl Association {
             }
             Chunk::Sack(s) => {
                 self.handle_sack(now, &s);
+                if self.rtq.is_some() {
+                    ext.on_sack(&mut ext_cx!(self, now, false), s.cumulative_tsn_ack);
+                }
                 Flow::Continue
             }
             Chunk::Heartbeat(h) => {
@@ -714,6 +880,7 @@ impl Association {
                 if matches!(self.state, State::CookieEchoed { .. }) {
                     self.state = State::Established;
                     self.emit_connected();
+                    ext.on_established(&mut ext_cx!(self, now, false), Establishment::Connected);
                 }
                 Flow::Continue
             }
@@ -856,8 +1023,10 @@ impl Association {
     }
 
     /// Whether `poll_transmit` may have something to send.
-    pub(crate) fn wants_to_send(&self) -> bool {
+    pub(crate) fn wants_to_send(&self, ext: &dyn Extension) -> bool {
         self.abort.is_some()
+            || (self.state.is_established_or_later()
+                && (!self.ext.outgoing.is_empty() || ext.has_chunks(self.handle)))
             || self.shutdown_complete
             || !self.control.is_empty()
             || !self.reports.is_empty()

@@ -12,6 +12,7 @@ use crate::chunk::{
     Shutdown, ShutdownAck, ShutdownComplete,
 };
 use crate::event::Transmit;
+use crate::extension::{Context, Extension, Room};
 use crate::packet::{BuildError, COMMON_HEADER_LEN, CommonHeader, PacketBuilder};
 use crate::param::HeartbeatInfo;
 use crate::serial::VerificationTag;
@@ -28,8 +29,9 @@ impl Association {
         now: Instant,
         buf: &mut Vec<u8>,
         mem: MemoryGauge,
+        ext: &mut dyn Extension,
     ) -> Option<Transmit> {
-        let len = self.build_packet(now, buf, mem)?;
+        let len = self.build_packet(now, buf, mem, ext)?;
         self.stats.packets_sent += 1;
         Some(Transmit {
             destination: self.remote,
@@ -38,7 +40,13 @@ impl Association {
         })
     }
 
-    fn build_packet(&mut self, now: Instant, buf: &mut Vec<u8>, mem: MemoryGauge) -> Option<usize> {
+    fn build_packet(
+        &mut self,
+        now: Instant,
+        buf: &mut Vec<u8>,
+        mem: MemoryGauge,
+        ext: &mut dyn Extension,
+    ) -> Option<usize> {
         if let Some(abort) = self.abort.take() {
             return Some(self.build_abort(buf, &abort));
         }
@@ -89,7 +97,13 @@ impl Association {
                     verification_tag: self.peer_tag,
                 };
                 let mut b = PacketBuilder::new(buf, header, self.max_packet_size);
-                if std::mem::take(send) {
+                // The extension's chunks ride with every COOKIE ECHO, and
+                // it may hold the COOKIE ECHO back (T1-cookie bounds that).
+                let mut bundle = Vec::new();
+                let echo_now =
+                    *send && ext.cookie_echo(&mut ext_cx!(self, now, false), &mut bundle);
+                if echo_now {
+                    *send = false;
                     sent_at.get_or_insert(now);
                     let echo = CookieEcho {
                         cookie: cookie.clone(),
@@ -97,6 +111,11 @@ impl Association {
                     if let Err(e) = b.add(&echo) {
                         warn!(assoc = %self.handle, error = %e, "COOKIE ECHO does not fit a packet");
                         return None;
+                    }
+                    for c in &bundle {
+                        if let Err(e) = b.add_raw(c, self.ext_data.contains(c.typ)) {
+                            warn!(assoc = %self.handle, chunk = %c.typ, error = %e, "extension chunk does not fit the COOKIE ECHO's packet");
+                        }
                     }
                     if let Some(err) = error.as_ref() {
                         // Best effort: the report is optional.
@@ -111,7 +130,7 @@ impl Association {
                 }
                 (!b.is_empty()).then(|| b.finish())
             }
-            _ => self.build_established(now, buf, mem),
+            _ => self.build_established(now, buf, mem, ext),
         }
     }
 
@@ -150,6 +169,7 @@ impl Association {
         now: Instant,
         buf: &mut Vec<u8>,
         mem: MemoryGauge,
+        ext: &mut dyn Extension,
     ) -> Option<usize> {
         let header = self.header();
         let max = self.max_packet_size;
@@ -273,6 +293,10 @@ impl Association {
             }
         }
 
+        // The extension's chunks: control after core's, data within the
+        // association's windows, before core's new data.
+        self.add_extension_chunks(now, &mut b, ext);
+
         if self.state.sends_data() {
             self.add_data(now, &mut b);
         }
@@ -287,6 +311,70 @@ impl Association {
         }
         trace!(assoc = %self.handle, len, "packet built");
         Some(len)
+    }
+
+    /// Adds the extension's queued chunks, then what
+    /// [`Extension::poll_chunks`] offers, as far as the packet and (for its
+    /// data chunks) the association's windows allow; what does not fit
+    /// waits for the next packet, in order.
+    fn add_extension_chunks(
+        &mut self,
+        now: Instant,
+        b: &mut PacketBuilder<'_>,
+        ext: &mut dyn Extension,
+    ) {
+        let mut window = match self.rtq.as_ref() {
+            Some(q) if self.state.sends_data() && !self.zero_window_probe_pending(now) => {
+                q.available_window().saturating_sub(self.ext.flight)
+            }
+            _ => 0,
+        };
+        if !self.ext.outgoing.is_empty() {
+            self.add_ext_queued(b, &mut window);
+        }
+        if !self.ext.outgoing.is_empty() {
+            // Still waiting: nothing new goes ahead of it.
+            return;
+        }
+        let mut offered = Vec::new();
+        ext.poll_chunks(
+            &mut ext_cx!(self, now, false),
+            Room {
+                packet: b.remaining(),
+                window,
+            },
+            &mut offered,
+        );
+        if offered.is_empty() {
+            return;
+        }
+        self.ext.outgoing.extend(offered);
+        self.add_ext_queued(b, &mut window);
+    }
+
+    fn add_ext_queued(&mut self, b: &mut PacketBuilder<'_>, window: &mut usize) {
+        while let Some(c) = self.ext.outgoing.front() {
+            let is_data = self.ext_data.contains(c.typ);
+            if is_data && c.len() > *window {
+                break;
+            }
+            match b.add_raw(c, is_data) {
+                Ok(()) => {}
+                Err(BuildError::TooBig { .. } | BuildError::Bundling(_)) if !b.is_empty() => {
+                    break;
+                }
+                Err(e) => {
+                    warn!(assoc = %self.handle, chunk = %c.typ, error = %e, "dropping unsendable extension chunk");
+                    self.ext.outgoing.pop_front();
+                    continue;
+                }
+            }
+            if is_data {
+                *window -= c.len();
+                self.ext.flight += c.len();
+            }
+            self.ext.outgoing.pop_front();
+        }
     }
 
     /// Retransmissions first, then new data as the windows allow.
@@ -320,7 +408,12 @@ impl Association {
         // The windows are asked once per packet: RFC 9260 §6.1 B lets a
         // packet that starts with the flight size below cwnd exceed it by
         // up to PMDCS - 1 bytes, which a per-chunk check would cut short.
-        let mut window = if probe_held { 0 } else { q.available_window() };
+        // The extension's data in flight shares the congestion window.
+        let mut window = if probe_held {
+            0
+        } else {
+            q.available_window().saturating_sub(self.ext.flight)
+        };
         loop {
             if window == 0 || self.send.is_empty() {
                 break;

@@ -9,7 +9,7 @@ impl Association {
     // ----- timers --------------------------------------------------------
     /// The earliest instant at which [`handle_timeout`](Self::handle_timeout)
     /// has work.
-    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+    pub(crate) fn poll_timeout(&self, ext: &dyn Extension) -> Option<Instant> {
         let mut t: Option<Instant> = None;
         let mut add = |d: Option<Instant>| {
             if let Some(d) = d {
@@ -40,15 +40,23 @@ impl Association {
         if self.state.is_established_or_later() {
             add(self.heartbeat.next);
             add(self.heartbeat.outstanding.map(|(_, _, to)| to));
+            add(ext.association_timeout(self.handle));
         }
         t
     }
 
     /// Handles every timer due at `now`. Calling it early is harmless.
-    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+    pub(crate) fn handle_timeout(&mut self, now: Instant, ext: &mut dyn Extension) {
         self.handle_state_timers(now);
         if matches!(self.state, State::Closed) {
             return;
+        }
+        if self.state.is_established_or_later()
+            && ext
+                .association_timeout(self.handle)
+                .is_some_and(|d| d <= now)
+        {
+            ext.handle_association_timeout(&mut ext_cx!(self, now, false));
         }
         // The zero window probe is due: from now on nothing holds it back
         // (and the timer must not fire again).

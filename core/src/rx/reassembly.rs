@@ -297,6 +297,19 @@ pub struct Delivery {
     pub mid: Mid,
     /// The bytes (empty for refused and aborted messages).
     pub payload: Bytes,
+    /// Who delivered it: the association's own DATA / I-DATA, or a protocol
+    /// extension through [`Context::deliver`](crate::extension::Context::deliver).
+    pub origin: Origin,
+}
+
+/// Where a [`Delivery`] comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// The association's own DATA or I-DATA.
+    #[default]
+    Association,
+    /// A protocol extension (for the multicast extension: a group message).
+    Extension,
 }
 
 /// A message's key: identity and, within an ordered stream, its place.
@@ -366,6 +379,7 @@ impl Meta {
             ssn: self.ssn,
             mid: self.mid,
             payload,
+            origin: Origin::Association,
         }
     }
 }
