@@ -549,6 +549,7 @@ impl Association {
             unordered: p.unordered,
             lifetime: p.lifetime,
             max_retransmissions: p.max_retransmissions,
+            ..SendOptions::default()
         };
         self.shared
             .wait(|st| {

@@ -61,6 +61,11 @@ pub struct SendOptions {
     pub lifetime: Option<Duration>,
     /// PR-SCTP limited retransmissions (RFC 7496).
     pub max_retransmissions: Option<u32>,
+    /// An opaque value for the endpoint's protocol extension (0: none):
+    /// the chunk [`Extension::prefix_chunk`]
+    /// gives for it precedes every transmission of the message's first
+    /// fragment.
+    pub extension_mark: u32,
 }
 
 /// Counters of the endpoint.
@@ -190,6 +195,11 @@ impl<X: Extension> Endpoint<X> {
         {
             return Err(ApiError::Config(crate::config::ConfigError::Invalid(
                 "the extension's data chunk types must be among its chunk types",
+            )));
+        }
+        if registration.prefix_len > config.max_packet_size / 4 {
+            return Err(ApiError::Config(crate::config::ConfigError::Invalid(
+                "the extension's prefix chunks may take at most a quarter of a packet",
             )));
         }
         let parse = ParseOptions {
@@ -419,6 +429,7 @@ impl<X: Extension> Endpoint<X> {
                 unordered: opts.unordered,
                 lifetime: opts.lifetime,
                 max_retransmissions: opts.max_retransmissions,
+                extension_mark: opts.extension_mark,
             },
         )?;
         self.touch(association);

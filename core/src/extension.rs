@@ -62,6 +62,11 @@ pub struct Registration {
     pub data_chunk_types: ChunkTypeSet,
     /// Parameter types the extension understands in INIT and INIT ACK.
     pub param_types: Vec<ParamType>,
+    /// The longest chunk [`Extension::prefix_chunk`] returns, padding
+    /// included: room kept before the first fragment of a marked message
+    /// so that both always fit a packet. A longer prefix chunk delays its
+    /// fragment until it fits.
+    pub prefix_len: usize,
 }
 
 impl Registration {
@@ -76,7 +81,14 @@ impl Registration {
             chunk_types: chunk_types.to_vec(),
             data_chunk_types: set,
             param_types: param_types.to_vec(),
+            prefix_len: 0,
         }
+    }
+
+    /// The same, with room for prefix chunks of up to `len` bytes.
+    pub fn with_prefix_len(mut self, len: usize) -> Self {
+        self.prefix_len = len;
+        self
     }
 
     /// Whether the chunk type is registered.
@@ -371,6 +383,23 @@ pub trait Extension: Send + 'static {
     /// association: the endpoint then polls it for a packet.
     fn has_chunks(&self, _association: AssociationHandle) -> bool {
         false
+    }
+
+    /// The chunk to put right before the first fragment of a message sent
+    /// with a nonzero `extension_mark`
+    /// ([`SendOptions::extension_mark`](crate::endpoint::SendOptions::extension_mark)),
+    /// asked for its first transmission and every retransmission; `tsn` is
+    /// the fragment's TSN. The chunk's type must be one of the extension's
+    /// data chunk types (it travels among data chunks, RFC 9260 §6.10).
+    /// When it does not fit the packet, the fragment waits for the next.
+    fn prefix_chunk(
+        &mut self,
+        _cx: &mut Context<'_>,
+        _mark: u32,
+        _tsn: crate::serial::Tsn,
+        _first_fragment: &crate::user_data::UserDataChunk,
+    ) -> Option<RawChunk> {
+        None
     }
 
     /// The extension's next timer for this association.

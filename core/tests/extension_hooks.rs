@@ -29,6 +29,9 @@ use mcsctp_core::serial::{Mid, Ppid, Ssn, StreamId, VerificationTag};
 const TOY_CTRL: ChunkType = ChunkType(0xCB);
 /// A data chunk: high bits 01, "stop and report" where unknown.
 const TOY_DATA: ChunkType = ChunkType(0x4B);
+/// The prefix chunk of marked messages: a data chunk (it travels among
+/// data chunks), high bits 01.
+const TOY_BARRIER: ChunkType = ChunkType(0x4C);
 const TOY_OFFER: ParamType = ParamType(0xC0AB);
 const TOY_ACCEPT: ParamType = ParamType(0xC0AC);
 const GROUP_TAG: u32 = 0x00DD_BA11;
@@ -84,6 +87,8 @@ struct Toy {
     group_assoc: Option<AssociationHandle>,
     sacks: u32,
     closed: Vec<AssociationHandle>,
+    /// (mark, TSN) of every prefix chunk asked for.
+    prefixed: Vec<(u32, u32)>,
 }
 
 impl Toy {
@@ -94,7 +99,12 @@ impl Toy {
 
 impl Extension for Toy {
     fn registration(&self) -> Registration {
-        Registration::new(&[TOY_CTRL, TOY_DATA], &[TOY_DATA], &[TOY_OFFER, TOY_ACCEPT])
+        Registration::new(
+            &[TOY_CTRL, TOY_DATA, TOY_BARRIER],
+            &[TOY_DATA, TOY_BARRIER],
+            &[TOY_OFFER, TOY_ACCEPT],
+        )
+        .with_prefix_len(8)
     }
 
     fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
@@ -257,7 +267,7 @@ impl Extension for Toy {
             let n: usize = n.parse().unwrap_or(0);
             cx.data_acked(n);
             self.flight_now = cx.data_in_flight();
-        } else if text == "barrier" {
+        } else if text == "barrier" || chunk.typ == TOY_BARRIER {
             // Look-ahead: the barrier qualifies the DATA chunk after it.
             self.hit("look_ahead");
             let (stream, seq) = match next.cloned().map(Chunk::parse) {
@@ -295,6 +305,18 @@ impl Extension for Toy {
         }
         self.flight_now = cx.data_in_flight() + (room.window - window);
         self.max_flight = self.max_flight.max(self.flight_now);
+    }
+
+    fn prefix_chunk(
+        &mut self,
+        _cx: &mut Context<'_>,
+        mark: u32,
+        tsn: mcsctp_core::serial::Tsn,
+        _first: &mcsctp_core::user_data::UserDataChunk,
+    ) -> Option<RawChunk> {
+        self.hit("prefix_chunk");
+        self.prefixed.push((mark, tsn.0));
+        Some(raw(TOY_BARRIER, 0, &tsn.0.to_be_bytes()))
     }
 
     fn has_chunks(&self, a: AssociationHandle) -> bool {
@@ -352,6 +374,7 @@ const ALL_HOOKS: &[&str] = &[
     "handle_chunk",
     "look_ahead",
     "poll_chunks",
+    "prefix_chunk",
     "handle_association_timeout",
     "hold_delivery",
     "on_delivered",
@@ -389,6 +412,8 @@ struct Net<XA: Extension, XZ: Extension> {
     log: Vec<Datagram>,
     /// Duplicate the next COOKIE ECHO once.
     dup_cookie_echo: bool,
+    /// Drop the next datagram that carries this chunk type.
+    drop_next: Option<ChunkType>,
 }
 
 impl<XA: Extension, XZ: Extension> Net<XA, XZ> {
@@ -403,6 +428,7 @@ impl<XA: Extension, XZ: Extension> Net<XA, XZ> {
             z: Endpoint::with_extension(cz, now, xz).unwrap(),
             log: Vec::new(),
             dup_cookie_echo: false,
+            drop_next: None,
         }
     }
 
@@ -434,6 +460,13 @@ impl<XA: Extension, XZ: Extension> Net<XA, XZ> {
             to,
             bytes: bytes.clone(),
         };
+        if let Some(t) = self.drop_next
+            && d.chunk_types().contains(&t)
+        {
+            self.drop_next = None;
+            self.log.push(d);
+            return;
+        }
         let times =
             if self.dup_cookie_echo && d.chunk_types().first() == Some(&ChunkType::COOKIE_ECHO) {
                 self.dup_cookie_echo = false;
@@ -594,7 +627,10 @@ fn every_hook_is_driven_and_does_what_it_says() {
     // Look-ahead and a held delivery: the barrier precedes a DATA chunk
     // in the same packet; that message (and the next on its stream) waits
     // for the toy's timer, another stream's does not.
-    net.a.extension_mut().barrier_next.push(ha);
+    // The message is marked: the toy's prefix chunk precedes its first
+    // fragment, in its first transmission (lost here) and in the
+    // retransmission.
+    net.drop_next = Some(TOY_BARRIER);
     net.a
         .send(
             net.now,
@@ -602,16 +638,36 @@ fn every_hook_is_driven_and_does_what_it_says() {
             StreamId(1),
             Ppid(0),
             Bytes::from_static(b"held"),
-            SendOptions::default(),
+            SendOptions {
+                extension_mark: 7,
+                ..SendOptions::default()
+            },
         )
         .unwrap();
-    net.a.extension_mut().wake.push(ha);
     let before = net.log.len();
     net.settle();
     assert_eq!(
         net.sent_between(before)[0].chunk_types(),
-        vec![TOY_CTRL, ChunkType::IDATA]
+        vec![TOY_BARRIER, ChunkType::IDATA]
     );
+    assert!(
+        net.z.poll_recv().is_none(),
+        "the first transmission was lost"
+    );
+    let before = net.log.len();
+    let rto = net.a.rtt(ha).expect("rtt").1;
+    net.advance(net.now + rto);
+    let retx = net
+        .sent_between(before)
+        .iter()
+        .find(|d| d.chunk_types().contains(&ChunkType::IDATA))
+        .expect("retransmitted");
+    assert_eq!(retx.chunk_types(), vec![TOY_BARRIER, ChunkType::IDATA]);
+    let prefixed = &net.a.extension().prefixed;
+    assert_eq!(prefixed.len(), 2, "asked for each transmission");
+    assert!(prefixed.iter().all(|&(m, t)| m == 7 && t == prefixed[0].1));
+    // The hold runs from the barrier's arrival.
+    let held_from = net.now;
     net.a
         .send(
             net.now,
@@ -636,7 +692,7 @@ fn every_hook_is_driven_and_does_what_it_says() {
     let got = net.z.poll_recv().expect("stream 2 is not held");
     assert_eq!(&got.delivery.payload[..], b"other");
     assert!(net.z.poll_recv().is_none(), "stream 1 is held");
-    net.advance(net.now + HOLD_FOR);
+    net.advance(held_from + HOLD_FOR);
     let first = net.z.poll_recv().expect("released");
     let second = net.z.poll_recv().expect("released, in order");
     assert_eq!(

@@ -223,6 +223,7 @@ impl Association {
             self.config.outbound_streams,
             SendQueueConfig {
                 buffer_limit: self.config.send_buffer,
+                mark_reserve: self.registration.prefix_len,
             },
         );
         self.control.clear();
@@ -247,6 +248,7 @@ impl Association {
         // incarnation (it hears of the restart: `Establishment::Restarted`).
         self.ext.outgoing.clear();
         self.ext.flight = 0;
+        self.ext_marks.clear();
         self.establish_from_cookie(now, c);
         // establish_from_cookie reported Connected; a restart is reported as
         // such instead (RFC 9260 §5.2.4: "report the restart to the ULP").

@@ -336,6 +336,10 @@ pub(crate) struct Association {
     ext_data: crate::chunk::ChunkTypeSet,
     /// What core keeps for the extension on this association.
     ext: ExtSlot,
+    /// First fragments in flight whose message carries an extension mark,
+    /// in TSN order: each (re)transmission is preceded by the extension's
+    /// prefix chunk. Entries leave once the cumulative TSN ack passes them.
+    ext_marks: VecDeque<(Tsn, u32)>,
 }
 
 /// RFC 9260 §8.3 heartbeat bookkeeping for the single path.
@@ -448,6 +452,7 @@ impl Association {
             config.outbound_streams,
             SendQueueConfig {
                 buffer_limit: config.send_buffer,
+                mark_reserve: registration.prefix_len,
             },
         );
         let reasm = ReassemblyQueue::new(config.reassembly_config(), false);
@@ -499,6 +504,7 @@ impl Association {
             ext_chunks,
             ext_data,
             ext: ExtSlot::default(),
+            ext_marks: VecDeque::new(),
             config,
         }
     }
@@ -829,6 +835,12 @@ impl Association {
             }
             Chunk::Sack(s) => {
                 self.handle_sack(now, &s);
+                while let Some(&(t, _)) = self.ext_marks.front() {
+                    if t.is_after(s.cumulative_tsn_ack) {
+                        break;
+                    }
+                    self.ext_marks.pop_front();
+                }
                 if self.rtq.is_some() {
                     ext.on_sack(&mut ext_cx!(self, now, false), s.cumulative_tsn_ack);
                 }

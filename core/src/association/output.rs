@@ -298,7 +298,7 @@ impl Association {
         self.add_extension_chunks(now, &mut b, ext);
 
         if self.state.sends_data() {
-            self.add_data(now, &mut b);
+            self.add_data(now, &mut b, ext);
         }
 
         if b.is_empty() {
@@ -378,7 +378,7 @@ impl Association {
     }
 
     /// Retransmissions first, then new data as the windows allow.
-    fn add_data(&mut self, now: Instant, b: &mut PacketBuilder<'_>) {
+    fn add_data(&mut self, now: Instant, b: &mut PacketBuilder<'_>, ext: &mut dyn Extension) {
         let interleaving = self.negotiated.is_some_and(|n| n.caps.interleaving);
         let chunk_header = if interleaving { 20 } else { 16 };
         // RFC 9260 §6.1 A: a zero window probe waits for its time.
@@ -393,6 +393,18 @@ impl Association {
         if q.has_retransmissions() {
             let room = b.remaining();
             for (tsn, c) in q.chunks_to_retransmit(now, room) {
+                let mark = self
+                    .ext_marks
+                    .iter()
+                    .find(|m| m.0 == tsn)
+                    .map_or(0, |m| m.1);
+                if mark != 0 && c.flags.is_begin() {
+                    let prefix = ext.prefix_chunk(&mut ext_cx!(self, now, false), mark, tsn, &c);
+                    if !add_prefix(b, prefix, self.ext_data) {
+                        q.retransmit_later(tsn);
+                        break;
+                    }
+                }
                 if encode(b, interleaving, tsn, &c).is_err() {
                     // Cannot happen when the queue honoured the room; if it
                     // did not, the chunk stays marked for the next packet.
@@ -459,11 +471,31 @@ impl Association {
             window = window.saturating_sub(produced.chunk.payload.len());
             // Encoded before the queue takes it (no clone of the chunk).
             let tsn = q.next_tsn();
-            let encoded = encode(b, interleaving, tsn, &produced.chunk);
+            let mark = produced.extension_mark;
+            let prefixed = if mark != 0 && produced.chunk.flags.is_begin() {
+                self.ext_marks.push_back((tsn, mark));
+                let prefix =
+                    ext.prefix_chunk(&mut ext_cx!(self, now, false), mark, tsn, &produced.chunk);
+                add_prefix(b, prefix, self.ext_data)
+            } else {
+                true
+            };
+            let encoded = if prefixed {
+                encode(b, interleaving, tsn, &produced.chunk)
+            } else {
+                // Without its prefix the fragment may not go: the next
+                // packet carries both, as a retransmission would.
+                Err(BuildError::TooBig {
+                    need: 0,
+                    remaining: 0,
+                })
+            };
             let tsn = q.add_sent(now, produced);
             if encoded.is_err() {
-                // produce() honoured max_payload, so this is a bug.
-                warn!(assoc = %self.handle, %tsn, "fragment did not fit its packet");
+                if prefixed {
+                    // produce() honoured max_payload, so this is a bug.
+                    warn!(assoc = %self.handle, %tsn, "fragment did not fit its packet");
+                }
                 q.retransmit_later(tsn);
                 break;
             }
@@ -515,6 +547,23 @@ fn fill_capacity(
         0
     };
     head + whole * next + tail
+}
+
+/// Adds an extension's prefix chunk (which must be one of its data chunk
+/// types); whether the fragment it precedes may follow.
+fn add_prefix(
+    b: &mut PacketBuilder<'_>,
+    prefix: Option<crate::chunk::RawChunk>,
+    data_types: crate::chunk::ChunkTypeSet,
+) -> bool {
+    let Some(p) = prefix else {
+        return true;
+    };
+    if !data_types.contains(p.typ) {
+        warn!(chunk = %p.typ, "an extension's prefix chunk must be one of its data chunk types; not sent");
+        return true;
+    }
+    b.add_raw(&p, true).is_ok()
 }
 
 fn encode(

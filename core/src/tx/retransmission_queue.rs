@@ -1532,6 +1532,7 @@ mod tests {
                         },
                         expires_at: m.lifetime.map(|l| self.now + l),
                         max_retransmissions: m.max_rtx,
+                        extension_mark: 0,
                         message: key,
                     };
                     let tsn = self.q.add_sent(self.now, p);

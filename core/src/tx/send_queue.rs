@@ -55,12 +55,17 @@ pub struct SendQueueConfig {
     /// Bytes of unsent user data the queue holds at most. A message larger
     /// than this is refused with [`SendError::TooLarge`]. Default 1 MiB.
     pub buffer_limit: usize,
+    /// Room kept free before the first fragment of a message with an
+    /// [`OutgoingMessage::extension_mark`], for the extension's prefix
+    /// chunk (see [`Registration::prefix_len`](crate::extension::Registration::prefix_len)).
+    pub mark_reserve: usize,
 }
 
 impl Default for SendQueueConfig {
     fn default() -> Self {
         Self {
             buffer_limit: 1 << 20,
+            mark_reserve: 0,
         }
     }
 }
@@ -82,6 +87,11 @@ pub struct OutgoingMessage {
     /// RFC 7496 limited retransmissions: abandon the message rather than
     /// retransmit one of its fragments more often than this.
     pub max_retransmissions: Option<u32>,
+    /// An opaque value for the endpoint's protocol extension, 0 for none:
+    /// every transmission of the message's first fragment is preceded by
+    /// the chunk [`Extension::prefix_chunk`](crate::extension::Extension::prefix_chunk)
+    /// gives for it.
+    pub extension_mark: u32,
 }
 
 impl OutgoingMessage {
@@ -94,6 +104,7 @@ impl OutgoingMessage {
             unordered: false,
             lifetime: None,
             max_retransmissions: None,
+            extension_mark: 0,
         }
     }
 }
@@ -180,6 +191,8 @@ pub struct Produced {
     pub expires_at: Option<Instant>,
     /// RFC 7496 limit of the message, if any.
     pub max_retransmissions: Option<u32>,
+    /// [`OutgoingMessage::extension_mark`].
+    pub extension_mark: u32,
     /// The message the fragment belongs to.
     pub message: MessageKey,
 }
@@ -402,6 +415,16 @@ impl SendQueue {
                 }
                 continue;
             }
+            // A marked message's first fragment leaves room for the
+            // extension's prefix chunk before it.
+            let max_payload = if head.started.is_none() && head.msg.extension_mark != 0 {
+                match max_payload.checked_sub(self.cfg.mark_reserve) {
+                    Some(m) if m > 0 => m,
+                    _ => return None,
+                }
+            } else {
+                max_payload
+            };
             if head.started.is_none()
                 && head.msg.payload.len() > max_payload
                 && head.msg.payload.len() <= whole_limit
@@ -470,6 +493,7 @@ impl SendQueue {
                 },
                 expires_at: head.expires_at,
                 max_retransmissions: head.msg.max_retransmissions,
+                extension_mark: head.msg.extension_mark,
                 message: MessageKey {
                     stream: head.msg.stream,
                     unordered: head.msg.unordered,
@@ -755,6 +779,7 @@ mod tests {
             4,
             SendQueueConfig {
                 buffer_limit: 2 << 20,
+                ..SendQueueConfig::default()
             },
         );
         q.enqueue(now, msg(1, 1 << 20)).unwrap();
@@ -798,7 +823,13 @@ mod tests {
     #[test]
     fn enforces_buffer_limit_too_large_invalid_stream_and_empty() {
         let now = t0();
-        let mut q = SendQueue::new(2, SendQueueConfig { buffer_limit: 1000 });
+        let mut q = SendQueue::new(
+            2,
+            SendQueueConfig {
+                buffer_limit: 1000,
+                ..SendQueueConfig::default()
+            },
+        );
         assert_eq!(
             q.enqueue(now, msg(2, 1)),
             Err(SendError::InvalidStream {

@@ -691,6 +691,7 @@ fn run_with(data: &[u8], tolerate: bool) -> Outcome {
                     unordered: o & 1 != 0,
                     lifetime: (o & 2 != 0).then(|| Duration::from_millis(u64::from(o) * 10)),
                     max_retransmissions: (o & 4 != 0).then_some(u32::from(o >> 6)),
+                    ..SendOptions::default()
                 };
                 let now = w.now;
                 let side = w.side(z);
