@@ -16,6 +16,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod chunk;
+pub mod member;
 pub mod param;
 
 mcsctp_core::serial_number!(

@@ -1,0 +1,4 @@
+//! The member side of the extension (draft §"Receiving MDATA",
+//! §"Acknowledgement: MSACK Timing and Feedback Scaling").
+
+pub mod rx;
