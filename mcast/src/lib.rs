@@ -18,6 +18,7 @@
 pub mod chunk;
 pub mod member;
 pub mod param;
+pub mod server;
 
 mcsctp_core::serial_number!(
     /// Multicast TSN: the group path's own 32-bit serial number space

@@ -1,0 +1,794 @@
+//! The group sender's core (draft §"Sending MDATA", §"Repair",
+//! §"Multicast Cumulative TSN, Buffer Release and the Group Window",
+//! §"Unicast Fallback and Return", §"Backlog Limits and Eviction"),
+//! independent of how chunks reach the wire: which MTSN goes next, which
+//! member needs what by unicast, what is repaired by multicast, what is
+//! released, and which member changes state.
+//!
+//! Group messages are fragmented by core's [`SendQueue`] in its I-DATA
+//! mode (one message at a time per group stream, MIDs per stream and
+//! ordering, fragments of different streams interleaved), exactly the
+//! layout MDATA carries. MTSNs are assigned when a fragment is first
+//! transmitted. Internally every MTSN is an unwrapped `u64` whose low 32
+//! bits are the wire value, so nothing here compares across a wrap; wire
+//! MTSNs from members are mapped back against a sliding base (the
+//! member's cumulative ack).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use mcsctp_core::event::AssociationHandle;
+use mcsctp_core::serial::{Ppid, StreamId};
+use mcsctp_core::tx::send_queue::{OutgoingMessage, SendError, SendQueue, SendQueueConfig};
+use mcsctp_core::user_data::UserDataChunk;
+
+use super::acks::AckSet;
+use crate::Mtsn;
+
+/// A member, named by its association.
+pub type MemberId = AssociationHandle;
+
+/// Where a member stands (draft §"Member States at the Server").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberKind {
+    /// Joined, presumed reachable: repaired by unicast, never holds the
+    /// group back, not yet confirmed (draft §"Presumed Reachable").
+    Joining,
+    /// Confirmed, catching up: active for MTSNs from its return point on.
+    Returning,
+    /// Active on the group path.
+    Multicast,
+    /// Receives every MTSN over its association.
+    Fallback,
+}
+
+impl MemberKind {
+    /// Whether the member holds the group back (buffer release, windows,
+    /// repair counting).
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Multicast | Self::Returning)
+    }
+}
+
+/// Settings of one group's sender (the draft's Protocol Parameters; the
+/// runtime derives the timers from RTT).
+#[derive(Debug, Clone)]
+pub struct GroupSenderConfig {
+    /// The first MTSN the group assigns.
+    pub initial_mtsn: Mtsn,
+    /// Number of group streams.
+    pub streams: u16,
+    /// Octets of user data in one MDATA chunk at most.
+    pub max_fragment: usize,
+    /// Mcast.Group.WindowChunks.
+    pub window_chunks: u64,
+    /// Mcast.Group.WindowBytes.
+    pub window_bytes: usize,
+    /// Octets of group messages queued before the first transmission.
+    pub send_buffer: usize,
+    /// Mcast.Repair.MulticastCount.
+    pub repair_count: usize,
+    /// Mcast.Repair.MulticastFraction.
+    pub repair_fraction: f64,
+    /// Mcast.Repair.MulticastCap.
+    pub repair_cap: usize,
+    /// Repair holdoff (Mcast.Msack.LossDelay).
+    pub repair_holdoff: Duration,
+    /// Mcast.Fallback.Window: group-path MTSNs over which a member's loss
+    /// is measured.
+    pub fallback_window: u64,
+    /// Mcast.Fallback.LossThreshold.
+    pub fallback_threshold: f64,
+    /// Mcast.Member.MaxBacklog: MTSNs a member may owe before it is
+    /// removed (it never blocks the group).
+    pub max_backlog: u64,
+    /// Mcast.Mtsn.Reach.
+    pub reach: u64,
+    /// Mcast.Member.StallTimeout: how long the MCTSN may stand still with
+    /// MDATA outstanding before the active members holding it back are
+    /// moved to fallback (draft §"Hold-Back Policy").
+    pub stall_timeout: Duration,
+}
+
+impl Default for GroupSenderConfig {
+    fn default() -> Self {
+        Self {
+            initial_mtsn: Mtsn(0),
+            streams: 16,
+            max_fragment: 1200 - 12 - 40 - 20,
+            window_chunks: 1 << 15,
+            window_bytes: 4 << 20,
+            send_buffer: 8 << 20,
+            repair_count: 2,
+            repair_fraction: 0.05,
+            repair_cap: 8,
+            repair_holdoff: Duration::from_micros(500),
+            fallback_window: 256,
+            fallback_threshold: 0.10,
+            max_backlog: 1 << 15,
+            reach: 1 << 16,
+            stall_timeout: Duration::from_millis(200),
+        }
+    }
+}
+
+/// One assigned MTSN, kept until released.
+#[derive(Debug)]
+struct Slot<K> {
+    chunk: UserDataChunk,
+    /// `assigned_bytes` once this MTSN was assigned.
+    bytes_through: u64,
+    /// Active members that reported it missing since its last group-path
+    /// transmission.
+    reporters: Vec<K>,
+    /// When the first of those reports arrived.
+    first_report: Option<Instant>,
+    /// The last group-path transmission.
+    group_sent_at: Option<Instant>,
+}
+
+/// The server's state of one member.
+#[derive(Debug)]
+struct Member {
+    kind: MemberKind,
+    /// The member's first MTSN (unwrapped).
+    start: u64,
+    /// For a returning member: active from here on.
+    return_from: u64,
+    acks: AckSet,
+    a_grwnd: u32,
+    /// MTSNs owed by unicast, in order of need, and the chunk of each.
+    unicast: VecDeque<(u64, UserDataChunk)>,
+    /// When each MTSN was last sent by unicast (so a report does not
+    /// repeat a repair still in flight).
+    unicast_sent: BTreeMap<u64, Instant>,
+    /// Chunks the member may still need that the group buffer no longer
+    /// holds (its backlog, draft §"Backlog Limits and Eviction"): released
+    /// while it was not active, or sent to it by unicast.
+    held: BTreeMap<u64, UserDataChunk>,
+    /// Unwrapped byte count of the group's MDATA through the member's
+    /// cumulative ack (for its outstanding octets).
+    acked_bytes_mark: u64,
+    /// Group-path MTSNs sent since the member joined that counted for its
+    /// loss measurement, and how many of them it reported missing.
+    measured: VecDeque<(u64, bool)>,
+    /// Repairs sent to it, unicast.
+    repairs: u64,
+    fallbacks: u64,
+    returns: u64,
+}
+
+/// Something the application hears about a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberEvent<K> {
+    /// Now in a new state.
+    Changed(K, MemberKind),
+    /// Removed: it fell more than the backlog limit behind.
+    Removed(K),
+}
+
+/// Per-member figures for the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberStats {
+    /// State.
+    pub kind: MemberKind,
+    /// MTSNs acknowledged since the start.
+    pub acked: u64,
+    /// Unicast repairs sent.
+    pub repairs: u64,
+    /// Times moved to fallback.
+    pub fallbacks: u64,
+    /// Times returned to multicast.
+    pub returns: u64,
+}
+
+/// The group sender's core.
+#[derive(Debug)]
+pub struct GroupSender<K = MemberId> {
+    cfg: GroupSenderConfig,
+    queue: SendQueue,
+    /// The next MTSN to assign, unwrapped (low 32 bits are the wire value).
+    next: u64,
+    /// Multicast cumulative TSN, unwrapped: everything at or below is
+    /// released.
+    mctsn: u64,
+    /// Slots of `mctsn + 1 .. next`, in order.
+    slots: VecDeque<Slot<K>>,
+    slot_bytes: usize,
+    /// Octets of MDATA assigned since the group began (running total).
+    assigned_bytes: u64,
+    members: BTreeMap<K, Member>,
+    /// MTSNs to retransmit on the group path.
+    group_repairs: VecDeque<u64>,
+    events: VecDeque<MemberEvent<K>>,
+    /// When the MCTSN last moved (or the group buffer became non-empty).
+    mctsn_moved_at: Option<Instant>,
+    /// MDATA chunks put on the group path (first transmissions and
+    /// repairs).
+    pub group_chunks_sent: u64,
+    /// Group-path retransmissions.
+    pub group_repairs_sent: u64,
+}
+
+impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
+    /// A sender with no member.
+    pub fn new(cfg: GroupSenderConfig) -> Self {
+        let next = (1u64 << 33) + u64::from(cfg.initial_mtsn.0);
+        let queue = SendQueue::new(
+            cfg.streams,
+            SendQueueConfig {
+                buffer_limit: cfg.send_buffer,
+                ..SendQueueConfig::default()
+            },
+        );
+        Self {
+            queue,
+            next,
+            mctsn: next - 1,
+            slots: VecDeque::new(),
+            slot_bytes: 0,
+            assigned_bytes: 0,
+            members: BTreeMap::new(),
+            group_repairs: VecDeque::new(),
+            events: VecDeque::new(),
+            mctsn_moved_at: None,
+            group_chunks_sent: 0,
+            group_repairs_sent: 0,
+            cfg,
+        }
+    }
+
+    fn wire(u: u64) -> Mtsn {
+        Mtsn(u as u32)
+    }
+
+    /// The next MTSN the group will assign (a new member's Start MTSN).
+    pub fn next_mtsn(&self) -> Mtsn {
+        Self::wire(self.next)
+    }
+
+    /// The highest MTSN assigned (Highest MTSN Sent).
+    pub fn highest_sent(&self) -> Mtsn {
+        Self::wire(self.next - 1)
+    }
+
+    /// The multicast cumulative TSN.
+    pub fn mctsn(&self) -> Mtsn {
+        Self::wire(self.mctsn)
+    }
+
+    /// Octets of MDATA held in the group buffer.
+    pub fn buffered_bytes(&self) -> usize {
+        self.slot_bytes
+    }
+
+    /// Queues a group message.
+    pub fn send(
+        &mut self,
+        now: Instant,
+        stream: StreamId,
+        ppid: Ppid,
+        payload: Bytes,
+        unordered: bool,
+    ) -> Result<(), SendError> {
+        let mut msg = OutgoingMessage::new(stream, ppid, payload);
+        msg.unordered = unordered;
+        self.queue.enqueue(now, msg)
+    }
+
+    /// Whether messages wait for their first transmission.
+    pub fn has_queued(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
+    /// Adds a member whose Start MTSN is the next MTSN (draft §"Server:
+    /// Start MTSN"). Returns that Start MTSN.
+    pub fn add_member(&mut self, id: K, kind: MemberKind) -> Mtsn {
+        let start = self.next;
+        self.members.insert(
+            id,
+            Member {
+                kind,
+                start,
+                return_from: start,
+                acks: AckSet::new(start - 1),
+                a_grwnd: u32::MAX,
+                unicast: VecDeque::new(),
+                unicast_sent: BTreeMap::new(),
+                held: BTreeMap::new(),
+                acked_bytes_mark: self.assigned_bytes,
+                measured: VecDeque::new(),
+                repairs: 0,
+                fallbacks: 0,
+                returns: 0,
+            },
+        );
+        self.events.push_back(MemberEvent::Changed(id, kind));
+        Self::wire(start)
+    }
+
+    /// Removes a member (leave, abort, failure); its share of the window is
+    /// released at once.
+    pub fn remove_member(&mut self, id: K) {
+        if self.members.remove(&id).is_some() {
+            self.release();
+        }
+    }
+
+    /// A member's state and figures.
+    pub fn member(&self, id: K) -> Option<MemberStats> {
+        self.members.get(&id).map(|m| MemberStats {
+            kind: m.kind,
+            acked: m.acks.cum() + 1 - m.start,
+            repairs: m.repairs,
+            fallbacks: m.fallbacks,
+            returns: m.returns,
+        })
+    }
+
+    /// The next membership event.
+    pub fn poll_event(&mut self) -> Option<MemberEvent<K>> {
+        self.events.pop_front()
+    }
+
+    /// Whether some member is joined to the IP group (the group path then
+    /// carries every MTSN, draft §"Sending MDATA").
+    pub fn any_joined(&self) -> bool {
+        !self.members.is_empty()
+    }
+
+    fn active_count(&self) -> usize {
+        self.members.values().filter(|m| m.kind.is_active()).count()
+    }
+
+    /// Whether a new MTSN of `len` octets may be assigned now (draft
+    /// §"Sending MDATA" conditions 1-3; the congestion window is the
+    /// caller's).
+    fn may_assign(&self, len: usize) -> bool {
+        if self.next - self.mctsn > self.cfg.window_chunks {
+            return false;
+        }
+        if self.slot_bytes > 0 && self.slot_bytes + len > self.cfg.window_bytes {
+            return false;
+        }
+        // Outstanding octets of a member: everything assigned after its
+        // cumulative ack (gap-acknowledged chunks included: an upper bound).
+        self.members.values().all(|m| {
+            if !m.kind.is_active() {
+                return true;
+            }
+            let outstanding = self.assigned_bytes.saturating_sub(m.acked_bytes_mark) as usize;
+            outstanding == 0 || outstanding + len <= m.a_grwnd as usize
+        })
+    }
+
+    /// Assigns the next MTSN to the next fragment, if the windows allow,
+    /// and returns it for the group path. Members in fallback get it queued
+    /// for unicast; a member that would be more than the reach behind is
+    /// removed first.
+    pub fn poll_new(&mut self, now: Instant) -> Option<(Mtsn, UserDataChunk)> {
+        if !self.may_assign(self.cfg.max_fragment.min(self.queue.buffered_bytes())) {
+            return None;
+        }
+        let p = self.queue.produce(now, self.cfg.max_fragment, true)?;
+        let t = self.next;
+        self.evict_out_of_reach(t);
+        self.next += 1;
+        self.slot_bytes += p.chunk.payload.len();
+        self.assigned_bytes += p.chunk.payload.len() as u64;
+        self.slots.push_back(Slot {
+            bytes_through: self.assigned_bytes,
+            chunk: p.chunk.clone(),
+            reporters: Vec::new(),
+            first_report: None,
+            group_sent_at: Some(now),
+        });
+        self.group_chunks_sent += 1;
+        self.mctsn_moved_at.get_or_insert(now);
+        for m in self.members.values_mut() {
+            match m.kind {
+                MemberKind::Fallback => m.unicast.push_back((t, p.chunk.clone())),
+                _ => {
+                    m.measured.push_back((t, false));
+                    while m.measured.len() as u64 > self.cfg.fallback_window {
+                        m.measured.pop_front();
+                    }
+                }
+            }
+        }
+        self.release();
+        Some((Self::wire(t), p.chunk))
+    }
+
+    fn evict_out_of_reach(&mut self, t: u64) {
+        let limit = self.cfg.reach.min(self.cfg.max_backlog);
+        let gone: Vec<K> = self
+            .members
+            .iter()
+            .filter(|(_, m)| t.saturating_sub(m.acks.cum()) > limit)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            self.members.remove(&id);
+            self.events.push_back(MemberEvent::Removed(id));
+        }
+    }
+
+    /// The chunk of MTSN `t` for member `id`: from the group buffer, or
+    /// from the member's backlog.
+    fn chunk_for(&self, id: K, t: u64) -> Option<UserDataChunk> {
+        if t > self.mctsn && t < self.next {
+            return self
+                .slots
+                .get((t - self.mctsn - 1) as usize)
+                .map(|s| s.chunk.clone());
+        }
+        let m = self.members.get(&id)?;
+        m.held.get(&t).cloned().or_else(|| {
+            m.unicast
+                .iter()
+                .find(|(u, _)| *u == t)
+                .map(|(_, c)| c.clone())
+        })
+    }
+
+    /// `assigned_bytes` as it was when MTSN `t` was assigned, if the group
+    /// buffer still knows (else the value at the MCTSN, a lower bound).
+    fn bytes_through(&self, t: u64) -> u64 {
+        if t > self.mctsn
+            && let Some(s) = self.slots.get((t - self.mctsn - 1) as usize)
+        {
+            return s.bytes_through;
+        }
+        self.slots.front().map_or(self.assigned_bytes, |s| {
+            s.bytes_through - s.chunk.payload.len() as u64
+        })
+    }
+
+    /// An MSACK from `id` (draft §"Processing an MSACK"): `cumulative`,
+    /// `reported_through`, gap blocks relative to `cumulative`, a_grwnd.
+    /// Returns whether anything was newly acknowledged.
+    pub fn on_ack(
+        &mut self,
+        now: Instant,
+        id: K,
+        cumulative: Mtsn,
+        reported_through: Mtsn,
+        gaps: &[(u16, u16)],
+        a_grwnd: u32,
+    ) -> bool {
+        let highest = self.next - 1;
+        let Some(m) = self.members.get_mut(&id) else {
+            return false;
+        };
+        // Map the wire cumulative ack against the member's base; an older
+        // one (reordered MSACK) is ignored, one beyond what was sent too.
+        let base = m.acks.cum();
+        let fwd = cumulative.0.wrapping_sub(base as u32);
+        if u64::from(fwd) > self.cfg.reach {
+            return false;
+        }
+        let cum = base + u64::from(fwd);
+        if cum > highest {
+            return false;
+        }
+        m.a_grwnd = a_grwnd;
+        let mut newly = m.acks.ack_through(cum);
+        for &(s, e) in gaps {
+            let (s, e) = (cum + u64::from(s), (cum + u64::from(e)).min(highest));
+            newly += m.acks.ack_range(s, e);
+        }
+        let through = cum + u64::from(reported_through.0.wrapping_sub(cumulative.0));
+        let through = if through > cum + self.cfg.reach {
+            cum
+        } else {
+            through.min(highest)
+        };
+        // Acknowledged unicast sends and backlog entries are done.
+        let acked_cum = m.acks.cum();
+        let acks = &m.acks;
+        m.unicast_sent.retain(|&t, _| !acks.has(t));
+        m.unicast.retain(|(t, _)| !acks.has(*t));
+        m.held.retain(|&t, _| !acks.has(t));
+        let missing = m.acks.missing(through, 4096);
+        let kind = m.kind;
+        for &t in &missing {
+            if let Some(x) = m.measured.iter_mut().find(|x| x.0 == t) {
+                x.1 = true;
+            }
+        }
+        let mark = self.bytes_through(acked_cum);
+        if let Some(m) = self.members.get_mut(&id) {
+            m.acked_bytes_mark = m.acked_bytes_mark.max(mark);
+        }
+        let start = self.members.get(&id).map_or(0, |m| m.start);
+        for t in missing {
+            if t < start {
+                continue;
+            }
+            self.on_missing(now, id, kind, t);
+        }
+        self.judge_path(id);
+        self.release_at(now);
+        newly > 0
+    }
+
+    /// One MTSN reported missing by a member (draft §"Unicast or
+    /// Multicast").
+    fn on_missing(&mut self, now: Instant, id: K, kind: MemberKind, t: u64) {
+        let a = self.active_count();
+        let threshold = self
+            .cfg
+            .repair_count
+            .max(((self.cfg.repair_fraction * a as f64).ceil() as usize).min(self.cfg.repair_cap));
+        if kind.is_active() && t > self.mctsn && threshold <= a {
+            let idx = (t - self.mctsn - 1) as usize;
+            let Some(slot) = self.slots.get_mut(idx) else {
+                return;
+            };
+            // A group copy still in flight answers it.
+            if slot.reporters.contains(&id) {
+                return;
+            }
+            slot.reporters.push(id);
+            slot.first_report.get_or_insert(now);
+            if slot.reporters.len() >= threshold {
+                slot.reporters.clear();
+                slot.first_report = None;
+                slot.group_sent_at = Some(now);
+                self.group_repairs.push_back(t);
+            }
+            return;
+        }
+        self.repair_unicast(now, id, t);
+    }
+
+    fn repair_unicast(&mut self, now: Instant, id: K, t: u64) {
+        let Some(chunk) = self.chunk_for(id, t) else {
+            return;
+        };
+        let holdoff = self.cfg.repair_holdoff;
+        let Some(m) = self.members.get_mut(&id) else {
+            return;
+        };
+        if m.unicast.iter().any(|(u, _)| *u == t) {
+            return;
+        }
+        if let Some(&at) = m.unicast_sent.get(&t)
+            && now.saturating_duration_since(at) < holdoff.max(Duration::from_millis(1)) * 4
+        {
+            return;
+        }
+        m.unicast.push_back((t, chunk));
+        m.repairs += 1;
+    }
+
+    /// Holdoffs that ended without enough reports: every reporter is
+    /// repaired by unicast.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.check_stall(now);
+        let holdoff = self.cfg.repair_holdoff;
+        let mut due = Vec::new();
+        for (i, s) in self.slots.iter_mut().enumerate() {
+            if s.first_report.is_some_and(|f| now >= f + holdoff) {
+                s.first_report = None;
+                due.push((self.mctsn + 1 + i as u64, std::mem::take(&mut s.reporters)));
+            }
+        }
+        for (t, reporters) in due {
+            for id in reporters {
+                self.repair_unicast(now, id, t);
+            }
+        }
+    }
+
+    /// The earliest holdoff end or stall check.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let holdoff = self
+            .slots
+            .iter()
+            .filter_map(|s| s.first_report)
+            .min()
+            .map(|f| f + self.cfg.repair_holdoff);
+        let stall = self
+            .mctsn_moved_at
+            .filter(|_| !self.slots.is_empty())
+            .map(|t| t + self.cfg.stall_timeout);
+        [holdoff, stall].into_iter().flatten().min()
+    }
+
+    /// Draft §"Hold-Back Policy": no member holds the group back for
+    /// longer than the stall timeout. The active members that have not
+    /// acknowledged the MTSN after the MCTSN are moved to fallback, with
+    /// everything they still need queued for unicast.
+    fn check_stall(&mut self, now: Instant) {
+        let Some(since) = self.mctsn_moved_at else {
+            return;
+        };
+        if self.slots.is_empty() || now < since + self.cfg.stall_timeout {
+            return;
+        }
+        let t = self.mctsn + 1;
+        let stuck: Vec<K> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.kind.is_active() && !m.acks.has(t))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stuck {
+            self.move_to_fallback(id);
+        }
+        self.mctsn_moved_at = Some(now);
+        self.release_at(now);
+    }
+
+    /// The next MTSN to retransmit on the group path.
+    pub fn poll_group_repair(&mut self) -> Option<(Mtsn, UserDataChunk)> {
+        while let Some(t) = self.group_repairs.pop_front() {
+            if t > self.mctsn
+                && let Some(c) = self
+                    .slots
+                    .get((t - self.mctsn - 1) as usize)
+                    .map(|s| s.chunk.clone())
+            {
+                self.group_repairs_sent += 1;
+                self.group_chunks_sent += 1;
+                return Some((Self::wire(t), c));
+            }
+        }
+        None
+    }
+
+    /// The next MTSN owed to `id` by unicast that fits `window` octets of
+    /// user data.
+    pub fn poll_unicast(
+        &mut self,
+        now: Instant,
+        id: K,
+        window: usize,
+    ) -> Option<(Mtsn, UserDataChunk)> {
+        let m = self.members.get_mut(&id)?;
+        let (_, c) = m.unicast.front()?;
+        if c.payload.len() > window {
+            return None;
+        }
+        let (t, c) = m.unicast.pop_front()?;
+        m.unicast_sent.insert(t, now);
+        // Kept until acknowledged: it may have to be sent again.
+        m.held.insert(t, c.clone());
+        Some((Self::wire(t), c))
+    }
+
+    /// Whether `id` is owed something by unicast.
+    pub fn has_unicast(&self, id: K) -> bool {
+        self.members.get(&id).is_some_and(|m| !m.unicast.is_empty())
+    }
+
+    /// Draft §"Moving to Fallback" (measured from the server's own
+    /// group-path sends): a member that reported more than the threshold
+    /// of the last window's group-path MTSNs missing is moved to fallback;
+    /// everything it still needs goes to its unicast queue.
+    fn judge_path(&mut self, id: K) {
+        let window = self.cfg.fallback_window;
+        let threshold = self.cfg.fallback_threshold;
+        let Some(m) = self.members.get(&id) else {
+            return;
+        };
+        if m.kind == MemberKind::Fallback || (m.measured.len() as u64) < window {
+            return;
+        }
+        let lost = m.measured.iter().filter(|x| x.1).count();
+        if (lost as f64) <= threshold * window as f64 {
+            if m.kind == MemberKind::Joining {
+                // The group path reaches it: active from the next MTSN on
+                // (draft §"Presumed Reachable").
+                let next = self.next;
+                if let Some(m) = self.members.get_mut(&id) {
+                    m.return_from = next;
+                }
+                self.set_kind(id, MemberKind::Returning);
+            }
+            return;
+        }
+        self.move_to_fallback(id);
+    }
+
+    /// Moves a member to fallback: everything it still needs is queued for
+    /// unicast (draft §"Moving to Fallback").
+    fn move_to_fallback(&mut self, id: K) {
+        let Some(m) = self.members.get(&id) else {
+            return;
+        };
+        let owed: Vec<u64> = m.acks.missing(self.next - 1, usize::MAX);
+        let chunks: Vec<(u64, UserDataChunk)> = owed
+            .into_iter()
+            .filter(|&t| t >= self.members[&id].start)
+            .filter_map(|t| self.chunk_for(id, t).map(|c| (t, c)))
+            .collect();
+        if let Some(m) = self.members.get_mut(&id) {
+            let mut all: BTreeMap<u64, UserDataChunk> = m.unicast.drain(..).collect();
+            all.extend(chunks);
+            m.unicast = all.into_iter().collect();
+            m.fallbacks += 1;
+            m.measured.clear();
+        }
+        self.set_kind(id, MemberKind::Fallback);
+    }
+
+    /// Evidence that the group path reaches a member in fallback again
+    /// (draft §"Returning to Multicast": the caller measures it from the
+    /// member's group-path counters): it is active again for MTSNs from the
+    /// next one on, and keeps its unicast backlog.
+    pub fn member_reached(&mut self, id: K) {
+        let next = self.next;
+        let Some(m) = self.members.get_mut(&id) else {
+            return;
+        };
+        if m.kind != MemberKind::Fallback {
+            return;
+        }
+        m.return_from = next;
+        m.returns += 1;
+        self.set_kind(id, MemberKind::Returning);
+    }
+
+    fn set_kind(&mut self, id: K, kind: MemberKind) {
+        if let Some(m) = self.members.get_mut(&id)
+            && m.kind != kind
+        {
+            m.kind = kind;
+            self.events.push_back(MemberEvent::Changed(id, kind));
+        }
+    }
+
+    /// Releases what every active member acknowledged (draft §"Multicast
+    /// Cumulative TSN"). A returning member whose backlog is complete
+    /// becomes a multicast member.
+    fn release_at(&mut self, now: Instant) {
+        let before = self.mctsn;
+        self.release();
+        if self.mctsn != before {
+            self.mctsn_moved_at = Some(now);
+        }
+    }
+
+    fn release(&mut self) {
+        let done: Vec<K> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.kind == MemberKind::Returning && m.acks.cum() + 1 >= m.return_from)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in done {
+            self.set_kind(id, MemberKind::Multicast);
+        }
+        while !self.slots.is_empty() {
+            let t = self.mctsn + 1;
+            let held = self.members.values().any(|m| {
+                let counts = match m.kind {
+                    MemberKind::Multicast => t >= m.start,
+                    MemberKind::Returning => t >= m.return_from,
+                    _ => false,
+                };
+                counts && !m.acks.has(t)
+            });
+            if held {
+                break;
+            }
+            if let Some(s) = self.slots.pop_front() {
+                self.slot_bytes -= s.chunk.payload.len();
+                // Members not active keep what they still need.
+                for m in self.members.values_mut() {
+                    if !m.kind.is_active() && t >= m.start && !m.acks.has(t) {
+                        m.held.insert(t, s.chunk.clone());
+                    }
+                }
+            }
+            self.mctsn = t;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,277 @@
+use std::time::Instant;
+
+use bytes::Bytes;
+use mcsctp_core::serial::{Ppid, StreamId};
+
+use super::*;
+
+#[allow(clippy::disallowed_methods)] // an arbitrary origin; time is driven
+fn t0() -> Instant {
+    Instant::now()
+}
+
+fn sender(cfg: GroupSenderConfig) -> GroupSender<u32> {
+    GroupSender::new(cfg)
+}
+
+fn send_n(g: &mut GroupSender<u32>, now: Instant, n: usize) {
+    for i in 0..n {
+        g.send(
+            now,
+            StreamId(0),
+            Ppid(0),
+            Bytes::from(vec![i as u8; 100]),
+            false,
+        )
+        .unwrap();
+    }
+}
+
+/// Takes every MTSN the windows allow for the group path.
+fn drain_new(g: &mut GroupSender<u32>, now: Instant) -> Vec<Mtsn> {
+    std::iter::from_fn(|| g.poll_new(now).map(|(m, _)| m)).collect()
+}
+
+fn ack(g: &mut GroupSender<u32>, now: Instant, id: u32, cum: Mtsn) -> bool {
+    g.on_ack(now, id, cum, cum, &[], u32::MAX)
+}
+
+#[test]
+fn mtsns_are_assigned_in_order_and_released_when_all_active_members_ack() {
+    let now = t0();
+    let mut g = sender(GroupSenderConfig {
+        initial_mtsn: Mtsn(u32::MAX - 2),
+        ..GroupSenderConfig::default()
+    });
+    let a = 1;
+    let b = 2;
+    assert_eq!(g.add_member(a, MemberKind::Multicast), Mtsn(u32::MAX - 2));
+    g.add_member(b, MemberKind::Multicast);
+    send_n(&mut g, now, 5);
+    let sent = drain_new(&mut g, now);
+    assert_eq!(
+        sent,
+        vec![
+            Mtsn(u32::MAX - 2),
+            Mtsn(u32::MAX - 1),
+            Mtsn(u32::MAX),
+            Mtsn(0),
+            Mtsn(1)
+        ]
+    );
+    assert_eq!(g.buffered_bytes(), 500);
+    ack(&mut g, now, a, Mtsn(1));
+    assert_eq!(g.mctsn(), Mtsn(u32::MAX - 3), "b holds everything back");
+    ack(&mut g, now, b, Mtsn(u32::MAX));
+    assert_eq!(g.mctsn(), Mtsn(u32::MAX));
+    ack(&mut g, now, b, Mtsn(1));
+    assert_eq!((g.mctsn(), g.buffered_bytes()), (Mtsn(1), 0));
+    assert_eq!(g.member(a).unwrap().acked, 5);
+}
+
+#[test]
+fn the_group_window_bounds_what_is_unacknowledged() {
+    let now = t0();
+    let mut g = sender(GroupSenderConfig {
+        window_chunks: 4,
+        ..GroupSenderConfig::default()
+    });
+    g.add_member(1, MemberKind::Multicast);
+    send_n(&mut g, now, 10);
+    let first = drain_new(&mut g, now);
+    assert_eq!(first.len(), 4);
+    assert!(g.poll_new(now).is_none());
+    ack(&mut g, now, 1, first[1]);
+    assert_eq!(drain_new(&mut g, now).len(), 2);
+    // A member's a_grwnd bounds it too.
+    g.on_ack(now, 1, Mtsn(5), Mtsn(5), &[], 150);
+    assert_eq!(
+        drain_new(&mut g, now).len(),
+        1,
+        "one chunk with nothing outstanding"
+    );
+    assert!(g.poll_new(now).is_none(), "100 + 100 > 150");
+}
+
+#[test]
+fn a_lone_member_is_repaired_by_unicast_at_once() {
+    let now = t0();
+    let mut g = sender(GroupSenderConfig::default());
+    g.add_member(7, MemberKind::Multicast);
+    send_n(&mut g, now, 3);
+    let s = drain_new(&mut g, now);
+    // Lost s[1]: gap block over s[2].
+    g.on_ack(now, 7, s[0], s[2], &[(2, 2)], u32::MAX);
+    let (m, c) = g.poll_unicast(now, 7, usize::MAX).expect("a repair");
+    assert_eq!(m, s[1]);
+    assert_eq!(c.payload.len(), 100);
+    assert!(g.poll_unicast(now, 7, usize::MAX).is_none());
+    // Reported again at once: the repair is in flight, not repeated.
+    g.on_ack(now, 7, s[0], s[2], &[(2, 2)], u32::MAX);
+    assert!(g.poll_unicast(now, 7, usize::MAX).is_none());
+    assert_eq!(g.member(7).unwrap().repairs, 1);
+    ack(&mut g, now, 7, s[2]);
+    assert_eq!(g.mctsn(), s[2]);
+}
+
+#[test]
+fn a_loss_many_members_share_is_repaired_once_by_multicast() {
+    let now = t0();
+    let mut g = sender(GroupSenderConfig::default());
+    for id in 0..20 {
+        g.add_member(id, MemberKind::Multicast);
+    }
+    send_n(&mut g, now, 2);
+    let s = drain_new(&mut g, now);
+    // Threshold: max(2, min(ceil(0.05 * 20), 8)) = 2.
+    g.on_ack(now, 0, s[0].wrapping_sub(1), s[1], &[(2, 2)], u32::MAX);
+    assert!(g.poll_group_repair().is_none(), "one report waits");
+    g.on_ack(now, 1, s[0].wrapping_sub(1), s[1], &[(2, 2)], u32::MAX);
+    let (m, _) = g
+        .poll_group_repair()
+        .expect("two reports: multicast repair");
+    assert_eq!(m, s[0]);
+    assert!(g.poll_group_repair().is_none(), "once");
+    assert!(!g.has_unicast(0) && !g.has_unicast(1), "no unicast copies");
+}
+
+#[test]
+fn a_report_the_threshold_never_reaches_is_repaired_after_the_holdoff() {
+    let now = t0();
+    let cfg = GroupSenderConfig::default();
+    let holdoff = cfg.repair_holdoff;
+    let mut g = sender(cfg);
+    for id in 0..20 {
+        g.add_member(id, MemberKind::Multicast);
+    }
+    send_n(&mut g, now, 2);
+    let s = drain_new(&mut g, now);
+    g.on_ack(now, 3, s[0].wrapping_sub(1), s[1], &[(2, 2)], u32::MAX);
+    assert!(!g.has_unicast(3));
+    let due = g.poll_timeout().expect("the holdoff");
+    assert_eq!(due, now + holdoff);
+    g.handle_timeout(due);
+    assert_eq!(g.poll_unicast(due, 3, usize::MAX).map(|x| x.0), Some(s[0]));
+    assert!(g.poll_group_repair().is_none());
+}
+
+#[test]
+fn a_member_that_misses_the_group_path_falls_back_and_gets_everything_by_unicast() {
+    let now = t0();
+    let mut g = sender(GroupSenderConfig {
+        fallback_window: 16,
+        ..GroupSenderConfig::default()
+    });
+    g.add_member(1, MemberKind::Multicast);
+    g.add_member(2, MemberKind::Multicast);
+    send_n(&mut g, now, 40);
+    let s = drain_new(&mut g, now);
+    assert_eq!(s.len(), 40);
+    // Member 1 gets everything; member 2 got nothing of the first 16.
+    ack(&mut g, now, 1, s[39]);
+    g.on_ack(now, 2, s[0].wrapping_sub(1), s[39], &[], u32::MAX);
+    assert_eq!(g.member(2).unwrap().kind, MemberKind::Fallback);
+    assert_eq!(g.mctsn(), s[39], "the group does not wait for it");
+    assert_eq!(g.buffered_bytes(), 0);
+    // It is owed all 40, in order, from its backlog.
+    let got: Vec<Mtsn> =
+        std::iter::from_fn(|| g.poll_unicast(now, 2, usize::MAX).map(|x| x.0)).collect();
+    assert_eq!(got, s);
+    // New MTSNs go to it by unicast as well.
+    send_n(&mut g, now, 1);
+    let n = drain_new(&mut g, now);
+    assert_eq!(g.poll_unicast(now, 2, usize::MAX).map(|x| x.0), Some(n[0]));
+    let events: Vec<_> = std::iter::from_fn(|| g.poll_event()).collect();
+    assert!(events.contains(&MemberEvent::Changed(2, MemberKind::Fallback)));
+    // Evidence that multicast reaches it again: returning, then multicast
+    // once it caught up.
+    g.member_reached(2);
+    assert_eq!(g.member(2).unwrap().kind, MemberKind::Returning);
+    send_n(&mut g, now, 1);
+    let r = drain_new(&mut g, now);
+    ack(&mut g, now, 1, r[0]);
+    assert_eq!(
+        g.mctsn(),
+        r[0].wrapping_sub(1),
+        "a returning member holds its new MTSNs"
+    );
+    ack(&mut g, now, 2, r[0]);
+    assert_eq!(g.member(2).unwrap().kind, MemberKind::Multicast);
+    assert_eq!(g.mctsn(), r[0]);
+}
+
+#[test]
+fn a_joining_member_never_holds_the_group_back() {
+    let now = t0();
+    let mut g = sender(GroupSenderConfig {
+        window_chunks: 8,
+        fallback_window: 8,
+        ..GroupSenderConfig::default()
+    });
+    g.add_member(1, MemberKind::Multicast);
+    g.add_member(9, MemberKind::Joining);
+    send_n(&mut g, now, 20);
+    let mut sent = Vec::new();
+    for _ in 0..5 {
+        let s = drain_new(&mut g, now);
+        if let Some(&last) = s.last() {
+            ack(&mut g, now, 1, last);
+        }
+        sent.extend(s);
+    }
+    assert_eq!(
+        sent.len(),
+        20,
+        "member 9 never acknowledged; nothing waited"
+    );
+    // It keeps its backlog: a late report is repaired by unicast.
+    g.on_ack(now, 9, sent[0].wrapping_sub(1), sent[0], &[], u32::MAX);
+    assert_eq!(
+        g.poll_unicast(now, 9, usize::MAX).map(|x| x.0),
+        Some(sent[0])
+    );
+}
+
+#[test]
+fn a_silent_active_member_is_moved_aside_after_the_stall_timeout() {
+    let now = t0();
+    let cfg = GroupSenderConfig {
+        window_chunks: 4,
+        ..GroupSenderConfig::default()
+    };
+    let stall = cfg.stall_timeout;
+    let mut g = sender(cfg);
+    g.add_member(1, MemberKind::Multicast);
+    g.add_member(2, MemberKind::Multicast);
+    send_n(&mut g, now, 10);
+    let s = drain_new(&mut g, now);
+    ack(&mut g, now, 1, *s.last().unwrap());
+    assert!(g.poll_new(now).is_none(), "member 2 holds the window");
+    let at = g.poll_timeout().unwrap();
+    assert_eq!(at, now + stall);
+    g.handle_timeout(at);
+    assert_eq!(g.member(2).unwrap().kind, MemberKind::Fallback);
+    assert_eq!(drain_new(&mut g, at).len(), 4, "the group moves again");
+    assert!(g.has_unicast(2), "and member 2 loses nothing");
+}
+
+#[test]
+fn a_member_too_far_behind_is_removed_with_an_event() {
+    let now = t0();
+    let mut g = sender(GroupSenderConfig {
+        max_backlog: 10,
+        ..GroupSenderConfig::default()
+    });
+    g.add_member(1, MemberKind::Multicast);
+    g.add_member(2, MemberKind::Fallback);
+    send_n(&mut g, now, 30);
+    for _ in 0..30 {
+        if let Some((m, _)) = g.poll_new(now) {
+            ack(&mut g, now, 1, m);
+        }
+    }
+    assert!(g.member(2).is_none());
+    let events: Vec<_> = std::iter::from_fn(|| g.poll_event()).collect();
+    assert!(events.contains(&MemberEvent::Removed(2)));
+    assert_eq!(g.mctsn(), g.highest_sent());
+}

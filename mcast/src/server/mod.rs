@@ -1,0 +1,5 @@
+//! The server side of the extension: the group sender (draft §"Sending
+//! MDATA" to §"Member Leave, Removal, Abort, Restart and Failure").
+
+mod acks;
+pub mod group;
