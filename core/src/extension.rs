@@ -201,6 +201,8 @@ pub struct Context<'a> {
     pub(crate) rto: Duration,
     pub(crate) foreign: bool,
     pub(crate) slot: &'a mut ExtSlot,
+    pub(crate) send: &'a mut crate::tx::send_queue::SendQueue,
+    pub(crate) accepts_user_data: bool,
 }
 
 impl Context<'_> {
@@ -268,6 +270,26 @@ impl Context<'_> {
     /// reported acknowledged.
     pub fn data_in_flight(&self) -> usize {
         self.slot.flight
+    }
+
+    /// Queues an ordinary user message on the association (RFC 9260 §10.1
+    /// SEND), as the application would: e.g. a group message for a peer
+    /// without the extension.
+    pub fn send_message(
+        &mut self,
+        msg: crate::tx::send_queue::OutgoingMessage,
+    ) -> Result<(), crate::event::ApiError> {
+        if !self.accepts_user_data {
+            return Err(crate::event::ApiError::Closing);
+        }
+        self.send
+            .enqueue(self.now, msg)
+            .map_err(crate::event::ApiError::Send)
+    }
+
+    /// Room in the association's send buffer.
+    pub fn send_buffer_available(&self) -> usize {
+        self.send.available()
     }
 }
 

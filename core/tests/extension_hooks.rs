@@ -89,6 +89,8 @@ struct Toy {
     closed: Vec<AssociationHandle>,
     /// (mark, TSN) of every prefix chunk asked for.
     prefixed: Vec<(u32, u32)>,
+    /// User messages the toy sends as the application would.
+    messages: Vec<Bytes>,
 }
 
 impl Toy {
@@ -285,6 +287,14 @@ impl Extension for Toy {
     fn poll_chunks(&mut self, cx: &mut Context<'_>, room: Room, out: &mut Vec<RawChunk>) {
         self.hit("poll_chunks");
         let h = cx.association();
+        for m in self.messages.drain(..) {
+            cx.send_message(mcsctp_core::tx::send_queue::OutgoingMessage::new(
+                StreamId(3),
+                Ppid(9),
+                m,
+            ))
+            .unwrap();
+        }
         if self.barrier_next.contains(&h) {
             self.barrier_next.retain(|&x| x != h);
             out.push(raw(TOY_CTRL, 0, b"barrier"));
@@ -320,7 +330,9 @@ impl Extension for Toy {
     }
 
     fn has_chunks(&self, a: AssociationHandle) -> bool {
-        self.barrier_next.contains(&a) || self.pending.get(&a).is_some_and(|q| !q.is_empty())
+        !self.messages.is_empty()
+            || self.barrier_next.contains(&a)
+            || self.pending.get(&a).is_some_and(|q| !q.is_empty())
     }
 
     fn association_timeout(&self, _a: AssociationHandle) -> Option<Instant> {
@@ -624,6 +636,22 @@ fn every_hook_is_driven_and_does_what_it_says() {
         "acknowledged toy data left the window"
     );
 
+    // A user message the toy sends on the association, as the application
+    // would (for a peer without the extension).
+    net.a
+        .extension_mut()
+        .messages
+        .push(Bytes::from_static(b"as data"));
+    net.a.extension_mut().wake.push(ha);
+    net.settle();
+    let got = net.z.poll_recv().expect("the toy's user message");
+    assert_eq!(got.delivery.origin, Origin::Association);
+    assert_eq!(
+        (got.delivery.stream, got.delivery.ppid),
+        (StreamId(3), Ppid(9))
+    );
+    assert_eq!(&got.delivery.payload[..], b"as data");
+
     // Look-ahead and a held delivery: the barrier precedes a DATA chunk
     // in the same packet; that message (and the next on its stream) waits
     // for the toy's timer, another stream's does not.
@@ -655,8 +683,18 @@ fn every_hook_is_driven_and_does_what_it_says() {
         "the first transmission was lost"
     );
     let before = net.log.len();
+    // Time moves a millisecond at a time (bounded by the RTO) until the
+    // retransmission is out, so the hold it starts is still running.
     let rto = net.a.rtt(ha).expect("rtt").1;
-    net.advance(net.now + rto);
+    let until = net.now + rto;
+    while net.now < until
+        && !net
+            .sent_between(before)
+            .iter()
+            .any(|d| d.chunk_types().contains(&ChunkType::IDATA))
+    {
+        net.advance(net.now + Duration::from_millis(1));
+    }
     let retx = net
         .sent_between(before)
         .iter()

@@ -53,6 +53,9 @@ use crate::user_data::UserDataChunk;
 /// borrowed beside it).
 macro_rules! ext_cx {
     ($a:expr, $now:expr, $foreign:expr) => {
+        ext_cx!($a, $now, $foreign, $a.state.accepts_user_data())
+    };
+    ($a:expr, $now:expr, $foreign:expr, $accepts:expr) => {
         Context {
             handle: $a.handle,
             now: $now,
@@ -61,6 +64,8 @@ macro_rules! ext_cx {
             rto: $a.rto.rto(),
             foreign: $foreign,
             slot: &mut $a.ext,
+            accepts_user_data: $accepts,
+            send: &mut $a.send,
         }
     };
 }

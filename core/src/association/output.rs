@@ -101,7 +101,7 @@ impl Association {
                 // it may hold the COOKIE ECHO back (T1-cookie bounds that).
                 let mut bundle = Vec::new();
                 let echo_now =
-                    *send && ext.cookie_echo(&mut ext_cx!(self, now, false), &mut bundle);
+                    *send && ext.cookie_echo(&mut ext_cx!(self, now, false, true), &mut bundle);
                 if echo_now {
                     *send = false;
                     sent_at.get_or_insert(now);
