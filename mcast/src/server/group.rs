@@ -716,6 +716,23 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         self.set_kind(id, MemberKind::Fallback);
     }
 
+    /// Evidence that the group path reaches a joining member (draft
+    /// §"Presumed Reachable": an MSACK naming a group-path MSYNC sent
+    /// after it was created): it enters the active set through RETURNING,
+    /// for MTSNs from the next one on.
+    pub fn confirm(&mut self, id: K) {
+        let next = self.next;
+        let Some(m) = self.members.get_mut(&id) else {
+            return;
+        };
+        if m.kind != MemberKind::Joining {
+            return;
+        }
+        m.return_from = next;
+        self.set_kind(id, MemberKind::Returning);
+        self.release();
+    }
+
     /// Evidence that the group path reaches a member in fallback again
     /// (draft §"Returning to Multicast": the caller measures it from the
     /// member's group-path counters): it is active again for MTSNs from the
