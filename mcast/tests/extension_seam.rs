@@ -14,21 +14,11 @@ use mcsctp_core::packet::{
 use mcsctp_core::param::{Param, Params, WireParam};
 use mcsctp_core::serial::{Mid, Ppid, StreamId, Tsn, VerificationTag};
 use mcsctp_mcast::Mtsn;
+use mcsctp_mcast::auth::{GroupAuth, sign_group_packet};
 use mcsctp_mcast::chunk::{DATA_CHUNK_TYPES, MDATA, Mdata};
 use mcsctp_mcast::param::MulticastCapable;
 
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.split_whitespace().collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
-}
-
-/// draft §"Group Packet with MDATA", copied from the draft's appendix.
-const DRAFT_MDATA_PACKET: &str = "13 89 13 89 6a 1f 0c 33 4d e0 28 80 41 03 00 20
-    00 00 03 e8 00 01 00 00 00 00 00 11 00 00 00 00
-    49 4e 56 41 4c 49 44 41 54 45 20 6b";
+mod common;
 
 fn opts() -> ParseOptions {
     ParseOptions {
@@ -39,11 +29,16 @@ fn opts() -> ParseOptions {
 
 #[test]
 fn draft_mdata_example_parses_through_core() {
-    let bytes = hex(DRAFT_MDATA_PACKET);
+    // draft §"Group Packet with MDATA", read from the draft's appendix.
+    let bytes = common::example(&common::draft_text(), "ex-mdata");
     let p = Packet::parse_with(Bytes::from(bytes.clone()), &opts())
         .expect("valid packet, CRC included");
     assert_eq!(p.header().verification_tag, VerificationTag(0x6a1f_0c33));
-    let raw = p.chunks().next().expect("one chunk");
+    let mut chunks = p.chunks();
+    // The group MAC leads: core knows the AUTH type only by name.
+    let auth = chunks.next().expect("AUTH");
+    assert_eq!(auth.typ, ChunkType::AUTH);
+    let raw = chunks.next().expect("MDATA");
     // Core does not know MDATA: it stays raw, and its high bits tell a
     // plain peer to stop and report (draft §"Choice of Type Codes").
     let Chunk::Unknown(raw) = Chunk::parse(raw).expect("parses") else {
@@ -64,11 +59,15 @@ fn draft_mdata_example_parses_through_core() {
             user_data: Bytes::from_static(b"INVALIDATE k"),
         }
     );
-    // And back to the same bytes through core's builder.
+    // And back to the same bytes through core's builder, signed with the
+    // draft's example key.
     let mut out = Vec::new();
     let mut b = PacketBuilder::new(&mut out, *p.header(), 1200);
+    b.add(&GroupAuth::placeholder(1)).expect("fits");
     b.add(&m).expect("fits");
     b.finish();
+    let key: Vec<u8> = (0u8..32).collect();
+    sign_group_packet(&mut out, &key).expect("signs");
     assert_eq!(out, bytes);
 }
 
@@ -106,15 +105,15 @@ fn extension_data_chunks_obey_core_bundling_rules() {
 
 #[test]
 fn multicast_capable_rides_in_core_init_and_is_reported_by_plain_peers() {
-    // draft §"Multicast-Capable Parameter" example: c0 09 00 08 00 03 00 00
+    // draft §"INIT with Multicast-Capable": c0 09 00 08 01 03 00 00
     let cap = MulticastCapable {
-        version: 0,
+        version: MulticastCapable::VERSION,
         ipv4: true,
         ipv6: true,
     };
     let mut v = Vec::new();
     cap.write(&mut v);
-    assert_eq!(v, hex("c0 09 00 08 00 03 00 00"));
+    assert_eq!(v, [0xc0, 0x09, 0x00, 0x08, 0x01, 0x03, 0x00, 0x00]);
     let init = Init(InitCommon {
         initiate_tag: VerificationTag(7),
         a_rwnd: 65536,
@@ -138,4 +137,59 @@ fn multicast_capable_rides_in_core_init_and_is_reported_by_plain_peers() {
     assert_eq!(raw.typ.unknown_action(), UnknownAction::SkipAndReport);
     assert_eq!(MulticastCapable::from_raw(raw), Ok(cap));
     assert_eq!(back.params.find::<MulticastCapable>(), Some(Ok(cap)));
+}
+
+#[test]
+fn a_barrier_goes_with_the_data_chunk_it_names() {
+    // draft §"Choice of Type Codes": "a BARRIER belongs to the data chunk
+    // it names: it is placed immediately before that DATA or I-DATA chunk,
+    // after any data chunks that precede it in the packet" -- the worked
+    // example's packet to member B: MDATA, BARRIER, DATA.
+    use mcsctp_core::chunk::Data;
+    use mcsctp_core::serial::Ssn;
+    use mcsctp_mcast::chunk::Barrier;
+    let header = CommonHeader {
+        src_port: 5001,
+        dst_port: 5004,
+        verification_tag: VerificationTag(9),
+    };
+    let m = Mdata {
+        flags: DataFlags::COMPLETE,
+        mtsn: Mtsn(1000),
+        stream: StreamId(1),
+        mid: Mid(17),
+        ppid: Ppid(0),
+        fsn: mcsctp_core::serial::Fsn(0),
+        user_data: Bytes::from_static(b"INVALIDATE k"),
+    };
+    let barrier = Barrier {
+        unicast_first: false,
+        group_tag: VerificationTag(0x6a1f_0c33),
+        tsn: Tsn(77),
+        mtsn: Mtsn(1000),
+    };
+    let data = Data {
+        flags: DataFlags::COMPLETE,
+        tsn: Tsn(77),
+        stream: StreamId(3),
+        ssn: Ssn(9),
+        ppid: Ppid(0),
+        user_data: Bytes::from_static(b"VALUE k=v2"),
+    };
+    let mut out = Vec::new();
+    let mut b = PacketBuilder::new(&mut out, header, 1200);
+    b.add(&m).expect("data");
+    b.add(&barrier).expect("a BARRIER may follow data");
+    b.add(&data).expect("and precede the DATA it names");
+    assert!(matches!(
+        b.add(&Sack::new(Tsn(0), 1000, &[], &[])),
+        Err(BuildError::Bundling(BundlingRule::ControlAfterData(_)))
+    ));
+    b.finish();
+    let p = Packet::parse_with(Bytes::from(out), &opts()).expect("parses");
+    let types: Vec<_> = p.chunks().map(|c| c.typ).collect();
+    assert_eq!(
+        types,
+        vec![MDATA, mcsctp_mcast::chunk::BARRIER, ChunkType::DATA]
+    );
 }

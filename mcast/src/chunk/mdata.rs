@@ -23,6 +23,14 @@
 //! Built on core's I-DATA codec: the wire layouts are identical but for
 //! the type, so MDATA parses and writes through
 //! [`IData`](mcsctp_core::chunk::IData) and only renames its TSN.
+//!
+//! Draft §"Multicast Payload Data (MDATA, 65)", I flag: "It MUST be 0 on
+//! the group path, where it would make every member answer at once, and
+//! members ignore it there." The codec keeps the flag as received; the
+//! member ignores it on the group path. An MDATA with no user data parses
+//! (as I-DATA does in core): "An MDATA chunk with no user data is
+//! invalid" is a protocol decision, answered on the association with a
+//! "No User Data" cause.
 
 use core::fmt;
 
@@ -32,10 +40,11 @@ use mcsctp_core::serial::{Fsn, Mid, Ppid, StreamId, Tsn};
 
 use crate::Mtsn;
 
-/// One fragment of a group message.
+/// One fragment of a group message (draft §"Multicast Payload Data
+/// (MDATA, 65)").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mdata {
-    /// I, U, B, E.
+    /// I, U, B, E (the reserved high four bits are dropped).
     pub flags: DataFlags,
     /// The fragment's multicast TSN.
     pub mtsn: Mtsn,
@@ -113,5 +122,67 @@ impl fmt::Display for Mdata {
             self.mid,
             self.user_data.len()
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunk::test_util::{parse_whole, round_trip};
+
+    /// The MDATA chunk of the draft's example "Group Packet with MDATA":
+    /// one-fragment ordered message, MTSN 1000, group stream 1, MID 17,
+    /// PPID 0, "INVALIDATE k".
+    const VECTOR: [u8; 32] = [
+        0x41, 0x03, 0x00, 0x20, // type, B|E, length 32
+        0x00, 0x00, 0x03, 0xe8, // MTSN 1000
+        0x00, 0x01, 0x00, 0x00, // stream 1, reserved
+        0x00, 0x00, 0x00, 0x11, // MID 17
+        0x00, 0x00, 0x00, 0x00, // PPID 0
+        b'I', b'N', b'V', b'A', b'L', b'I', b'D', b'A', b'T', b'E', b' ', b'k',
+    ];
+
+    fn sample() -> Mdata {
+        Mdata {
+            flags: DataFlags::COMPLETE,
+            mtsn: Mtsn(1000),
+            stream: StreamId(1),
+            mid: Mid(17),
+            ppid: Ppid(0),
+            fsn: Fsn(0),
+            user_data: Bytes::from_static(b"INVALIDATE k"),
+        }
+    }
+
+    #[test]
+    fn parses_and_round_trips_the_draft_vector() {
+        assert_eq!(parse_whole::<Mdata>(&VECTOR), Ok(sample()));
+        assert_eq!(round_trip(&sample()), VECTOR);
+    }
+
+    #[test]
+    fn a_middle_fragment_carries_its_fsn() {
+        let m = Mdata {
+            flags: DataFlags(0),
+            fsn: Fsn(7),
+            ppid: Ppid(0),
+            user_data: Bytes::from_static(b"xyz"),
+            ..sample()
+        };
+        let bytes = round_trip(&m);
+        assert_eq!(&bytes[16..20], &[0, 0, 0, 7]);
+        assert_eq!(bytes.len(), 24, "3 data octets padded to 4");
+    }
+
+    #[test]
+    fn short_value_is_a_typed_error() {
+        assert_eq!(
+            Mdata::parse_value(0x03, Bytes::from_static(&[0; 15])),
+            Err(ChunkError::TooShort {
+                typ: super::super::MDATA,
+                need: 16,
+                got: 15
+            })
+        );
     }
 }
