@@ -46,8 +46,11 @@ pub struct GroupReceiverConfig {
 impl Default for GroupReceiverConfig {
     fn default() -> Self {
         Self {
-            reach: 1 << 16,
-            reassembly: ReassemblyConfig::default(),
+            reach: crate::defaults::MTSN_REACH,
+            reassembly: ReassemblyConfig {
+                buffer_limit: crate::defaults::MEMBER_RECEIVE_BUFFER as usize,
+                ..ReassemblyConfig::default()
+            },
             early_limit: 64 * 1024,
         }
     }

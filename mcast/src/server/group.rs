@@ -75,11 +75,6 @@ pub struct GroupSenderConfig {
     pub repair_cap: usize,
     /// Repair holdoff (Mcast.Msack.LossDelay).
     pub repair_holdoff: Duration,
-    /// Mcast.Fallback.Window: group-path MTSNs over which a member's loss
-    /// is measured.
-    pub fallback_window: u64,
-    /// Mcast.Fallback.LossThreshold.
-    pub fallback_threshold: f64,
     /// Mcast.Member.MaxBacklog: MTSNs a member may owe before it is
     /// removed (it never blocks the group).
     pub max_backlog: u64,
@@ -89,26 +84,34 @@ pub struct GroupSenderConfig {
     /// MDATA outstanding before the active members holding it back are
     /// moved to fallback (draft §"Hold-Back Policy").
     pub stall_timeout: Duration,
+    /// Mcast.Join.ConfirmTimeout: a joining member whose reception is not
+    /// confirmed in this time goes to fallback (draft §"Presumed
+    /// Reachable").
+    pub confirm_timeout: Duration,
 }
 
+/// The draft's defaults (crate::defaults), the RTT-derived ones at their
+/// floors until the runtime measures the group.
 impl Default for GroupSenderConfig {
     fn default() -> Self {
+        use crate::defaults as d;
         Self {
             initial_mtsn: Mtsn(0),
             streams: 16,
-            max_fragment: 1200 - 12 - 40 - 20,
-            window_chunks: 1 << 15,
-            window_bytes: 4 << 20,
+            // An MDATA chunk fits any group packet with its common header
+            // and an AUTH chunk (draft §"MDATA").
+            max_fragment: d::GROUP_MAX_PACKET - 12 - crate::auth::GROUP_AUTH_LEN - 20,
+            window_chunks: u64::from(d::GROUP_WINDOW_CHUNKS),
+            window_bytes: d::GROUP_WINDOW_BYTES.floor as usize,
             send_buffer: 8 << 20,
-            repair_count: 2,
-            repair_fraction: 0.05,
-            repair_cap: 8,
-            repair_holdoff: Duration::from_micros(500),
-            fallback_window: 256,
-            fallback_threshold: 0.10,
-            max_backlog: 1 << 15,
-            reach: 1 << 16,
-            stall_timeout: Duration::from_millis(200),
+            repair_count: d::REPAIR_MULTICAST_COUNT as usize,
+            repair_fraction: d::REPAIR_MULTICAST_FRACTION,
+            repair_cap: d::REPAIR_MULTICAST_CAP as usize,
+            repair_holdoff: d::MSACK_LOSS_DELAY.floor,
+            max_backlog: u64::from(d::MTSN_REACH),
+            reach: u64::from(d::MTSN_REACH),
+            stall_timeout: d::MEMBER_STALL_TIMEOUT.floor,
+            confirm_timeout: d::JOIN_CONFIRM_TIMEOUT.floor,
         }
     }
 }
@@ -117,6 +120,8 @@ impl Default for GroupSenderConfig {
 #[derive(Debug)]
 struct Slot<K> {
     chunk: UserDataChunk,
+    /// When the MTSN was assigned (first transmitted).
+    assigned_at: Instant,
     /// `assigned_bytes` once this MTSN was assigned.
     bytes_through: u64,
     /// Active members that reported it missing since its last group-path
@@ -136,6 +141,8 @@ struct Member {
     start: u64,
     /// For a returning member: active from here on.
     return_from: u64,
+    /// When a joining member was created (for its confirmation timeout).
+    joined_at: Instant,
     acks: AckSet,
     a_grwnd: u32,
     /// MTSNs owed by unicast, in order of need, and the chunk of each.
@@ -150,9 +157,6 @@ struct Member {
     /// Unwrapped byte count of the group's MDATA through the member's
     /// cumulative ack (for its outstanding octets).
     acked_bytes_mark: u64,
-    /// Group-path MTSNs sent since the member joined that counted for its
-    /// loss measurement, and how many of them it reported missing.
-    measured: VecDeque<(u64, bool)>,
     /// Repairs sent to it, unicast.
     repairs: u64,
     fallbacks: u64,
@@ -166,6 +170,16 @@ pub enum MemberEvent<K> {
     Changed(K, MemberKind),
     /// Removed: it fell more than the backlog limit behind.
     Removed(K),
+}
+
+/// What one MSACK did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AckOutcome {
+    /// MTSNs newly acknowledged.
+    pub newly_acked: u64,
+    /// Octets of MDATA chunks sent to the member by unicast that are now
+    /// acknowledged (they leave the association's congestion window).
+    pub unicast_acked_bytes: usize,
 }
 
 /// Per-member figures for the application.
@@ -202,8 +216,6 @@ pub struct GroupSender<K = MemberId> {
     /// MTSNs to retransmit on the group path.
     group_repairs: VecDeque<u64>,
     events: VecDeque<MemberEvent<K>>,
-    /// When the MCTSN last moved (or the group buffer became non-empty).
-    mctsn_moved_at: Option<Instant>,
     /// MDATA chunks put on the group path (first transmissions and
     /// repairs).
     pub group_chunks_sent: u64,
@@ -232,7 +244,6 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             members: BTreeMap::new(),
             group_repairs: VecDeque::new(),
             events: VecDeque::new(),
-            mctsn_moved_at: None,
             group_chunks_sent: 0,
             group_repairs_sent: 0,
             cfg,
@@ -284,7 +295,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
 
     /// Adds a member whose Start MTSN is the next MTSN (draft §"Server:
     /// Start MTSN"). Returns that Start MTSN.
-    pub fn add_member(&mut self, id: K, kind: MemberKind) -> Mtsn {
+    pub fn add_member(&mut self, now: Instant, id: K, kind: MemberKind) -> Mtsn {
         let start = self.next;
         self.members.insert(
             id,
@@ -292,13 +303,13 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
                 kind,
                 start,
                 return_from: start,
+                joined_at: now,
                 acks: AckSet::new(start - 1),
                 a_grwnd: u32::MAX,
                 unicast: VecDeque::new(),
                 unicast_sent: BTreeMap::new(),
                 held: BTreeMap::new(),
                 acked_bytes_mark: self.assigned_bytes,
-                measured: VecDeque::new(),
                 repairs: 0,
                 fallbacks: 0,
                 returns: 0,
@@ -367,17 +378,21 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
     /// and returns it for the group path. Members in fallback get it queued
     /// for unicast; a member that would be more than the reach behind is
     /// removed first.
-    pub fn poll_new(&mut self, now: Instant) -> Option<(Mtsn, UserDataChunk)> {
-        if !self.may_assign(self.cfg.max_fragment.min(self.queue.buffered_bytes())) {
+    /// `max_payload` bounds the fragment (what the packet being built has
+    /// room for).
+    pub fn poll_new(&mut self, now: Instant, max_payload: usize) -> Option<(Mtsn, UserDataChunk)> {
+        let max_payload = max_payload.min(self.cfg.max_fragment);
+        if max_payload == 0 || !self.may_assign(max_payload.min(self.queue.buffered_bytes())) {
             return None;
         }
-        let p = self.queue.produce(now, self.cfg.max_fragment, true)?;
+        let p = self.queue.produce(now, max_payload, true)?;
         let t = self.next;
         self.evict_out_of_reach(t);
         self.next += 1;
         self.slot_bytes += p.chunk.payload.len();
         self.assigned_bytes += p.chunk.payload.len() as u64;
         self.slots.push_back(Slot {
+            assigned_at: now,
             bytes_through: self.assigned_bytes,
             chunk: p.chunk.clone(),
             reporters: Vec::new(),
@@ -385,16 +400,9 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             group_sent_at: Some(now),
         });
         self.group_chunks_sent += 1;
-        self.mctsn_moved_at.get_or_insert(now);
         for m in self.members.values_mut() {
-            match m.kind {
-                MemberKind::Fallback => m.unicast.push_back((t, p.chunk.clone())),
-                _ => {
-                    m.measured.push_back((t, false));
-                    while m.measured.len() as u64 > self.cfg.fallback_window {
-                        m.measured.pop_front();
-                    }
-                }
+            if m.kind == MemberKind::Fallback {
+                m.unicast.push_back((t, p.chunk.clone()));
             }
         }
         self.release();
@@ -457,21 +465,22 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         reported_through: Mtsn,
         gaps: &[(u16, u16)],
         a_grwnd: u32,
-    ) -> bool {
+    ) -> AckOutcome {
         let highest = self.next - 1;
+        let mut out = AckOutcome::default();
         let Some(m) = self.members.get_mut(&id) else {
-            return false;
+            return out;
         };
         // Map the wire cumulative ack against the member's base; an older
         // one (reordered MSACK) is ignored, one beyond what was sent too.
         let base = m.acks.cum();
         let fwd = cumulative.0.wrapping_sub(base as u32);
         if u64::from(fwd) > self.cfg.reach {
-            return false;
+            return out;
         }
         let cum = base + u64::from(fwd);
         if cum > highest {
-            return false;
+            return out;
         }
         m.a_grwnd = a_grwnd;
         let mut newly = m.acks.ack_through(cum);
@@ -488,16 +497,15 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         // Acknowledged unicast sends and backlog entries are done.
         let acked_cum = m.acks.cum();
         let acks = &m.acks;
+        for (t, _) in m.unicast_sent.iter().filter(|(t, _)| acks.has(**t)) {
+            // The MDATA chunk's length: header 20 plus the user data.
+            out.unicast_acked_bytes += m.held.get(t).map_or(0, |c| 20 + c.payload.len());
+        }
         m.unicast_sent.retain(|&t, _| !acks.has(t));
         m.unicast.retain(|(t, _)| !acks.has(*t));
         m.held.retain(|&t, _| !acks.has(t));
         let missing = m.acks.missing(through, 4096);
         let kind = m.kind;
-        for &t in &missing {
-            if let Some(x) = m.measured.iter_mut().find(|x| x.0 == t) {
-                x.1 = true;
-            }
-        }
         let mark = self.bytes_through(acked_cum);
         if let Some(m) = self.members.get_mut(&id) {
             m.acked_bytes_mark = m.acked_bytes_mark.max(mark);
@@ -509,9 +517,9 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             }
             self.on_missing(now, id, kind, t);
         }
-        self.judge_path(id);
-        self.release_at(now);
-        newly > 0
+        self.release();
+        out.newly_acked = newly;
+        out
     }
 
     /// One MTSN reported missing by a member (draft §"Unicast or
@@ -545,6 +553,17 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
     }
 
     fn repair_unicast(&mut self, now: Instant, id: K, t: u64) {
+        // A group copy sent less than the holdoff ago may still be on its
+        // way (reordered behind what the report saw): not yet (draft
+        // §"Unicast or Multicast"). The member reports it again if it stays
+        // missing.
+        if t > self.mctsn
+            && let Some(s) = self.slots.get((t - self.mctsn - 1) as usize)
+            && s.group_sent_at
+                .is_some_and(|at| now < at + self.cfg.repair_holdoff)
+        {
+            return;
+        }
         let Some(chunk) = self.chunk_for(id, t) else {
             return;
         };
@@ -568,6 +587,17 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
     /// repaired by unicast.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.check_stall(now);
+        let unconfirmed: Vec<K> = self
+            .members
+            .iter()
+            .filter(|(_, m)| {
+                m.kind == MemberKind::Joining && now >= m.joined_at + self.cfg.confirm_timeout
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in unconfirmed {
+            self.move_to_fallback(id);
+        }
         let holdoff = self.cfg.repair_holdoff;
         let mut due = Vec::new();
         for (i, s) in self.slots.iter_mut().enumerate() {
@@ -592,10 +622,16 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             .min()
             .map(|f| f + self.cfg.repair_holdoff);
         let stall = self
-            .mctsn_moved_at
-            .filter(|_| !self.slots.is_empty())
-            .map(|t| t + self.cfg.stall_timeout);
-        [holdoff, stall].into_iter().flatten().min()
+            .slots
+            .front()
+            .map(|s| s.assigned_at + self.cfg.stall_timeout);
+        let confirm = self
+            .members
+            .values()
+            .filter(|m| m.kind == MemberKind::Joining)
+            .map(|m| m.joined_at + self.cfg.confirm_timeout)
+            .min();
+        [holdoff, stall, confirm].into_iter().flatten().min()
     }
 
     /// Draft §"Hold-Back Policy": no member holds the group back for
@@ -603,10 +639,10 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
     /// acknowledged the MTSN after the MCTSN are moved to fallback, with
     /// everything they still need queued for unicast.
     fn check_stall(&mut self, now: Instant) {
-        let Some(since) = self.mctsn_moved_at else {
+        let Some(oldest) = self.slots.front() else {
             return;
         };
-        if self.slots.is_empty() || now < since + self.cfg.stall_timeout {
+        if now < oldest.assigned_at + self.cfg.stall_timeout {
             return;
         }
         let t = self.mctsn + 1;
@@ -619,8 +655,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         for id in stuck {
             self.move_to_fallback(id);
         }
-        self.mctsn_moved_at = Some(now);
-        self.release_at(now);
+        self.release();
     }
 
     /// The next MTSN to retransmit on the group path.
@@ -665,33 +700,18 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         self.members.get(&id).is_some_and(|m| !m.unicast.is_empty())
     }
 
-    /// Draft §"Moving to Fallback" (measured from the server's own
-    /// group-path sends): a member that reported more than the threshold
-    /// of the last window's group-path MTSNs missing is moved to fallback;
-    /// everything it still needs goes to its unicast queue.
-    fn judge_path(&mut self, id: K) {
-        let window = self.cfg.fallback_window;
-        let threshold = self.cfg.fallback_threshold;
-        let Some(m) = self.members.get(&id) else {
-            return;
-        };
-        if m.kind == MemberKind::Fallback || (m.measured.len() as u64) < window {
-            return;
+    /// Moves a member to fallback (draft §"Moving to Fallback": the caller
+    /// measures the group path from the member's counters and its own
+    /// sends). Everything the member still needs goes to its unicast queue.
+    pub fn fall_back(&mut self, id: K) {
+        if self
+            .members
+            .get(&id)
+            .is_some_and(|m| m.kind != MemberKind::Fallback)
+        {
+            self.move_to_fallback(id);
+            self.release();
         }
-        let lost = m.measured.iter().filter(|x| x.1).count();
-        if (lost as f64) <= threshold * window as f64 {
-            if m.kind == MemberKind::Joining {
-                // The group path reaches it: active from the next MTSN on
-                // (draft §"Presumed Reachable").
-                let next = self.next;
-                if let Some(m) = self.members.get_mut(&id) {
-                    m.return_from = next;
-                }
-                self.set_kind(id, MemberKind::Returning);
-            }
-            return;
-        }
-        self.move_to_fallback(id);
     }
 
     /// Moves a member to fallback: everything it still needs is queued for
@@ -711,7 +731,6 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             all.extend(chunks);
             m.unicast = all.into_iter().collect();
             m.fallbacks += 1;
-            m.measured.clear();
         }
         self.set_kind(id, MemberKind::Fallback);
     }
@@ -762,14 +781,6 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
     /// Releases what every active member acknowledged (draft §"Multicast
     /// Cumulative TSN"). A returning member whose backlog is complete
     /// becomes a multicast member.
-    fn release_at(&mut self, now: Instant) {
-        let before = self.mctsn;
-        self.release();
-        if self.mctsn != before {
-            self.mctsn_moved_at = Some(now);
-        }
-    }
-
     fn release(&mut self) {
         let done: Vec<K> = self
             .members
@@ -795,9 +806,15 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             }
             if let Some(s) = self.slots.pop_front() {
                 self.slot_bytes -= s.chunk.payload.len();
-                // Members not active keep what they still need.
+                // Members for which the MTSN did not count keep what they
+                // still need (their backlog).
                 for m in self.members.values_mut() {
-                    if !m.kind.is_active() && t >= m.start && !m.acks.has(t) {
+                    let counted = match m.kind {
+                        MemberKind::Multicast => true,
+                        MemberKind::Returning => t >= m.return_from,
+                        _ => false,
+                    };
+                    if !counted && t >= m.start && !m.acks.has(t) {
                         m.held.insert(t, s.chunk.clone());
                     }
                 }

@@ -2,4 +2,5 @@
 //! MDATA" to §"Member Leave, Removal, Abort, Restart and Failure").
 
 mod acks;
+pub mod ext;
 pub mod group;

@@ -29,11 +29,11 @@ fn send_n(g: &mut GroupSender<u32>, now: Instant, n: usize) {
 
 /// Takes every MTSN the windows allow for the group path.
 fn drain_new(g: &mut GroupSender<u32>, now: Instant) -> Vec<Mtsn> {
-    std::iter::from_fn(|| g.poll_new(now).map(|(m, _)| m)).collect()
+    std::iter::from_fn(|| g.poll_new(now, usize::MAX).map(|(m, _)| m)).collect()
 }
 
 fn ack(g: &mut GroupSender<u32>, now: Instant, id: u32, cum: Mtsn) -> bool {
-    g.on_ack(now, id, cum, cum, &[], u32::MAX)
+    g.on_ack(now, id, cum, cum, &[], u32::MAX).newly_acked > 0
 }
 
 #[test]
@@ -45,8 +45,11 @@ fn mtsns_are_assigned_in_order_and_released_when_all_active_members_ack() {
     });
     let a = 1;
     let b = 2;
-    assert_eq!(g.add_member(a, MemberKind::Multicast), Mtsn(u32::MAX - 2));
-    g.add_member(b, MemberKind::Multicast);
+    assert_eq!(
+        g.add_member(now, a, MemberKind::Multicast),
+        Mtsn(u32::MAX - 2)
+    );
+    g.add_member(now, b, MemberKind::Multicast);
     send_n(&mut g, now, 5);
     let sent = drain_new(&mut g, now);
     assert_eq!(
@@ -76,11 +79,11 @@ fn the_group_window_bounds_what_is_unacknowledged() {
         window_chunks: 4,
         ..GroupSenderConfig::default()
     });
-    g.add_member(1, MemberKind::Multicast);
+    g.add_member(now, 1, MemberKind::Multicast);
     send_n(&mut g, now, 10);
     let first = drain_new(&mut g, now);
     assert_eq!(first.len(), 4);
-    assert!(g.poll_new(now).is_none());
+    assert!(g.poll_new(now, usize::MAX).is_none());
     ack(&mut g, now, 1, first[1]);
     assert_eq!(drain_new(&mut g, now).len(), 2);
     // A member's a_grwnd bounds it too.
@@ -90,17 +93,23 @@ fn the_group_window_bounds_what_is_unacknowledged() {
         1,
         "one chunk with nothing outstanding"
     );
-    assert!(g.poll_new(now).is_none(), "100 + 100 > 150");
+    assert!(g.poll_new(now, usize::MAX).is_none(), "100 + 100 > 150");
 }
 
 #[test]
 fn a_lone_member_is_repaired_by_unicast_at_once() {
-    let now = t0();
-    let mut g = sender(GroupSenderConfig::default());
-    g.add_member(7, MemberKind::Multicast);
-    send_n(&mut g, now, 3);
-    let s = drain_new(&mut g, now);
-    // Lost s[1]: gap block over s[2].
+    let t = t0();
+    let cfg = GroupSenderConfig::default();
+    let holdoff = cfg.repair_holdoff;
+    let mut g = sender(cfg);
+    g.add_member(t, 7, MemberKind::Multicast);
+    send_n(&mut g, t, 3);
+    let s = drain_new(&mut g, t);
+    // Lost s[1]: gap block over s[2]. A report right after the group send
+    // may only see reordering: no repair yet.
+    g.on_ack(t, 7, s[0], s[2], &[(2, 2)], u32::MAX);
+    assert!(!g.has_unicast(7));
+    let now = t + holdoff;
     g.on_ack(now, 7, s[0], s[2], &[(2, 2)], u32::MAX);
     let (m, c) = g.poll_unicast(now, 7, usize::MAX).expect("a repair");
     assert_eq!(m, s[1]);
@@ -119,20 +128,24 @@ fn a_loss_many_members_share_is_repaired_once_by_multicast() {
     let now = t0();
     let mut g = sender(GroupSenderConfig::default());
     for id in 0..20 {
-        g.add_member(id, MemberKind::Multicast);
+        g.add_member(now, id, MemberKind::Multicast);
     }
     send_n(&mut g, now, 2);
     let s = drain_new(&mut g, now);
-    // Threshold: max(2, min(ceil(0.05 * 20), 8)) = 2.
-    g.on_ack(now, 0, s[0].wrapping_sub(1), s[1], &[(2, 2)], u32::MAX);
-    assert!(g.poll_group_repair().is_none(), "one report waits");
-    g.on_ack(now, 1, s[0].wrapping_sub(1), s[1], &[(2, 2)], u32::MAX);
+    // Threshold (draft defaults): T(20) = max(3, min(ceil(0.05 * 20), 8))
+    // = 3, as crate::defaults::multicast_repair_threshold says.
+    assert_eq!(crate::defaults::multicast_repair_threshold(20), 3);
+    for id in 0..2 {
+        g.on_ack(now, id, s[0].wrapping_sub(1), s[1], &[(2, 2)], u32::MAX);
+        assert!(g.poll_group_repair().is_none(), "{} reports wait", id + 1);
+    }
+    g.on_ack(now, 2, s[0].wrapping_sub(1), s[1], &[(2, 2)], u32::MAX);
     let (m, _) = g
         .poll_group_repair()
-        .expect("two reports: multicast repair");
+        .expect("three reports: multicast repair");
     assert_eq!(m, s[0]);
     assert!(g.poll_group_repair().is_none(), "once");
-    assert!(!g.has_unicast(0) && !g.has_unicast(1), "no unicast copies");
+    assert!((0..3).all(|id| !g.has_unicast(id)), "no unicast copies");
 }
 
 #[test]
@@ -142,7 +155,7 @@ fn a_report_the_threshold_never_reaches_is_repaired_after_the_holdoff() {
     let holdoff = cfg.repair_holdoff;
     let mut g = sender(cfg);
     for id in 0..20 {
-        g.add_member(id, MemberKind::Multicast);
+        g.add_member(now, id, MemberKind::Multicast);
     }
     send_n(&mut g, now, 2);
     let s = drain_new(&mut g, now);
@@ -158,18 +171,17 @@ fn a_report_the_threshold_never_reaches_is_repaired_after_the_holdoff() {
 #[test]
 fn a_member_that_misses_the_group_path_falls_back_and_gets_everything_by_unicast() {
     let now = t0();
-    let mut g = sender(GroupSenderConfig {
-        fallback_window: 16,
-        ..GroupSenderConfig::default()
-    });
-    g.add_member(1, MemberKind::Multicast);
-    g.add_member(2, MemberKind::Multicast);
+    let mut g = sender(GroupSenderConfig::default());
+    g.add_member(now, 1, MemberKind::Multicast);
+    g.add_member(now, 2, MemberKind::Multicast);
     send_n(&mut g, now, 40);
     let s = drain_new(&mut g, now);
     assert_eq!(s.len(), 40);
-    // Member 1 gets everything; member 2 got nothing of the first 16.
+    // Member 1 gets everything; member 2 nothing, and its group path is
+    // judged broken (by the caller's measurement).
     ack(&mut g, now, 1, s[39]);
-    g.on_ack(now, 2, s[0].wrapping_sub(1), s[39], &[], u32::MAX);
+    assert_eq!(g.mctsn(), s[0].wrapping_sub(1), "member 2 holds the group");
+    g.fall_back(2);
     assert_eq!(g.member(2).unwrap().kind, MemberKind::Fallback);
     assert_eq!(g.mctsn(), s[39], "the group does not wait for it");
     assert_eq!(g.buffered_bytes(), 0);
@@ -205,11 +217,10 @@ fn a_joining_member_never_holds_the_group_back() {
     let now = t0();
     let mut g = sender(GroupSenderConfig {
         window_chunks: 8,
-        fallback_window: 8,
         ..GroupSenderConfig::default()
     });
-    g.add_member(1, MemberKind::Multicast);
-    g.add_member(9, MemberKind::Joining);
+    g.add_member(now, 1, MemberKind::Multicast);
+    g.add_member(now, 9, MemberKind::Joining);
     send_n(&mut g, now, 20);
     let mut sent = Vec::new();
     for _ in 0..5 {
@@ -241,12 +252,15 @@ fn a_silent_active_member_is_moved_aside_after_the_stall_timeout() {
     };
     let stall = cfg.stall_timeout;
     let mut g = sender(cfg);
-    g.add_member(1, MemberKind::Multicast);
-    g.add_member(2, MemberKind::Multicast);
+    g.add_member(now, 1, MemberKind::Multicast);
+    g.add_member(now, 2, MemberKind::Multicast);
     send_n(&mut g, now, 10);
     let s = drain_new(&mut g, now);
     ack(&mut g, now, 1, *s.last().unwrap());
-    assert!(g.poll_new(now).is_none(), "member 2 holds the window");
+    assert!(
+        g.poll_new(now, usize::MAX).is_none(),
+        "member 2 holds the window"
+    );
     let at = g.poll_timeout().unwrap();
     assert_eq!(at, now + stall);
     g.handle_timeout(at);
@@ -262,11 +276,11 @@ fn a_member_too_far_behind_is_removed_with_an_event() {
         max_backlog: 10,
         ..GroupSenderConfig::default()
     });
-    g.add_member(1, MemberKind::Multicast);
-    g.add_member(2, MemberKind::Fallback);
+    g.add_member(now, 1, MemberKind::Multicast);
+    g.add_member(now, 2, MemberKind::Fallback);
     send_n(&mut g, now, 30);
     for _ in 0..30 {
-        if let Some((m, _)) = g.poll_new(now) {
+        if let Some((m, _)) = g.poll_new(now, usize::MAX) {
             ack(&mut g, now, 1, m);
         }
     }

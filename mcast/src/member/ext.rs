@@ -1,0 +1,525 @@
+//! The member's [`Extension`]: a client endpoint that joins the group its
+//! server offers (draft §"Client: INIT and Join"), receives group packets
+//! and repairs (§"Receiving MDATA"), and acknowledges them with MSACK
+//! (§"Acknowledgement: MSACK Timing and Feedback Scaling").
+//!
+//! The IP-level join belongs to the runtime (the kernel does IGMP/MLD):
+//! the extension asks for it ([`GroupMember::poll_join`]) and holds the
+//! COOKIE ECHO until the runtime says how it went
+//! ([`GroupMember::join_result`]); the MREACH bundled with the COOKIE ECHO
+//! reports it.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mcsctp_core::chunk::{InitCommon, RawChunk, WireChunk};
+use mcsctp_core::event::{AssociationHandle, CloseReason};
+use mcsctp_core::extension::{ChunkVerdict, Context, Establishment, Extension, Registration, Room};
+use mcsctp_core::packet::Packet;
+use mcsctp_core::param::{RawParam, WireParam};
+use mcsctp_core::serial::Ssn;
+use mcsctp_core::user_data::UserDataChunk;
+
+use super::rx::{GroupReceiver, GroupReceiverConfig, Path};
+use crate::Mtsn;
+use crate::chunk::msync::{Feedback, Msync};
+use crate::chunk::{self as mchunk, McastChunk, Mdata};
+use crate::chunk::{Mreach, ReachReason, ReachStatus};
+use crate::chunk::{Msack, MsackGapBlock, SyncSnapshot};
+use crate::param::MulticastCapable;
+use crate::param::MulticastGroup;
+
+/// A join the runtime should perform: the host joins `group` on the
+/// interface towards `source`, and a socket receives datagrams sent to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JoinRequest {
+    /// The association the group belongs to.
+    pub association: AssociationHandle,
+    /// Group address and UDP port.
+    pub group: SocketAddr,
+    /// The server's address (the source of group packets).
+    pub source: std::net::IpAddr,
+}
+
+/// What the member's application hears about its group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberEvent {
+    /// The server offered a group on the association.
+    Offered(AssociationHandle, SocketAddr),
+    /// The Start MTSN arrived: group messages flow.
+    Started(AssociationHandle, Mtsn),
+    /// The server ended the membership (End of Membership reason).
+    Ended(AssociationHandle, u16),
+}
+
+/// Settings of a member endpoint.
+#[derive(Debug, Clone, Default)]
+pub struct GroupMemberConfig {
+    /// The group receive path.
+    pub receiver: GroupReceiverConfig,
+    /// Seed of the jitter of loss reports and periodic MSACKs.
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Join {
+    Pending,
+    Joined,
+    Failed,
+}
+
+/// One group, joined through one association.
+#[derive(Debug)]
+struct Membership {
+    group: MulticastGroup,
+    addr: SocketAddr,
+    join: Join,
+    rx: GroupReceiver,
+    control_echo: u32,
+    feedback: Option<Feedback>,
+    /// The most recent MSYNC timestamp and when it arrived.
+    last_timestamp: Option<(u32, Instant)>,
+    sync: Option<SyncSnapshot>,
+    sync_received: u32,
+    /// An MSACK is to go out now.
+    due: bool,
+    /// When the first new chunk since the last MSACK arrived.
+    first_new: Option<Instant>,
+    /// A loss report is scheduled for then.
+    loss_report_at: Option<Instant>,
+    /// The next periodic MSACK.
+    period_at: Option<Instant>,
+    last_msack: Option<Instant>,
+    /// Figures for the application.
+    received_group: u64,
+    duplicates: u64,
+    ended: bool,
+}
+
+/// The member side of the extension.
+#[derive(Debug)]
+pub struct GroupMember {
+    cfg: GroupMemberConfig,
+    groups: BTreeMap<AssociationHandle, Membership>,
+    joins: VecDeque<JoinRequest>,
+    wake: Vec<AssociationHandle>,
+    events: VecDeque<MemberEvent>,
+    rng: u64,
+}
+
+impl GroupMember {
+    /// A member endpoint's extension.
+    pub fn new(cfg: GroupMemberConfig) -> Self {
+        let rng = cfg.seed | 1;
+        Self {
+            cfg,
+            groups: BTreeMap::new(),
+            joins: VecDeque::new(),
+            wake: Vec::new(),
+            events: VecDeque::new(),
+            rng,
+        }
+    }
+
+    /// The next IP-level join to perform.
+    pub fn poll_join(&mut self) -> Option<JoinRequest> {
+        self.joins.pop_front()
+    }
+
+    /// How the join of the association's group went; releases the COOKIE
+    /// ECHO (draft §"Client: INIT and Join").
+    pub fn join_result(&mut self, association: AssociationHandle, joined: bool) {
+        if let Some(m) = self.groups.get_mut(&association) {
+            m.join = if joined { Join::Joined } else { Join::Failed };
+            self.wake.push(association);
+        }
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<MemberEvent> {
+        self.events.pop_front()
+    }
+
+    /// Group messages received on the group path, and duplicates, of the
+    /// association's group.
+    pub fn figures(&self, association: AssociationHandle) -> Option<(u64, u64)> {
+        self.groups
+            .get(&association)
+            .map(|m| (m.received_group, m.duplicates))
+    }
+
+    fn jitter(&mut self, max: Duration) -> Duration {
+        // xorshift64*: deterministic from the seed.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        let r = self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        let max_ns = max.as_nanos().min(u128::from(u64::MAX)) as u64;
+        if max_ns == 0 {
+            return Duration::ZERO;
+        }
+        Duration::from_nanos(r % max_ns)
+    }
+
+    /// MSACK triggers after new data or a loss (draft §"Acknowledgement").
+    fn after_input(&mut self, h: AssociationHandle, now: Instant) {
+        let Some(m) = self.groups.get(&h) else {
+            return;
+        };
+        let Some(fb) = m.feedback else {
+            return;
+        };
+        let missing = m.rx.has_missing();
+        let spacing_reached = m.rx.new_since_ack() >= u32::from(fb.spacing());
+        let loss_delay = Duration::from_micros(u64::from(fb.loss_report_delay_us));
+        let wait = if missing && m.loss_report_at.is_none() && !loss_delay.is_zero() {
+            Some(self.jitter(loss_delay))
+        } else {
+            None
+        };
+        let Some(m) = self.groups.get_mut(&h) else {
+            return;
+        };
+        if spacing_reached || (missing && loss_delay.is_zero()) {
+            m.due = true;
+        }
+        if let Some(w) = wait {
+            m.loss_report_at = Some(now + w);
+        }
+        if !missing {
+            // A repair arrived: the scheduled report is cancelled.
+            m.loss_report_at = None;
+        }
+        if m.rx.new_since_ack() > 0 && m.first_new.is_none() {
+            m.first_new = Some(now);
+        }
+        if m.period_at.is_none() {
+            let period = Duration::from_micros(u64::from(fb.ack_period_us));
+            m.period_at = Some(now + period);
+        }
+    }
+
+    fn deliver_all(m: &mut Membership, cx: &mut Context<'_>) {
+        while let Some(d) = m.rx.poll_delivery() {
+            cx.deliver(d);
+        }
+    }
+
+    fn build_msack(&mut self, h: AssociationHandle, now: Instant, room: usize) -> Option<RawChunk> {
+        let m = self.groups.get_mut(&h)?;
+        // Header, fixed fields; each block 4 octets, each duplicate 4.
+        let fixed = 4 + Msack::HEADER_LEN;
+        let space = room.checked_sub(fixed)? / 4;
+        let blocks = space.min(512);
+        let dups = space.saturating_sub(blocks).min(16);
+        let report = m.rx.take_ack(blocks, dups)?;
+        let (ts, delay) = m.last_timestamp.map_or((0, 0), |(ts, at)| {
+            let d = now.saturating_duration_since(at).as_micros();
+            (ts, d.min(u128::from(u32::MAX)) as u32)
+        });
+        let gaps: Vec<MsackGapBlock> = report
+            .gap_blocks
+            .iter()
+            .map(|b| MsackGapBlock {
+                start: b.start,
+                end: b.end,
+            })
+            .collect();
+        let msack = Msack::new(
+            m.join == Join::Joined,
+            m.group.group_tag,
+            report.cumulative,
+            report.reported_through,
+            report.a_grwnd,
+            m.control_echo,
+            ts,
+            delay,
+            m.rx.last_unicast,
+            m.sync,
+            &gaps,
+            &report.duplicates,
+        );
+        m.due = false;
+        m.first_new = None;
+        m.loss_report_at = None;
+        m.last_msack = Some(now);
+        let period = m.feedback.map_or(Duration::from_millis(20), |f| {
+            Duration::from_micros(u64::from(f.ack_period_us))
+        });
+        m.period_at = Some(now + period);
+        Some(msack.to_raw())
+    }
+
+    fn on_msync(&mut self, cx: &mut Context<'_>, sync: Msync) {
+        let h = cx.association();
+        let now = cx.now();
+        let foreign = cx.foreign();
+        let Some(m) = self.groups.get_mut(&h) else {
+            return;
+        };
+        m.last_timestamp = Some((sync.timestamp, now));
+        if foreign {
+            // Group path: no parameters allowed (draft §"Receiving Group
+            // Packets"); counts for the server's measurement.
+            if !sync.is_group_form() {
+                return;
+            }
+            m.sync_received = m.sync_received.wrapping_add(1);
+            m.sync = Some(SyncSnapshot {
+                last_sync_sequence: sync.sync_sequence,
+                group_received: m.rx.group_received,
+                sync_received: m.sync_received,
+            });
+            m.rx.raise_highest_known(sync.highest_mtsn_sent);
+        } else {
+            // Control state, processed once per new Control Sequence
+            // Number (draft §"Control State").
+            let newer = sync.control_sequence.wrapping_sub(m.control_echo);
+            if newer == 0 || newer > 1 << 31 {
+                return;
+            }
+            m.control_echo = sync.control_sequence;
+            if let Some(fb) = sync.feedback() {
+                m.feedback = Some(fb);
+            }
+            if let Some(start) = sync.start()
+                && !m.rx.started()
+            {
+                m.rx.set_start(now, start);
+                self.events.push_back(MemberEvent::Started(h, start));
+            }
+            if let Some(f) = sync.forward() {
+                let skips: Vec<_> = f
+                    .entries()
+                    .map(|e| (e.stream, e.unordered, e.mid))
+                    .collect();
+                m.rx.apply_forward(now, f.new_cumulative_mtsn, skips);
+            }
+            if let Some(end) = sync.end_of_membership() {
+                m.ended = true;
+                self.events
+                    .push_back(MemberEvent::Ended(h, end.reason.to_u16()));
+            }
+            m.rx.raise_highest_known(sync.highest_mtsn_sent);
+            m.due = true;
+        }
+        Self::deliver_all(m, cx);
+    }
+
+    fn on_mdata(&mut self, cx: &mut Context<'_>, d: Mdata) {
+        let h = cx.association();
+        let Some(m) = self.groups.get_mut(&h) else {
+            return;
+        };
+        if !m.group.is_group_stream(d.stream) {
+            return;
+        }
+        let path = if cx.foreign() {
+            m.received_group += 1;
+            Path::Group
+        } else {
+            Path::Association
+        };
+        let chunk = UserDataChunk {
+            stream: d.stream,
+            ssn: Ssn(0),
+            mid: d.mid,
+            fsn: d.fsn,
+            ppid: d.ppid,
+            flags: d.flags,
+            payload: d.user_data,
+        };
+        if m.rx.on_mdata(cx.now(), d.mtsn, chunk, Some(path)) == super::rx::Received::Duplicate {
+            m.duplicates += 1;
+        }
+        Self::deliver_all(m, cx);
+    }
+}
+
+impl Extension for GroupMember {
+    fn registration(&self) -> Registration {
+        Registration::new(
+            &mchunk::ALL,
+            &[mchunk::MDATA, mchunk::BARRIER],
+            &[MulticastCapable::PARAM_TYPE, MulticastGroup::PARAM_TYPE],
+        )
+    }
+
+    fn claim_packet(
+        &mut self,
+        _now: Instant,
+        local: SocketAddr,
+        _remote: SocketAddr,
+        packet: &Packet,
+    ) -> Option<AssociationHandle> {
+        let tag = packet.header().verification_tag;
+        self.groups
+            .iter()
+            .find(|(_, m)| m.group.group_tag == tag && m.addr.port() == local.port() && !m.ended)
+            .map(|(h, _)| *h)
+    }
+
+    fn drain_wakeups(&mut self, out: &mut Vec<AssociationHandle>) {
+        out.append(&mut self.wake);
+    }
+
+    fn init_params(&mut self, _a: AssociationHandle, _remote: SocketAddr) -> Vec<RawParam> {
+        let cap = MulticastCapable {
+            version: MulticastCapable::VERSION,
+            ipv4: true,
+            ipv6: true,
+        };
+        vec![cap.to_raw()]
+    }
+
+    fn on_init_ack(&mut self, cx: &mut Context<'_>, init_ack: &InitCommon) {
+        let Some(Ok(group)) = init_ack.params.find::<MulticastGroup>() else {
+            return;
+        };
+        let addr = SocketAddr::new(group.addresses.group(), group.port);
+        let source = group.addresses.source();
+        let h = cx.association();
+        self.joins.push_back(JoinRequest {
+            association: h,
+            group: addr,
+            source: if source.is_unspecified() {
+                cx.remote().ip()
+            } else {
+                source
+            },
+        });
+        self.events.push_back(MemberEvent::Offered(h, addr));
+        let rx = GroupReceiver::new(self.cfg.receiver.clone(), group.initial_mtsn);
+        self.groups.insert(
+            h,
+            Membership {
+                group,
+                addr,
+                join: Join::Pending,
+                rx,
+                control_echo: 0,
+                feedback: None,
+                last_timestamp: None,
+                sync: None,
+                sync_received: 0,
+                due: false,
+                first_new: None,
+                loss_report_at: None,
+                period_at: None,
+                last_msack: None,
+                received_group: 0,
+                duplicates: 0,
+                ended: false,
+            },
+        );
+    }
+
+    fn cookie_echo(&mut self, cx: &mut Context<'_>, bundle: &mut Vec<RawChunk>) -> bool {
+        let Some(m) = self.groups.get(&cx.association()) else {
+            return true;
+        };
+        let (status, reason) = match m.join {
+            Join::Pending => return false,
+            Join::Joined => (ReachStatus::Joined, ReachReason::Unspecified),
+            Join::Failed => (ReachStatus::JoinFailed, ReachReason::Unspecified),
+        };
+        bundle.push(
+            Mreach {
+                group_tag: m.group.group_tag,
+                status,
+                reason,
+            }
+            .to_raw(),
+        );
+        true
+    }
+
+    fn on_established(&mut self, _cx: &mut Context<'_>, _how: Establishment<'_>) {}
+
+    fn handle_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+        chunk: &RawChunk,
+        _next: Option<&RawChunk>,
+    ) -> ChunkVerdict {
+        let h = cx.association();
+        if !self.groups.contains_key(&h) {
+            return ChunkVerdict::Unrecognized;
+        }
+        let Some(Ok(parsed)) = McastChunk::parse(chunk) else {
+            // Malformed: ignored (never an ERROR on the group path).
+            return ChunkVerdict::Continue;
+        };
+        match parsed {
+            McastChunk::Mdata(d) => self.on_mdata(cx, d),
+            McastChunk::Msync(s) => self.on_msync(cx, s),
+            // BARRIER and the server-bound chunks: not handled yet here.
+            _ => {}
+        }
+        self.after_input(h, cx.now());
+        ChunkVerdict::Continue
+    }
+
+    fn poll_chunks(&mut self, cx: &mut Context<'_>, room: Room, out: &mut Vec<RawChunk>) {
+        let h = cx.association();
+        let due = self.groups.get(&h).is_some_and(|m| m.due && m.rx.started());
+        if due && let Some(c) = self.build_msack(h, cx.now(), room.packet) {
+            out.push(c);
+        }
+    }
+
+    fn has_chunks(&self, a: AssociationHandle) -> bool {
+        self.groups.get(&a).is_some_and(|m| m.due && m.rx.started())
+    }
+
+    fn association_timeout(&self, a: AssociationHandle) -> Option<Instant> {
+        let m = self.groups.get(&a)?;
+        let delay = m
+            .feedback
+            .map(|f| Duration::from_micros(u64::from(f.ack_delay_us)));
+        [
+            m.first_new.zip(delay).map(|(f, d)| f + d),
+            m.loss_report_at,
+            m.period_at,
+            m.rx.deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn handle_association_timeout(&mut self, cx: &mut Context<'_>) {
+        let h = cx.association();
+        let now = cx.now();
+        let Some(m) = self.groups.get_mut(&h) else {
+            return;
+        };
+        m.rx.handle_timeout(now);
+        Self::deliver_all(m, cx);
+        let delay = m
+            .feedback
+            .map(|f| Duration::from_micros(u64::from(f.ack_delay_us)));
+        if m.first_new.zip(delay).is_some_and(|(f, d)| f + d <= now) {
+            m.due = true;
+            m.first_new = None;
+        }
+        if m.loss_report_at.is_some_and(|t| t <= now) {
+            m.loss_report_at = None;
+            if m.rx.has_missing() {
+                m.due = true;
+            }
+        }
+        if m.period_at.is_some_and(|t| t <= now) {
+            m.period_at = None;
+            m.due = true;
+        }
+        if m.due {
+            self.wake.push(h);
+        }
+    }
+
+    fn on_closed(&mut self, association: AssociationHandle, _reason: &CloseReason) {
+        self.groups.remove(&association);
+    }
+}
