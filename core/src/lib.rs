@@ -24,7 +24,11 @@
 //! them as [`chunk::Chunk::Unknown`] / [`param::Param::Unknown`] raw values,
 //! tells the packet parser which of its types carry user data
 //! ([`packet::ParseOptions::extra_data_types`]), and bundles them with
-//! [`packet::PacketBuilder::add`].
+//! [`packet::PacketBuilder::add`]. Congestion control is a
+//! [`congestion::Controller`] that knows nothing of TSNs or associations:
+//! an association builds its own from
+//! [`config::AssociationConfig::congestion`], and the extension can drive
+//! one for a group window.
 //!
 //! ```
 //! use bytes::Bytes;
@@ -46,6 +50,7 @@ mod association;
 pub mod cause;
 pub mod chunk;
 pub mod config;
+pub mod congestion;
 mod cookie;
 pub mod endpoint;
 pub mod event;
