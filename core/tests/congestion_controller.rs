@@ -15,7 +15,7 @@ use bytes::Bytes;
 use common::{DropTsn, Pair};
 use mcsctp_core::chunk::ChunkType;
 use mcsctp_core::config::EndpointConfig;
-use mcsctp_core::congestion::{Ack, CongestionEvent, Controller, ControllerFactory};
+use mcsctp_core::congestion::{Ack, CongestionEvent, Controller, ControllerFactory, CubicConfig};
 use mcsctp_core::event::AssociationHandle;
 use mcsctp_sim::LinkConfig;
 
@@ -307,4 +307,55 @@ fn every_controller_hook_is_driven_by_the_association() {
     assert_eq!(calls.sent_bytes.load(Ordering::Relaxed), chunks * CHUNK);
     assert_eq!(calls.acked_bytes.load(Ordering::Relaxed), 51 * CHUNK);
     assert_eq!(calls.built.lock().unwrap().len(), 1);
+}
+
+/// CUBIC (RFC 9438) selected in the configuration is the controller the
+/// association uses: its first Fast Retransmit reduces cwnd by β_cubic =
+/// 0.7 where RFC 9260's would halve it, and a lossy transfer completes.
+#[test]
+fn cubic_selected_in_the_config_reduces_by_beta_cubic() {
+    let mut a = EndpointConfig::default();
+    a.association.congestion = Arc::new(CubicConfig::default());
+    a.association.send_buffer = 4 * MIB;
+    let mut p = Pair::new(5, a, EndpointConfig::default());
+    let (ha, _) = p.connect();
+    let (a, z) = (p.a, p.z);
+    let cong = |p: &Pair| p.net.node(a).ep.congestion(ha).expect("alive");
+    // RFC 9260 §7.2.1's initial window, ssthresh the peer's a_rwnd.
+    assert_eq!(cong(&p), (4404, MIB - MTU, 0));
+
+    // The 60th data packet is lost.
+    p.a().drop_tsns.push(DropTsn::new(59, 1));
+    const MESSAGES: usize = 2000;
+    send(&mut p, ha, MESSAGES);
+    let stats = |p: &Pair| p.net.node(a).ep.association_stats(ha).expect("alive");
+    let mut before = cong(&p);
+    while stats(&p).fast_retransmits == 0 {
+        before = cong(&p);
+        assert!(p.net.step());
+    }
+    let after = cong(&p);
+    // The SACK may first grow cwnd by up to one MTU (slow start, RFC 9260
+    // §7.2.1); then RFC 9438 §4.6: ssthresh = cwnd × 0.7, cwnd = ssthresh.
+    assert_eq!(after.0, after.1, "{before:?} -> {after:?}");
+    let lo = (before.0 as f64 * 0.7) as usize;
+    let hi = ((before.0 + MTU) as f64 * 0.7) as usize;
+    assert!((lo..=hi).contains(&after.0), "{before:?} -> {after:?}");
+    assert!(after.0 > before.0 * 6 / 10, "not RFC 9260's halving");
+
+    // Over a lossy link with a bottleneck, everything arrives.
+    p.net.set_default_link(LinkConfig {
+        delay: DELAY,
+        loss: 0.01,
+        bandwidth_bps: Some(50_000_000),
+        queue_limit_bytes: 256 << 10,
+        ..LinkConfig::DEFAULT
+    });
+    let n = run_to(&mut p, ha, MESSAGES, None);
+    assert!(n > 0);
+    for (i, r) in p.net.node(z).received.iter().enumerate() {
+        assert_eq!(r.delivery.payload.len(), CHUNK);
+        assert_eq!(r.delivery.payload[0], i as u8, "message {i}");
+    }
+    assert!(stats(&p).fast_retransmits > 1);
 }

@@ -28,7 +28,8 @@
 //!
 //! [`AssociationConfig::congestion`](crate::config::AssociationConfig::congestion)
 //! holds the [`ControllerFactory`] every association builds its controller
-//! from; [`Rfc9260RenoConfig`] (RFC 9260 §7.2) is the default.
+//! from; [`Rfc9260RenoConfig`] (RFC 9260 §7.2) is the default,
+//! [`CubicConfig`] (RFC 9438) the alternative.
 //!
 //! # Driving a controller by hand
 //!
@@ -67,12 +68,14 @@
 //! assert_eq!((cc.window(), cc.ssthresh()), (1200, 4800));
 //! ```
 
+pub mod cubic;
 mod reno;
 
 use core::any::Any;
 use core::fmt;
 use std::time::{Duration, Instant};
 
+pub use cubic::{Cubic, CubicConfig};
 pub use reno::{Rfc9260Reno, Rfc9260RenoConfig};
 
 /// One acknowledgement, as a [`Controller`] sees it: what it acknowledged
