@@ -20,10 +20,18 @@
 //!   first one after slow start, or one whose start the 4 × MTU floor
 //!   lifted), `W_max` is taken as that window and `K = 0`, as RFC 9438
 //!   §4.8 does after a timeout (and Linux in all these cases).
-//! - RFC 9438 §5.8: the window grows only on acknowledgements that found
-//!   it fully used (RFC 9260's own condition), and the time `t` stands
-//!   still while it is not ("t in Figure 1 [does not] include
-//!   application-limited periods").
+//! - §4.4 and §4.5 increment cwnd by `(target − cwnd) / cwnd` "for each
+//!   received new ACK"; here the increment is per segment's worth of
+//!   bytes acknowledged, `(target − cwnd) × bytes_acked / cwnd`, as SCTP
+//!   counts bytes (RFC 9260 §7.2) and one SACK usually covers two
+//!   packets. Linux counts acknowledged segments the same way.
+//! - §5.8: "CUBIC does not increase its congestion window if a flow is
+//!   application limited. Per Section 4.2, it is required that t in
+//!   Figure 1 not include application-limited periods, such as idle
+//!   periods". The window grows only on acknowledgements that found it
+//!   fully used (RFC 9260's own condition); `t` stands still between
+//!   acknowledgements that did not, and over an idle period reported by
+//!   [`Controller::on_idle`].
 //! - Not implemented: HyStart++ (RFC 9438 §4.10 allows RFC 9260's slow
 //!   start), undoing spurious reductions (§4.9).
 
@@ -34,7 +42,7 @@ use super::{Ack, CongestionEvent, Controller, ControllerFactory};
 
 /// RFC 9438 §5.1: "C SHOULD be set to 0.4" (segments per s³).
 pub const C: f64 = 0.4;
-/// RFC 9438 §5.1: "β_cubic SHOULD be set to 0.7".
+/// RFC 9438 §4.6: β_cubic, the multiplicative decrease factor, 0.7.
 pub const BETA_CUBIC: f64 = 0.7;
 /// RFC 9438 §4.3: `α_cubic = 3 × (1 − β_cubic) / (1 + β_cubic)`, the
 /// additive increase (segments per RTT) of the Reno-friendly estimate.
@@ -229,10 +237,10 @@ impl Cubic {
         self.w_est = (self.w_est + alpha * smss * acked / self.cwnd.max(1.0)).min(max_window());
         let t = now.saturating_duration_since(e.start).as_secs_f64();
         if self.w_cubic_at(e, t) < self.w_est {
-            // §4.3: "If W_cubic(t) is less than W_est, then CUBIC is in
-            // the Reno-friendly region and cwnd SHOULD be set to W_est at
-            // each reception of a new ACK." (Never lowered by it: a window
-            // the cubic function grew earlier in the stage stays.)
+            // §4.3: "CUBIC checks whether W_cubic(t) is less than W_est.
+            // If so, CUBIC is in the Reno-friendly region and cwnd SHOULD
+            // be set to W_est at each reception of a new ACK." (Never
+            // lowered by it: §4.2 "chooses the larger of the two values".)
             self.cwnd = self.cwnd.max(self.w_est);
             return;
         }
@@ -244,8 +252,8 @@ impl Cubic {
             .max(self.cwnd)
             .min(1.5 * self.cwnd);
         // §4.4 and §4.5: "cwnd MUST be incremented by (target - cwnd) /
-        // cwnd for each received new ACK" (per segment acknowledged; in
-        // bytes: (target - cwnd) * bytes_acked / cwnd).
+        // cwnd for each received new ACK"; here per segment's worth of
+        // bytes acknowledged (see the module docs).
         let grown = self.cwnd + (target - self.cwnd) * acked / self.cwnd.max(1.0);
         self.cwnd = grown.min(max_window());
     }

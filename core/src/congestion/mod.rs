@@ -144,7 +144,9 @@ pub enum CongestionEvent {
 /// what peers send).
 pub trait Controller: fmt::Debug + Send + Sync {
     /// `bytes` of user data were transmitted (new or retransmitted) at
-    /// `now`.
+    /// `now`. (The retransmission queue reports a chunk when it hands it
+    /// out; one that then does not fit its packet, a packet-building
+    /// fault, has been reported already.)
     fn on_sent(&mut self, now: Instant, bytes: usize) {
         let _ = (now, bytes);
     }
