@@ -7,6 +7,7 @@
 #   DURATION=3 REPS=1 scripts/bench-lossy.sh     # quick look
 #   CAPTURE=5 scripts/bench-lossy.sh             # also a 5 s tshark capture per stack (diagnosis)
 #   LOSSES="0 0.5 2" RTO_MINS="1000 50 10" scripts/bench-lossy.sh
+#   MCSCTP_ARGS="--cc cubic" scripts/bench-lossy.sh   # extra `mcsctp perf` flags (both ends)
 #
 # The link: namespaces mcsctp-lossy-<pid>-{a,b}, veth va (10.99.0.1, in a,
 # the sender) -- vb (10.99.0.2, in b, the receiver), MTU 1500. On both ends
@@ -82,6 +83,8 @@ RBUF=$((WINDOW + MTU - 28))
 CAPTURE=${CAPTURE:-0}
 SILENCE_MS=${SILENCE_MS:-5}
 OUT=${OUT:-$ROOT/target/bench-lossy}
+# Extra flags for both `mcsctp perf` ends, e.g. "--cc cubic".
+MCSCTP_ARGS=${MCSCTP_ARGS:-}
 TSCTP=${TSCTP:-/usr/lib/usrsctp/tsctp}
 MCSCTP=$ROOT/target/release/mcsctp
 NS_A=mcsctp-lossy-$$-a
@@ -231,13 +234,13 @@ jnum() { grep -oE "\"$2\":[0-9.]+" <<<"$1" | head -1 | cut -d: -f2; }
 # server and client command lines; $1 = m (mcsctp) or u (tsctp), $2 = RTO.Min
 server_cmd() {
 	case $1 in
-	m) echo "$MCSCTP perf -p 5001 -L $IP_B -E $PORT_B --mtu $MTU --idata false -R $RBUF --rto-min $2 --json --verify" ;;
+	m) echo "$MCSCTP perf -p 5001 -L $IP_B -E $PORT_B --mtu $MTU --idata false -R $RBUF --rto-min $2 --json --verify${MCSCTP_ARGS:+ $MCSCTP_ARGS}" ;;
 	u) echo "env LD_PRELOAD=$PRELOAD $TSCTP -p 5001 -L $IP_B -E $PORT_B" ;;
 	esac
 }
 client_cmd() {
 	case $1 in
-	m) echo "$MCSCTP perf $IP_B -p 5001 -L $IP_A -E $PORT_A -U $PORT_B -T $DURATION -l $SIZE --mtu $MTU --idata false -R $RBUF --rto-min $2 --json --verify" ;;
+	m) echo "$MCSCTP perf $IP_B -p 5001 -L $IP_A -E $PORT_A -U $PORT_B -T $DURATION -l $SIZE --mtu $MTU --idata false -R $RBUF --rto-min $2 --json --verify${MCSCTP_ARGS:+ $MCSCTP_ARGS}" ;;
 	u) echo "env LD_PRELOAD=$PRELOAD $TSCTP -p 5001 -L $IP_A -E $PORT_A -U $PORT_B -T $DURATION -l $SIZE $IP_B" ;;
 	esac
 }
@@ -403,7 +406,7 @@ fi
 
 # --- report -------------------------------------------------------------------
 {
-	echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- core src || echo '+changes'), ${DURATION} s per run, median of $REPS, ${SIZE}-byte messages, path MTU $MTU, mcsctp window $WINDOW."
+	echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- core src || echo '+changes'), ${DURATION} s per run, median of $REPS, ${SIZE}-byte messages, path MTU $MTU, mcsctp window $WINDOW${MCSCTP_ARGS:+, mcsctp perf $MCSCTP_ARGS}."
 	echo "Machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) vCPUs, Linux $(uname -r), load average after: $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo "usrsctp $(dpkg-query -W -f='${Version}' libusrsctp2 2>/dev/null || echo '?') (tsctp, debug printing off via LD_PRELOAD, RTO.Min 1 s), $(rustc --version)."
 	echo

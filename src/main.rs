@@ -200,8 +200,21 @@ struct PerfArgs {
     /// least 8 bytes. The JSON summary counts the messages that failed.
     #[arg(long)]
     verify: bool,
+    /// Congestion control of the data sender: RFC 9260 §7.2's own
+    /// (`rfc9260`, the default) or CUBIC (`cubic`, RFC 9438).
+    #[arg(long = "cc", value_enum, default_value_t = CongestionArg::Rfc9260)]
+    cc: CongestionArg,
     #[command(flatten)]
     rto: RtoArgs,
+}
+
+/// `perf --cc`: the congestion controller.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum CongestionArg {
+    /// RFC 9260 §7.2 (mcsctp's default).
+    Rfc9260,
+    /// CUBIC, RFC 9438.
+    Cubic,
 }
 
 /// A duration in (possibly fractional) seconds, positive and at most a day.
@@ -518,6 +531,10 @@ async fn perf(a: PerfArgs) -> Result<(), CliError> {
         a.rto.apply(cfg);
         cfg.core.max_packet_size = (a.mtu - overhead).min(65_507);
         cfg.core.association.interleaving = a.idata;
+        if a.cc == CongestionArg::Cubic {
+            cfg.core.association.congestion =
+                std::sync::Arc::new(mcsctp::core::congestion::CubicConfig::default());
+        }
         if let Some(r) = a.rcvbuf {
             cfg.core.association.receive_buffer = r.max(64 * 1024);
         }

@@ -2,8 +2,10 @@
 //! parameters as defaults.
 
 use core::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::congestion::{ControllerFactory, Rfc9260RenoConfig};
 use crate::rx::reassembly::{OversizePolicy, ReassemblyConfig};
 
 /// Configuration of an [`Endpoint`](crate::endpoint::Endpoint).
@@ -159,6 +161,10 @@ pub struct AssociationConfig {
     /// retransmission or a loss at the end of a burst costs round trips,
     /// not an RTO. Off: RFC 9260 §7.2.4 and T3-rtx alone.
     pub rack_tlp: bool,
+    /// Congestion control (RFC 9260 §7.2): builds each association's
+    /// [`Controller`](crate::congestion::Controller) when its data path
+    /// opens. Default: [`Rfc9260RenoConfig`], RFC 9260's own algorithm.
+    pub congestion: Arc<dyn ControllerFactory>,
     /// Test device (cargo feature `test-devices`, off by default): deliver
     /// serially across associations once one starts a partial delivery, as
     /// lksctp did. Exists so that the test of the seed's scenario
@@ -194,6 +200,7 @@ impl Default for AssociationConfig {
             interleaving: true,
             partial_reliability: true,
             rack_tlp: true,
+            congestion: Arc::new(Rfc9260RenoConfig::default()),
             #[cfg(feature = "test-devices")]
             lksctp_serial_partial_delivery: false,
         }

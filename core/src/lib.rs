@@ -30,7 +30,11 @@
 //! ECHO and after COOKIE ACK, its chunks in packet order with look-ahead,
 //! its data within each association's congestion window, timers, held
 //! deliveries, acks and closure (`core/tests/extension_hooks.rs` drives a
-//! toy extension through every hook).
+//! toy extension through every hook). Congestion control is a
+//! [`congestion::Controller`] that knows nothing of TSNs or associations:
+//! an association builds its own from
+//! [`config::AssociationConfig::congestion`], and the extension can drive
+//! one for a group window.
 //!
 //! ```
 //! use bytes::Bytes;
@@ -52,6 +56,7 @@ mod association;
 pub mod cause;
 pub mod chunk;
 pub mod config;
+pub mod congestion;
 mod cookie;
 pub mod endpoint;
 pub mod event;

@@ -102,7 +102,12 @@ impl Association {
                 ..DataTrackerConfig::default()
             },
         ));
-        self.rtq = Some(RetransmissionQueue::new(
+        let cc = self.config.congestion.build(
+            now,
+            self.max_packet_size,
+            usize::try_from(n.peer_a_rwnd).unwrap_or(usize::MAX),
+        );
+        self.rtq = Some(RetransmissionQueue::with_controller(
             self.my_initial_tsn,
             n.peer_a_rwnd,
             RetransmissionConfig {
@@ -115,6 +120,7 @@ impl Association {
                 rack_tlp: self.config.rack_tlp,
                 ..RetransmissionConfig::default()
             },
+            cc,
         ));
         self.reasm = ReassemblyQueue::new(self.config.reassembly_config(), n.caps.interleaving);
         for msg in self.send.set_outbound_streams(n.outbound_streams) {

@@ -1,5 +1,5 @@
-//! Send side: send queue with stream scheduler, retransmission queue,
-//! congestion control, RTO.
+//! Send side: send queue with stream scheduler, retransmission queue
+//! (which applies the window of a [`crate::congestion::Controller`]), RTO.
 //!
 //! Data flows `SendQueue::produce` -> `RetransmissionQueue::add_sent` (which
 //! assigns the TSN) -> the association encodes the fragment as DATA or

@@ -1,5 +1,5 @@
 //! Outstanding data: SACK processing, retransmission, the T3-rtx timer,
-//! congestion control and the PR-SCTP sender side, for one destination.
+//! the congestion window and the PR-SCTP sender side, for one destination.
 //!
 //! RFC 9260 §6.1 (<https://www.rfc-editor.org/rfc/rfc9260#section-6.1>),
 //! §6.2.1, §6.3 and §7.2; RFC 3758 §3.5 (PR-SCTP), RFC 7496 §3.1 (limited
@@ -38,6 +38,20 @@
 //! the last one to honour RFC 3758 C5 ("the sender MUST assure that at
 //! least one T3-rtx timer is running").
 //!
+//! # Congestion control
+//!
+//! The window comes from a [`Controller`] (RFC 9260 §7.2's
+//! [`Rfc9260Reno`] unless the association was configured otherwise). The
+//! queue keeps what only it can know -- the flight size, the Fast Recovery
+//! exit point (a TSN), which chunks were lost -- and reports to the
+//! controller in bytes: every transmission (`on_sent`), every SACK
+//! (`on_ack`, before a Fast Recovery the SACK starts, §7.2.4), Fast
+//! Recovery entry and T3-rtx expiry (`on_congestion_event`), and new data
+//! after at least one RTO without transmitting (`on_idle`). It applies the
+//! window itself: rule B of §6.1, the cwnd limit on retransmissions (§6.1
+//! C) and the one packet of a Fast Retransmit that ignores it (§7.2.4 step
+//! 3).
+//!
 //! # Choices where the RFCs leave room
 //!
 //! - Flight size, rwnd and cwnd count **user-data bytes** (payload), as the
@@ -62,7 +76,11 @@
 //! - Duplicate TSNs in SACKs are not used (RFC 9260 §7.2.2 counting of
 //!   duplicate bytes into partial_bytes_acked is not implemented).
 //! - The idle-period cwnd decay of §7.2.1 ("SHOULD be adjusted to
-//!   max(cwnd/2, 4*MTU) per RTO") is not implemented.
+//!   max(cwnd/2, 4*MTU) per RTO") is the controller's: `on_idle` is called
+//!   when a new fragment goes out at least one RTO after the last
+//!   transmission, so the window it leaves applies from the next fragment
+//!   on. [`Rfc9260Reno`] applies the decay only with
+//!   [`Rfc9260RenoConfig::idle_decay`], off by default.
 //! - PR-SCTP: chunk lifetimes and retransmission limits are evaluated on
 //!   every SACK and T3 expiry, and before a chunk is marked for
 //!   retransmission; the Advanced.Peer.Ack.Point moves over gap-acknowledged
@@ -75,6 +93,7 @@ use std::time::{Duration, Instant};
 use tracing::debug;
 
 use crate::chunk::{ForwardTsn, ForwardTsnStream, IForwardTsn, IForwardTsnStream, Sack};
+use crate::congestion::{Ack, CongestionEvent, Controller, Rfc9260Reno, Rfc9260RenoConfig};
 use crate::serial::{Mid, Ssn, StreamId, Tsn};
 use crate::tx::loss::{Rack, Xmit, probe_timeout};
 use crate::tx::rto::RtoConfig;
@@ -93,8 +112,10 @@ pub struct RetransmissionConfig {
     pub mtu: usize,
     /// Max.Burst (RFC 9260 §16: 4); 0 disables the limit.
     pub max_burst: u32,
-    /// Initial cwnd; `None` is RFC 9260 §7.2.1's
-    /// `min(4*MTU, max(2*MTU, 4404))`.
+    /// Initial cwnd of the [`Rfc9260Reno`] controller that
+    /// [`RetransmissionQueue::new`] builds; `None` is RFC 9260 §7.2.1's
+    /// `min(4*MTU, max(2*MTU, 4404))`. Not used by
+    /// [`RetransmissionQueue::with_controller`].
     pub initial_cwnd: Option<usize>,
     /// Miss indications that trigger Fast Retransmit (§7.2.4: 3).
     pub fast_retransmit_threshold: u32,
@@ -298,8 +319,8 @@ impl Sent {
     }
 }
 
-/// Sent user data of one association (one destination), with congestion
-/// control and the T3-rtx timer.
+/// Sent user data of one association (one destination), with the T3-rtx
+/// timer and the window of a congestion [`Controller`].
 #[derive(Debug)]
 pub struct RetransmissionQueue {
     cfg: RetransmissionConfig,
@@ -316,9 +337,10 @@ pub struct RetransmissionQueue {
     marked: usize,
     flight: usize,
     rwnd: usize,
-    cwnd: usize,
-    ssthresh: usize,
-    partial_bytes_acked: usize,
+    /// Congestion control (RFC 9260 §7.2): cwnd and ssthresh.
+    cc: Box<dyn Controller>,
+    /// When data was last transmitted (§7.2.1's idle periods).
+    last_sent: Option<Instant>,
     /// Fast Recovery exit point, while in Fast Recovery.
     fast_recovery_exit: Option<Tsn>,
     /// One packet of fast retransmissions may ignore cwnd (§7.2.4 step 3).
@@ -360,16 +382,28 @@ pub struct RetransmissionQueue {
 
 impl RetransmissionQueue {
     /// A queue whose first DATA chunk gets `our_initial_tsn`, for a peer
-    /// that advertised `peer_a_rwnd` in its INIT or INIT-ACK.
+    /// that advertised `peer_a_rwnd` in its INIT or INIT-ACK, with RFC
+    /// 9260 §7.2's congestion control ([`Rfc9260Reno`], initial cwnd
+    /// `cfg.initial_cwnd`).
     pub fn new(our_initial_tsn: Tsn, peer_a_rwnd: u32, cfg: RetransmissionConfig) -> Self {
-        let mtu = cfg.mtu.max(1);
-        // RFC 9260 §7.2.1: "The initial cwnd before data transmission MUST
-        // be set to min(4 * MTU, max(2 * MTU, 4404))." (RFC 4960 had 4380,
-        // three TCP segments; 4404 is three SCTP payloads of a 1500-byte
-        // IPv4 packet.)
-        let cwnd = cfg
-            .initial_cwnd
-            .unwrap_or_else(|| (4 * mtu).min((2 * mtu).max(4404)));
+        let reno = Rfc9260RenoConfig {
+            initial_window: cfg.initial_cwnd,
+            ..Rfc9260RenoConfig::default()
+        };
+        let rwnd = usize::try_from(peer_a_rwnd).unwrap_or(usize::MAX);
+        let cc = Box::new(Rfc9260Reno::new(&reno, cfg.mtu, rwnd));
+        Self::with_controller(our_initial_tsn, peer_a_rwnd, cfg, cc)
+    }
+
+    /// As [`new`](Self::new), with the congestion controller `cc` (built
+    /// for `cfg.mtu` and `peer_a_rwnd`, see
+    /// [`ControllerFactory::build`](crate::congestion::ControllerFactory::build)).
+    pub fn with_controller(
+        our_initial_tsn: Tsn,
+        peer_a_rwnd: u32,
+        cfg: RetransmissionConfig,
+        cc: Box<dyn Controller>,
+    ) -> Self {
         let rwnd = usize::try_from(peer_a_rwnd).unwrap_or(usize::MAX);
         Self {
             cfg,
@@ -381,12 +415,8 @@ impl RetransmissionQueue {
             marked: 0,
             flight: 0,
             rwnd,
-            cwnd,
-            // §7.2.1: "The initial value of ssthresh SHOULD be arbitrarily
-            // high (e.g., the size of the largest possible advertised
-            // window)." We take the peer's a_rwnd.
-            ssthresh: rwnd,
-            partial_bytes_acked: 0,
+            cc,
+            last_sent: None,
             fast_recovery_exit: None,
             fast_rtx_pending: false,
             t3: None,
@@ -413,6 +443,12 @@ impl RetransmissionQueue {
     /// Updates the path MTU (PMTU discovery).
     pub fn set_mtu(&mut self, mtu: usize) {
         self.cfg.mtu = mtu.max(1);
+        self.cc.on_mtu_update(self.cfg.mtu);
+    }
+
+    /// The congestion controller.
+    pub fn controller(&self) -> &dyn Controller {
+        &*self.cc
     }
 
     fn mtu(&self) -> usize {
@@ -547,7 +583,7 @@ impl RetransmissionQueue {
             let all = [(0, self.chunks.len())];
             out.marked = self.rack_detect(now, &all, &mut out.abandoned);
             if out.marked {
-                out.entered_fast_recovery = self.enter_fast_recovery();
+                out.entered_fast_recovery = self.enter_fast_recovery(now);
             }
         }
         if self.pto.is_some_and(|at| at <= now) {
@@ -592,8 +628,9 @@ impl RetransmissionQueue {
         // available, the sender SHOULD exceed cwnd by up to (PMDCS - 1)
         // bytes on a new data transmission if the flightsize does not
         // exceed the cwnd."
-        let cwnd_room = if self.flight < self.cwnd {
-            self.cwnd - self.flight + (pmdcs - 1)
+        let cwnd = self.cc.window();
+        let cwnd_room = if self.flight < cwnd {
+            (cwnd - self.flight).saturating_add(pmdcs - 1)
         } else {
             0
         };
@@ -627,6 +664,16 @@ impl RetransmissionQueue {
         if self.flight == 0 {
             self.burst_used = 0;
         }
+        // §7.2.1: "When the endpoint does not transmit data on a given
+        // transport address, the cwnd of the transport address SHOULD be
+        // adjusted to max(cwnd/2, 4*MTU) per RTO." Left to the controller.
+        if let Some(last) = self.last_sent {
+            let idle = now.saturating_duration_since(last);
+            if idle >= self.last_rto {
+                self.cc.on_idle(now, idle, self.last_rto);
+            }
+        }
+        self.last_sent = Some(now);
         let tsn = self.next_tsn;
         self.next_tsn = tsn.next();
         let len = produced.chunk.payload.len();
@@ -649,6 +696,7 @@ impl RetransmissionQueue {
         });
         self.next_xmit += 1;
         self.flight += len;
+        self.cc.on_sent(now, len);
         // §6.2.1 B: "Any time a DATA chunk is transmitted (or
         // retransmitted) to a peer, the endpoint subtracts the data size of
         // the chunk from the rwnd of that peer."
@@ -769,7 +817,7 @@ impl RetransmissionQueue {
             // §7.2.4 step 3: "When a Fast Retransmit is being performed,
             // the sender SHOULD ignore the value of cwnd and SHOULD NOT
             // delay retransmission for this packet."
-            if !fast_only && self.flight > 0 && self.flight + len > self.cwnd {
+            if !fast_only && self.flight > 0 && self.flight + len > self.cc.window() {
                 break;
             }
             let size = self.wire_size(len);
@@ -789,6 +837,8 @@ impl RetransmissionQueue {
             let chunk = c.chunk.clone();
             self.flight += len;
             self.rwnd = self.rwnd.saturating_sub(len);
+            self.cc.on_sent(now, len);
+            self.last_sent = Some(now);
             // C5: "RTT measurements SHOULD only be made using a chunk with
             // TSN r if no chunk with TSN less than or equal to r is
             // retransmitted since r is first sent."
@@ -868,7 +918,7 @@ impl RetransmissionQueue {
     /// §7.2.4 step 2 after chunks were marked: enters Fast Recovery unless
     /// in it, and lets one packet of them ignore cwnd (step 3). True if
     /// Fast Recovery was entered.
-    fn enter_fast_recovery(&mut self) -> bool {
+    fn enter_fast_recovery(&mut self, now: Instant) -> bool {
         self.fast_rtx_pending = true;
         if self.fast_recovery_exit.is_some() {
             return false;
@@ -876,15 +926,13 @@ impl RetransmissionQueue {
         // §7.2.4 step 2: "If not in Fast Recovery, adjust the ssthresh and
         // cwnd of the destination address(es) to which the missing DATA
         // chunks were last sent, according to the formula described in
-        // Section 7.2.3." (ssthresh = max(cwnd/2, 4*MTU), cwnd = ssthresh,
-        // partial_bytes_acked = 0.) "If not in Fast Recovery, enter Fast
-        // Recovery and mark the highest outstanding TSN as the Fast
-        // Recovery exit point." "While in Fast Recovery, the ssthresh and
-        // cwnd SHOULD NOT change for any destinations due to a subsequent
-        // Fast Recovery event".
-        self.ssthresh = (self.cwnd / 2).max(4 * self.mtu());
-        self.cwnd = self.ssthresh;
-        self.partial_bytes_acked = 0;
+        // Section 7.2.3." (The controller's.) "If not in Fast Recovery,
+        // enter Fast Recovery and mark the highest outstanding TSN as the
+        // Fast Recovery exit point." "While in Fast Recovery, the ssthresh
+        // and cwnd SHOULD NOT change for any destinations due to a
+        // subsequent Fast Recovery event".
+        self.cc
+            .on_congestion_event(now, CongestionEvent::FastRetransmit);
         self.fast_recovery_exit = Some(self.next_tsn.wrapping_sub(1));
         true
     }
@@ -1126,56 +1174,6 @@ impl RetransmissionQueue {
             self.rack.on_recovery_exit();
         }
 
-        // §7.2.4: "if the received SACK also acknowledges new DATA chunks
-        // and advances the Cumulative TSN Ack Point, the cwnd adjustment
-        // rules defined in Section 7.2.1 and Section 7.2.2 MUST be applied
-        // first."
-        if out.bytes_acked > 0 {
-            let in_fr = self.fast_recovery_exit.is_some();
-            if self.cwnd <= self.ssthresh {
-                // §7.2.1: "When cwnd is less than or equal to ssthresh, an
-                // SCTP endpoint MUST use the slow-start algorithm to
-                // increase cwnd only if the current congestion window is
-                // being fully utilized and the data sender is not in Fast
-                // Recovery. Only when these two conditions are met can the
-                // cwnd be increased; otherwise, the cwnd MUST NOT be
-                // increased. If these conditions are met, then cwnd MUST be
-                // increased by, at most, the lesser of 1) the total size of
-                // the previously outstanding DATA chunk(s) acknowledged, and
-                // 2) the destination's path MTU."
-                if before_flight >= self.cwnd && !in_fr {
-                    self.cwnd += out.bytes_acked.min(self.mtu());
-                }
-            } else {
-                // §7.2.2: "Whenever cwnd is greater than ssthresh, upon each
-                // SACK arrival, increase partial_bytes_acked by the total
-                // number of bytes of all new chunks acknowledged in that
-                // SACK, including chunks acknowledged by the new Cumulative
-                // TSN Ack and by Gap Ack Blocks."
-                self.partial_bytes_acked += out.bytes_acked;
-                if self.partial_bytes_acked >= self.cwnd {
-                    if before_flight >= self.cwnd {
-                        // "When partial_bytes_acked is greater than or equal
-                        // to cwnd and before the arrival of the SACK the
-                        // sender had cwnd or more bytes of data outstanding
-                        // [...], partial_bytes_acked is reset to
-                        // (partial_bytes_acked - cwnd). Next, cwnd is
-                        // increased by MTU."
-                        self.partial_bytes_acked -= self.cwnd;
-                        self.cwnd += self.mtu();
-                    } else {
-                        // "[...] had less than cwnd bytes of data
-                        // outstanding [...], reset partial_bytes_acked to
-                        // cwnd."
-                        self.partial_bytes_acked = self.cwnd;
-                    }
-                }
-            }
-        }
-
-        if newly_marked {
-            out.entered_fast_recovery = self.enter_fast_recovery();
-        }
         if out.bytes_acked > 0 {
             // RFC 8985 §7.3: a new probe may go out once the last one was
             // answered.
@@ -1205,12 +1203,27 @@ impl RetransmissionQueue {
             }
         }
 
-        // §7.2.2: "When all of the data transmitted by the sender has been
-        // acknowledged by the receiver, partial_bytes_acked is initialized
-        // to 0."
         let any_outstanding = self.chunks.iter().any(|c| c.state == State::Outstanding);
-        if !any_outstanding {
-            self.partial_bytes_acked = 0;
+        // §7.2.4: "if the received SACK also acknowledges new DATA chunks
+        // and advances the Cumulative TSN Ack Point, the cwnd adjustment
+        // rules defined in Section 7.2.1 and Section 7.2.2 MUST be applied
+        // first." (RFC 9260 §7.2.1 grows cwnd on newly acknowledged bytes
+        // without a cumulative advance too.) The controller also resets
+        // partial_bytes_acked when nothing is outstanding (§7.2.2).
+        self.cc.on_ack(
+            now,
+            &Ack {
+                bytes_acked: out.bytes_acked,
+                flight_before: before_flight,
+                cum_advanced: d > 0,
+                in_fast_recovery: self.fast_recovery_exit.is_some(),
+                nothing_outstanding: !any_outstanding,
+                rtt_sample,
+                srtt: self.srtt,
+            },
+        );
+        if newly_marked {
+            out.entered_fast_recovery = self.enter_fast_recovery(now);
         }
 
         // §6.2.1 D ii: "Set rwnd equal to the newly received a_rwnd minus
@@ -1265,10 +1278,9 @@ impl RetransmissionQueue {
         self.t3 = None;
         // E1 with §7.2.3: "When the T3-rtx timer expires on an address,
         // SCTP SHOULD perform slow start by: ssthresh = max(cwnd/2, 4*MTU),
-        // cwnd = 1*MTU, partial_bytes_acked = 0".
-        self.ssthresh = (self.cwnd / 2).max(4 * self.mtu());
-        self.cwnd = self.mtu();
-        self.partial_bytes_acked = 0;
+        // cwnd = 1*MTU, partial_bytes_acked = 0". The controller's.
+        self.cc
+            .on_congestion_event(now, CongestionEvent::RetransmissionTimeout);
         self.fast_recovery_exit = None;
         self.fast_rtx_pending = false;
         self.t3_pending = T3Action::None;
@@ -1378,14 +1390,14 @@ impl RetransmissionQueue {
         self.flight
     }
 
-    /// Congestion window, bytes.
+    /// Congestion window, bytes (the controller's window).
     pub fn cwnd(&self) -> usize {
-        self.cwnd
+        self.cc.window()
     }
 
-    /// Slow-start threshold, bytes.
+    /// Slow-start threshold, bytes (the controller's).
     pub fn ssthresh(&self) -> usize {
-        self.ssthresh
+        self.cc.ssthresh()
     }
 
     /// The peer's receive window as the sender tracks it (§6.2.1): the last
@@ -1394,9 +1406,13 @@ impl RetransmissionQueue {
         u32::try_from(self.rwnd).unwrap_or(u32::MAX)
     }
 
-    /// partial_bytes_acked (§7.2.2).
+    /// partial_bytes_acked (§7.2.2) of an [`Rfc9260Reno`] controller; 0
+    /// with any other.
     pub fn partial_bytes_acked(&self) -> usize {
-        self.partial_bytes_acked
+        self.cc
+            .as_any()
+            .downcast_ref::<Rfc9260Reno>()
+            .map_or(0, Rfc9260Reno::partial_bytes_acked)
     }
 
     /// Whether everything sent was cumulatively acknowledged.
