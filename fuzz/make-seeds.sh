@@ -33,3 +33,17 @@ while read -r _ name hex; do
     printf '%s' "$hex" | xxd -r -p > "$dir/$name.bin"
 done <<< "$out"
 echo "$dir: $(ls "$dir" | wc -l) seeds"
+
+# The mcast_parse target starts from the example packets of the Internet-
+# Draft (draft/draft-mcsctp-tsvwg-sctp-multicast.md, appendix "Example
+# Packets"), printed by the ignored test `print_fuzz_seeds` in
+# mcast/tests/draft_examples.rs.
+out="$(cargo test -q -p mcsctp-mcast --test draft_examples print_fuzz_seeds \
+    -- --ignored --nocapture 2>/dev/null | grep '^SEED ')"
+dir="$here/seeds/mcast_parse"
+mkdir -p "$dir"
+rm -f "$dir"/*.bin
+while read -r _ name hex; do
+    printf '%s' "$hex" | xxd -r -p > "$dir/$name.bin"
+done <<< "$out"
+echo "$dir: $(ls "$dir" | wc -l) seeds"
