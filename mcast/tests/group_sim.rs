@@ -157,6 +157,8 @@ struct Scenario {
     /// Group-path duplication and reordering for everyone.
     duplicate: f64,
     reorder: f64,
+    /// The group's first MTSN.
+    initial_mtsn: u32,
 }
 
 struct World {
@@ -175,11 +177,12 @@ fn build(s: &Scenario) -> World {
         ..LinkConfig::DEFAULT
     });
     let now = net.now();
-    let cfg = GroupServerConfig::new(
+    let mut cfg = GroupServerConfig::new(
         group_addr(),
         server_addr().ip(),
         VerificationTag(0x6A1F_0C33),
     );
+    cfg.sender.initial_mtsn = mcsctp_mcast::Mtsn(s.initial_mtsn);
     let server_ep =
         Endpoint::with_extension(endpoint_config(s.seed), now, GroupServer::new(cfg)).unwrap();
     let server = net
@@ -369,6 +372,7 @@ fn scenario(seed: u64, losses: Vec<f64>) -> Scenario {
         size: 1000,
         duplicate: 0.01,
         reorder: 0.01,
+        initial_mtsn: 0,
     }
 }
 
@@ -433,4 +437,178 @@ fn full_tier_200_seeds_8_members_up_to_30_percent_loss() {
         s.reorder = 0.02;
         run(&s);
     }
+}
+
+fn send_range(w: &mut World, from: u32, to: u32, size: usize) {
+    let now = w.net.now();
+    for i in from..to {
+        server(&mut w.net, w.server)
+            .ep
+            .extension_mut()
+            .send(now, StreamId(0), Ppid(51), payload(i, size))
+            .unwrap();
+    }
+}
+
+/// Runs until every node in `ids` has `total` messages (bounded).
+fn wait_for(w: &mut World, ids: &[NodeId], total: usize) {
+    let ids = ids.to_vec();
+    let res = w.net.run_until_cond(
+        |net| ids.iter().all(|&id| got_of(net, id).len() >= total),
+        Duration::from_secs(60),
+    );
+    for &id in &ids {
+        assert_eq!(got_of(&w.net, id).len(), total, "{id}: {res:?}");
+    }
+}
+
+/// A member's deliveries are messages `first..first + len`, in order and
+/// byte-identical; returns `first`.
+fn check_suffix(w: &World, id: NodeId, size: usize) -> u32 {
+    let got = got_of(&w.net, id);
+    let first = u32::from_be_bytes(got[0].2[..4].try_into().unwrap());
+    for (i, (origin, _, p)) in got.iter().enumerate() {
+        assert_eq!(*origin, Origin::Extension);
+        assert_eq!(*p, payload(first + i as u32, size), "{id} message {i}");
+    }
+    first
+}
+
+fn kind_of(w: &mut World, member_node: NodeId) -> (MemberKind, u64, u64) {
+    let addr = match w.net.node(member_node) {
+        Peer::Member(n) => n.addr,
+        _ => unreachable!(),
+    };
+    let s = server(&mut w.net, w.server);
+    let h =
+        s.ep.associations()
+            .find(|&h| s.ep.remote_address(h) == Some(addr))
+            .expect("the member's association");
+    let m = s.ep.extension().member(h).expect("a member");
+    (m.kind, m.fallbacks, m.returns)
+}
+
+#[test]
+fn the_mtsn_space_starts_100_below_the_wrap() {
+    for seed in 1..=3 {
+        let mut s = scenario(seed, vec![0.0, 0.05, 0.2]);
+        s.initial_mtsn = u32::MAX - 99;
+        let w = run(&s);
+        let srv = match w.net.node(w.server) {
+            Peer::Server(n) => n,
+            _ => unreachable!(),
+        };
+        let high = srv.ep.extension().sender().highest_sent().0;
+        assert!(high < 10_000, "the MTSNs wrapped (highest {high})");
+    }
+}
+
+#[test]
+fn sixty_four_members() {
+    for seed in 1..=2 {
+        let losses = (0..64).map(|i| f64::from(i % 8) * 0.02).collect();
+        let mut s = scenario(seed, losses);
+        s.messages = 100;
+        run(&s);
+    }
+}
+
+#[test]
+fn a_member_whose_group_path_recovers_returns_to_multicast() {
+    let mut s = scenario(5, vec![0.0, 1.0]);
+    s.messages = 0;
+    let mut w = build(&s);
+    connect_all(&mut w);
+    let ids = w.members.clone();
+    send_range(&mut w, 0, 300, 1000);
+    wait_for(&mut w, &ids, 300);
+    assert_eq!(kind_of(&mut w, ids[1]).0, MemberKind::Fallback);
+    // The group path heals.
+    w.net.clear_group_link(group_addr(), ids[1]);
+    // Rounds of traffic with time between them, so that group-path
+    // MSYNCs measure the path (draft §"Measuring the Group Path").
+    for round in 0..8u32 {
+        send_range(&mut w, 300 + round * 200, 500 + round * 200, 1000);
+        wait_for(&mut w, &ids, 500 + round as usize * 200);
+        let _ = w.net.run_for(Duration::from_millis(10));
+    }
+    let (kind, fallbacks, returns) = kind_of(&mut w, ids[1]);
+    assert!(
+        returns >= 1 && fallbacks >= 1,
+        "fallbacks {fallbacks} returns {returns}"
+    );
+    assert_eq!(kind, MemberKind::Multicast);
+    for &id in &ids {
+        assert_eq!(check_suffix(&w, id, 1000), 0);
+        assert_eq!(got_of(&w.net, id).len(), 1900);
+    }
+}
+
+#[test]
+fn a_late_joiner_gets_a_complete_suffix_and_a_leaver_holds_nobody_back() {
+    let s = scenario(6, vec![0.0, 0.05, 0.05]);
+    let mut w = build(&s);
+    // Member 2 joins late: only members 0 and 1 connect first.
+    let late = w.members.pop().unwrap();
+    connect_all(&mut w);
+    let early = w.members.clone();
+    send_range(&mut w, 0, 200, 800);
+    let _ = w.net.run_for(Duration::from_millis(2));
+    // The late member connects mid-stream.
+    let now = w.net.now();
+    member(&mut w.net, late)
+        .ep
+        .connect(now, server_addr(), 9899)
+        .unwrap();
+    w.members.push(late);
+    let _ = w.net.run_until_cond(
+        |net| {
+            let joins: Vec<_> =
+                std::iter::from_fn(|| member(net, late).ep.extension_mut().poll_join()).collect();
+            for j in joins {
+                net.join(late, j.group).unwrap();
+                member(net, late)
+                    .ep
+                    .extension_mut()
+                    .join_result(j.association, true);
+            }
+            member(net, late).ep.extension().any_started()
+        },
+        Duration::from_secs(1),
+    );
+    send_range(&mut w, 200, 400, 800);
+    wait_for(&mut w, &early, 400);
+    let res = w.net.run_until_cond(
+        |net| {
+            got_of(net, late)
+                .last()
+                .is_some_and(|m| m.2[..4] == 399u32.to_be_bytes())
+        },
+        Duration::from_secs(10),
+    );
+    assert!(res.is_ok(), "the late member reaches the end: {res:?}");
+    let first = check_suffix(&w, late, 800);
+    assert!(first > 0 && first < 400, "a suffix from {first}");
+    assert_eq!(got_of(&w.net, late).len() as u32, 400 - first);
+    // Member 0 leaves (its association aborts): the others go on.
+    let now = w.net.now();
+    let h = member(&mut w.net, early[0])
+        .ep
+        .associations()
+        .next()
+        .unwrap();
+    member(&mut w.net, early[0])
+        .ep
+        .abort(now, h, b"bye")
+        .unwrap();
+    let _ = w.net.run_for(Duration::from_millis(5));
+    send_range(&mut w, 400, 500, 800);
+    wait_for(&mut w, &[early[1]], 500);
+    assert_eq!(check_suffix(&w, early[1], 800), 0);
+    let srv = server(&mut w.net, w.server);
+    assert_eq!(
+        srv.ep.extension().members().count(),
+        2,
+        "the leaver is gone"
+    );
 }

@@ -149,6 +149,12 @@ impl GroupMember {
             .map(|m| (m.received_group, m.duplicates))
     }
 
+    /// Whether some group of this endpoint has its Start MTSN (group
+    /// messages flow).
+    pub fn any_started(&self) -> bool {
+        self.groups.values().any(|m| m.rx.started())
+    }
+
     fn jitter(&mut self, max: Duration) -> Duration {
         // xorshift64*: deterministic from the seed.
         self.rng ^= self.rng >> 12;
