@@ -216,6 +216,10 @@ pub struct GroupSender<K = MemberId> {
     /// MTSNs to retransmit on the group path.
     group_repairs: VecDeque<u64>,
     events: VecDeque<MemberEvent<K>>,
+    /// Recently assigned MTSNs and when they went out on the group path,
+    /// oldest first (kept for the reordering allowance of repairs after
+    /// their slot is released).
+    recent: VecDeque<(u64, Instant)>,
     /// MDATA chunks put on the group path (first transmissions and
     /// repairs).
     pub group_chunks_sent: u64,
@@ -244,6 +248,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             members: BTreeMap::new(),
             group_repairs: VecDeque::new(),
             events: VecDeque::new(),
+            recent: VecDeque::new(),
             group_chunks_sent: 0,
             group_repairs_sent: 0,
             cfg,
@@ -400,6 +405,14 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             group_sent_at: Some(now),
         });
         self.group_chunks_sent += 1;
+        self.recent.push_back((t, now));
+        while self
+            .recent
+            .front()
+            .is_some_and(|&(_, at)| now >= at + self.cfg.repair_holdoff)
+        {
+            self.recent.pop_front();
+        }
         for m in self.members.values_mut() {
             if m.kind == MemberKind::Fallback {
                 m.unicast.push_back((t, p.chunk.clone()));
@@ -535,8 +548,15 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             let Some(slot) = self.slots.get_mut(idx) else {
                 return;
             };
-            // A group copy still in flight answers it.
-            if slot.reporters.contains(&id) {
+            // A group copy still in flight answers it: reports within the
+            // allowance after the last group-path transmission do not count
+            // (draft §"Unicast or Multicast", one RTO_k; until per-member
+            // RTOs reach the sender, four repair holdoffs).
+            if slot.reporters.contains(&id)
+                || slot
+                    .group_sent_at
+                    .is_some_and(|at| now < at + self.cfg.repair_holdoff * 4)
+            {
                 return;
             }
             slot.reporters.push(id);
@@ -561,6 +581,13 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             && let Some(s) = self.slots.get((t - self.mctsn - 1) as usize)
             && s.group_sent_at
                 .is_some_and(|at| now < at + self.cfg.repair_holdoff)
+        {
+            return;
+        }
+        if self
+            .recent
+            .iter()
+            .any(|&(u, at)| u == t && now < at + self.cfg.repair_holdoff)
         {
             return;
         }
