@@ -18,13 +18,14 @@ use mcsctp_core::event::{AssociationHandle, CloseReason};
 use mcsctp_core::extension::{ChunkVerdict, Context, Establishment, Extension, Registration, Room};
 use mcsctp_core::packet::Packet;
 use mcsctp_core::param::{RawParam, WireParam};
+use mcsctp_core::rx::reassembly::Delivery;
 use mcsctp_core::serial::Ssn;
 use mcsctp_core::user_data::UserDataChunk;
 
 use super::rx::{GroupReceiver, GroupReceiverConfig, Path};
 use crate::Mtsn;
 use crate::chunk::msync::{Feedback, Msync};
-use crate::chunk::{self as mchunk, McastChunk, Mdata};
+use crate::chunk::{self as mchunk, Barrier, McastChunk, Mdata};
 use crate::chunk::{Mreach, ReachReason, ReachStatus};
 use crate::chunk::{Msack, MsackGapBlock, SyncSnapshot};
 use crate::param::MulticastCapable;
@@ -91,6 +92,9 @@ struct Membership {
     /// The next periodic MSACK.
     period_at: Option<Instant>,
     last_msack: Option<Instant>,
+    /// BARRIER D=0 holds: the unicast message (stream, unordered, SSN or
+    /// MID) waits until the cumulative MTSN ack reaches the MTSN.
+    holds: Vec<(u16, bool, u32, Mtsn)>,
     /// Figures for the application.
     received_group: u64,
     duplicates: u64,
@@ -313,6 +317,32 @@ impl GroupMember {
         Self::deliver_all(m, cx);
     }
 
+    /// BARRIER D=0 (draft §"Receiving BARRIER"): the unicast message whose
+    /// first fragment follows it waits for the group prefix through its
+    /// MTSN. (D=1 is not implemented yet: such a barrier is ignored.)
+    fn on_barrier(&mut self, cx: &mut Context<'_>, b: Barrier, next: Option<&RawChunk>) {
+        let h = cx.association();
+        let Some(m) = self.groups.get_mut(&h) else {
+            return;
+        };
+        if b.group_tag != m.group.group_tag || b.unicast_first {
+            return;
+        }
+        let key = match next.cloned().map(mcsctp_core::chunk::Chunk::parse) {
+            Some(Ok(mcsctp_core::chunk::Chunk::Data(d))) if d.tsn == b.tsn => {
+                (d.stream.0, d.flags.is_unordered(), u32::from(d.ssn.0))
+            }
+            Some(Ok(mcsctp_core::chunk::Chunk::IData(d))) if d.tsn == b.tsn => {
+                (d.stream.0, d.flags.is_unordered(), d.mid.0)
+            }
+            _ => return,
+        };
+        if !m.holds.iter().any(|x| (x.0, x.1, x.2) == key) {
+            m.holds.push((key.0, key.1, key.2, b.mtsn));
+        }
+        m.rx.raise_highest_known(b.mtsn);
+    }
+
     fn on_mdata(&mut self, cx: &mut Context<'_>, d: Mdata) {
         let h = cx.association();
         let Some(m) = self.groups.get_mut(&h) else {
@@ -414,6 +444,7 @@ impl Extension for GroupMember {
                 loss_report_at: None,
                 period_at: None,
                 last_msack: None,
+                holds: Vec::new(),
                 received_group: 0,
                 duplicates: 0,
                 ended: false,
@@ -447,7 +478,7 @@ impl Extension for GroupMember {
         &mut self,
         cx: &mut Context<'_>,
         chunk: &RawChunk,
-        _next: Option<&RawChunk>,
+        next: Option<&RawChunk>,
     ) -> ChunkVerdict {
         let h = cx.association();
         if !self.groups.contains_key(&h) {
@@ -460,11 +491,44 @@ impl Extension for GroupMember {
         match parsed {
             McastChunk::Mdata(d) => self.on_mdata(cx, d),
             McastChunk::Msync(s) => self.on_msync(cx, s),
+            McastChunk::Barrier(b) if !cx.foreign() => self.on_barrier(cx, b, next),
             // BARRIER and the server-bound chunks: not handled yet here.
             _ => {}
         }
         self.after_input(h, cx.now());
+        // Group progress may release held unicast messages.
+        if self.groups.get(&h).is_some_and(|m| !m.holds.is_empty()) {
+            self.wake.push(h);
+        }
         ChunkVerdict::Continue
+    }
+
+    fn hold_delivery(&mut self, cx: &mut Context<'_>, d: &Delivery) -> bool {
+        let Some(m) = self.groups.get_mut(&cx.association()) else {
+            return false;
+        };
+        let seq = if d.mid.0 != 0 || d.ssn.0 == 0 {
+            d.mid.0.max(u32::from(d.ssn.0))
+        } else {
+            u32::from(d.ssn.0)
+        };
+        let Some(i) = m
+            .holds
+            .iter()
+            .position(|&(s, u, q, _)| s == d.stream.0 && u == d.unordered && q == seq)
+        else {
+            return false;
+        };
+        let target = m.holds[i].3;
+        // Released once every MTSN through the barrier's is received (or
+        // abandoned) and the group messages among them delivered.
+        let reached =
+            m.rx.cumulative()
+                .is_some_and(|cum| cum.0.wrapping_sub(target.0) < 1 << 31);
+        if reached {
+            m.holds.remove(i);
+        }
+        !reached
     }
 
     fn poll_chunks(&mut self, cx: &mut Context<'_>, room: Room, out: &mut Vec<RawChunk>) {

@@ -31,7 +31,7 @@ use mcsctp_core::user_data::UserDataChunk;
 use super::group::{GroupSender, GroupSenderConfig, MemberEvent, MemberKind, MemberStats};
 use crate::Mtsn;
 use crate::chunk::msync::{Feedback, Msync, MsyncParam, Start};
-use crate::chunk::{self as mchunk, McastChunk, Mdata};
+use crate::chunk::{self as mchunk, Barrier, McastChunk, Mdata};
 use crate::chunk::{Mreach, ReachStatus};
 use crate::param::MulticastCapable;
 use crate::param::{GroupAddresses, MulticastGroup, StreamRange};
@@ -104,6 +104,10 @@ pub enum GroupEvent {
     Left(AssociationHandle),
 }
 
+/// A unicast message behind the group messages queued before it: the
+/// group's position then ([`GroupSender::position`]) and the message.
+type AfterGroup = (Vec<(u16, u64)>, OutgoingMessage);
+
 /// Per-member control state (draft §"Control State").
 #[derive(Debug)]
 struct Ctl {
@@ -140,6 +144,14 @@ pub struct GroupServer {
     epoch: Option<Instant>,
     wake: Vec<AssociationHandle>,
     events: VecDeque<GroupEvent>,
+    /// Unicast messages that must follow the group messages queued before
+    /// them (BARRIER D=0), per member, in order.
+    after_group: BTreeMap<AssociationHandle, VecDeque<AfterGroup>>,
+    /// Extension marks of barrier messages: the member, the MTSN they wait
+    /// for, and the TSN of their first fragment once sent (the mark is
+    /// forgotten when a SACK covers it).
+    marks: BTreeMap<u32, (AssociationHandle, Mtsn, Option<mcsctp_core::serial::Tsn>)>,
+    next_mark: u32,
     /// Octets the server put on the group path.
     pub bytes_multicast: u64,
     /// Octets of MDATA and control the server put on associations.
@@ -161,6 +173,9 @@ impl GroupServer {
             epoch: None,
             wake: Vec::new(),
             events: VecDeque::new(),
+            after_group: BTreeMap::new(),
+            marks: BTreeMap::new(),
+            next_mark: 0,
             bytes_multicast: 0,
             bytes_unicast: 0,
         }
@@ -181,6 +196,29 @@ impl GroupServer {
             self.wake.push(*h);
         }
         Ok(())
+    }
+
+    /// Sends a unicast message to one member that it must not deliver
+    /// before every group message sent before it (BARRIER D=0, draft
+    /// §"BARRIER": "invalidate by multicast, then reply by unicast"). The
+    /// message waits until those group messages have all their MTSNs, then
+    /// goes out on the member's association with a BARRIER before its
+    /// first fragment in every transmission. A peer without the extension
+    /// gets the message as it is (no ordering across its streams is
+    /// promised to it).
+    pub fn send_after_group(
+        &mut self,
+        member: AssociationHandle,
+        stream: StreamId,
+        ppid: Ppid,
+        payload: Bytes,
+    ) {
+        let position = self.sender.position();
+        self.after_group
+            .entry(member)
+            .or_default()
+            .push_back((position, OutgoingMessage::new(stream, ppid, payload)));
+        self.wake.push(member);
     }
 
     /// A member's state and figures.
@@ -412,6 +450,35 @@ impl Extension for GroupServer {
             &[mchunk::MDATA, mchunk::BARRIER],
             &[MulticastCapable::PARAM_TYPE, MulticastGroup::PARAM_TYPE],
         )
+        // A BARRIER chunk: header and 12 octets.
+        .with_prefix_len(16)
+    }
+
+    fn prefix_chunk(
+        &mut self,
+        _cx: &mut Context<'_>,
+        mark: u32,
+        tsn: mcsctp_core::serial::Tsn,
+        _first: &UserDataChunk,
+    ) -> Option<RawChunk> {
+        let entry = self.marks.get_mut(&mark)?;
+        entry.2 = Some(tsn);
+        let mtsn = entry.1;
+        Some(
+            Barrier {
+                unicast_first: false,
+                group_tag: self.cfg.group_tag,
+                tsn,
+                mtsn,
+            }
+            .to_raw(),
+        )
+    }
+
+    fn on_sack(&mut self, cx: &mut Context<'_>, cum: mcsctp_core::serial::Tsn) {
+        let h = cx.association();
+        self.marks
+            .retain(|_, (a, _, tsn)| *a != h || tsn.is_none_or(|t| t.is_after(cum)));
     }
 
     fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
@@ -483,6 +550,8 @@ impl Extension for GroupServer {
             }
         }
         if new {
+            // Barrier messages whose group prefix is now assigned may go.
+            self.wake.extend(self.after_group.keys().copied());
             self.next_sync = Some(self.next_sync.map_or(now + self.cfg.tail_delay, |t| {
                 t.min(now + self.cfg.tail_delay)
             }));
@@ -610,6 +679,30 @@ impl Extension for GroupServer {
     fn poll_chunks(&mut self, cx: &mut Context<'_>, room: Room, out: &mut Vec<RawChunk>) {
         let h = cx.association();
         let now = cx.now();
+        // Unicast messages behind a barrier, once their group prefix has
+        // its MTSNs.
+        if let Some(q) = self.after_group.get_mut(&h) {
+            let plain = self.plain.contains_key(&h);
+            while let Some((position, _)) = q.front() {
+                let Some(m) = self.sender.prefix_end(position) else {
+                    break;
+                };
+                let Some((_, mut msg)) = q.pop_front() else {
+                    break;
+                };
+                if !plain {
+                    self.next_mark = self.next_mark.wrapping_add(1).max(1);
+                    self.marks.insert(self.next_mark, (h, m, None));
+                    msg.extension_mark = self.next_mark;
+                }
+                if cx.send_message(msg).is_err() {
+                    break;
+                }
+            }
+            if q.is_empty() {
+                self.after_group.remove(&h);
+            }
+        }
         // Group messages for a peer without the extension.
         if let Some(q) = self.plain.get_mut(&h) {
             while let Some(m) = q.front() {
@@ -654,7 +747,11 @@ impl Extension for GroupServer {
     }
 
     fn has_chunks(&self, a: AssociationHandle) -> bool {
-        self.sender.has_unicast(a)
+        self.after_group
+            .get(&a)
+            .and_then(|q| q.front())
+            .is_some_and(|(p, _)| self.sender.prefix_end(p).is_some())
+            || self.sender.has_unicast(a)
             || self.plain.get(&a).is_some_and(|q| !q.is_empty())
             || self.members.get(&a).is_some_and(|c| c.echoed != c.seq)
     }
@@ -673,6 +770,8 @@ impl Extension for GroupServer {
 
     fn on_closed(&mut self, association: AssociationHandle, _reason: &CloseReason) {
         self.awaiting.remove(&association);
+        self.after_group.remove(&association);
+        self.marks.retain(|_, (a, _, _)| *a != association);
         let was =
             self.members.remove(&association).is_some() | self.plain.remove(&association).is_some();
         self.sender.remove_member(association);

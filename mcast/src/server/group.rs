@@ -216,6 +216,12 @@ pub struct GroupSender<K = MemberId> {
     /// MTSNs to retransmit on the group path.
     group_repairs: VecDeque<u64>,
     events: VecDeque<MemberEvent<K>>,
+    /// Per group stream: messages queued so far, and how many of them have
+    /// all their MTSNs (a stream carries one message at a time, so they
+    /// complete in order); `last_end` is the MTSN of the latest last
+    /// fragment (for BARRIER D=0, draft §"Sending BARRIER").
+    stream_counts: BTreeMap<u16, (u64, u64)>,
+    last_end: Option<u64>,
     /// Recently assigned MTSNs and when they went out on the group path,
     /// oldest first (kept for the reordering allowance of repairs after
     /// their slot is released).
@@ -249,6 +255,8 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             group_repairs: VecDeque::new(),
             events: VecDeque::new(),
             recent: VecDeque::new(),
+            stream_counts: BTreeMap::new(),
+            last_end: None,
             group_chunks_sent: 0,
             group_repairs_sent: 0,
             cfg,
@@ -290,7 +298,26 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
     ) -> Result<(), SendError> {
         let mut msg = OutgoingMessage::new(stream, ppid, payload);
         msg.unordered = unordered;
-        self.queue.enqueue(now, msg)
+        self.queue.enqueue(now, msg)?;
+        self.stream_counts.entry(stream.0).or_default().0 += 1;
+        Ok(())
+    }
+
+    /// Where the group stands now, as a barrier's position: per stream, the
+    /// messages queued so far.
+    pub fn position(&self) -> Vec<(u16, u64)> {
+        self.stream_counts.iter().map(|(s, c)| (*s, c.0)).collect()
+    }
+
+    /// For a D=0 barrier behind the group messages of `position`: the MTSN
+    /// through which the group prefix runs, once every one of them has all
+    /// its MTSNs (draft §"Sending BARRIER": a barrier is created only then);
+    /// `None` while some are still queued.
+    pub fn prefix_end(&self, position: &[(u16, u64)]) -> Option<Mtsn> {
+        let done = position
+            .iter()
+            .all(|(s, n)| self.stream_counts.get(s).is_some_and(|c| c.1 >= *n));
+        done.then(|| self.last_end.map_or(Self::wire(self.next - 1), Self::wire))
     }
 
     /// Whether messages wait for their first transmission.
@@ -405,6 +432,10 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             group_sent_at: Some(now),
         });
         self.group_chunks_sent += 1;
+        if p.chunk.flags.is_end() {
+            self.stream_counts.entry(p.chunk.stream.0).or_default().1 += 1;
+            self.last_end = Some(t);
+        }
         self.recent.push_back((t, now));
         while self
             .recent
