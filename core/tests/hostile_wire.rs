@@ -10,9 +10,10 @@
 //! both ways over the surviving association or, where the script ended
 //! it and both sides saw the end, over a new one (see `support/mitm.rs`).
 //!
-//! One known core bug is tolerated by the driver, counted here, and pinned
-//! by an ignored test below (`known_core_bug_starved_batch_message`) that
-//! fails until it is fixed.
+//! One known core bug (`KNOWN_STARVATION` in `support/mitm.rs`) is
+//! tolerated by the driver and counted here. The core bugs the scripts
+//! found are pinned by the tests below the seeded ones (the one still open
+//! ignored).
 
 #[path = "support/mitm.rs"]
 mod mitm;
@@ -133,8 +134,9 @@ fn endpoints_survive_a_hostile_wire() {
     // The clean phase: both outcomes occur (today about 40 % survive; the
     // generator closes and aborts often).
     assert!(t.survived >= n / 4 && t.reconnected > 0, "{t:?}");
-    // The known bug stays the exception it is today (about 3.5 %).
-    assert!(t.starved <= n / 10, "{t:?}");
+    // The known bug stays the exception it is today (about 1 %; 3.5 %
+    // before the completion reserve).
+    assert!(t.starved <= n / 50, "{t:?}");
 }
 
 #[test]
@@ -151,7 +153,7 @@ fn arbitrary_scripts_never_panic() {
     eprintln!("{t:?}");
     let n = SEEDS as usize;
     assert!(t.survived >= n / 4 && t.reconnected >= n / 4, "{t:?}");
-    assert!(t.starved <= n / 10, "{t:?}");
+    assert!(t.starved <= n / 50, "{t:?}");
 }
 
 fn hex(s: &str) -> Vec<u8> {
@@ -161,21 +163,23 @@ fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-/// Known core bug (`KNOWN_STARVATION` in `support/mitm.rs`): on a perfect
-/// wire a receiver with a 4 KiB buffer (`max_message_size` 3000) releases a
-/// batch message as `Aborted { reason: Timeout }`: its buffer is full of
-/// data that cannot complete (the starts of interleaved I-DATA messages
-/// that may only be delivered whole, or late fragments of a message it had
-/// already released), so the fragment the message waits for is refused
-/// until the incomplete-message timeout. Three scripts, minimised from the
-/// generator's seeds 67, 92 and 2340 (I-DATA with Truncate, I-DATA with
-/// Pieces, DATA with Truncate); the smallest is a handshake, one junk
-/// packet and the batch. The deterministic form without the driver is
+/// Was a core bug (tolerated by the driver in about 100 of the 3 000 CI
+/// seeds; see `KNOWN_STARVATION` for what is left): on a perfect wire a receiver with a 4 KiB buffer
+/// (`max_message_size` 3000) released a batch message as `Aborted { reason:
+/// Timeout }`: its buffer was full of data that could not complete, so the
+/// fragment the message waited for was refused until the
+/// incomplete-message timeout. Three scripts, minimised from the
+/// generator's seeds 67, 92 and 2340: the starts of two interleaved I-DATA
+/// messages that may only be delivered whole (Truncate; now completed with
+/// the completion reserve), late fragments of an unordered I-DATA message
+/// released before, arriving after its tombstone expired (Pieces; now
+/// recognised by their TSN and dropped), and DATA with Truncate (fixed
+/// before, kept as a regression script). The
+/// deterministic form without the driver is
 /// `interleaved_messages_larger_than_the_receive_buffer_all_arrive` in
 /// `interleaving_and_pr.rs`.
 #[test]
-#[ignore = "core bug: a small receive buffer filled with undeliverable data starves a live message until it is aborted"]
-fn known_core_bug_starved_batch_message() {
+fn small_buffers_never_starve_a_live_batch_message() {
     for script in [
         "5760c10161680481d522082030fb3e860768ad91b7d4339a",
         "6308058f96ecb9b563fea98c19f55bf8d1d75f1d13c081209181c1cae76aa7b7f8031f1b8accb1f1a10967876a28712b1b715101f9b94e11d5a672cc71b943aca321212979",

@@ -68,7 +68,22 @@ impl Association {
         } else {
             window
         };
-        if len + headroom > window && !tracker.has_received(tsn) {
+        // The chunk next in TSN order may also use the reassembly's
+        // completion reserve (never advertised): without it, interleaved
+        // I-DATA messages that may only be delivered whole could fill the
+        // buffer with none of them complete (see
+        // `ReassemblyQueue::completion_reserve`).
+        let window = if tsn == next_expected {
+            window + self.reasm.completion_reserve()
+        } else {
+            window
+        };
+        // A fragment of a message already released, or one that settles an
+        // oversized message, may need less room than its length.
+        if len + headroom > window
+            && self.reasm.room_needed(tsn, &chunk) + headroom > window
+            && !tracker.has_received(tsn)
+        {
             // Within what the last SACK offered, the sender was entitled
             // to send it: counted apart from chunks beyond the offer.
             if self.accepted_since_sack + len <= self.advertised_rwnd {
@@ -83,6 +98,7 @@ impl Association {
             self.stats.duplicate_chunks_received += 1;
             return Flow::Continue;
         }
+        let cum = tracker.cumulative_tsn_ack();
         self.accepted_since_sack += len;
         // RFC 9260 §6.5: a DATA chunk for a stream that does not exist is
         // acknowledged, reported with Invalid Stream Identifier, and
@@ -95,6 +111,7 @@ impl Association {
             ));
             return Flow::Continue;
         }
+        self.reasm.set_cumulative_tsn(cum);
         self.reasm.add(now, tsn, chunk);
         Flow::Continue
     }

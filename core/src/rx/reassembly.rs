@@ -80,7 +80,35 @@
 //! fragments; tombstones expire after `incomplete_message_timeout`, when all
 //! fragments have been seen, or oldest-first beyond `max_tombstones`.
 //! Late fragments of ordered messages are recognised by their SSN / MID
-//! being behind the stream's next expected one.
+//! being behind the stream's next expected one; late fragments of unordered
+//! ones, once their tombstone is gone, by their TSN (see
+//! [`ReassemblyQueue::set_cumulative_tsn`]), so that a fragment of a message
+//! already released never starts a message that cannot complete.
+//!
+//! # Completion reserve
+//!
+//! With I-DATA a sender interleaves the fragments of messages of several
+//! streams (RFC 8260 §1, the point of interleaving), so the window can fill
+//! with the beginnings of messages of which none is complete. With
+//! [`OversizePolicy::Refuse`] or [`OversizePolicy::Truncate`] a message is
+//! only ever delivered whole, so nothing then frees the buffer: the window
+//! stays closed, the sender may send only the chunk next in TSN order (a
+//! zero window probe, RFC 9260 §6.1 A), and refusing it wedges the
+//! association until the incomplete-message timeout aborts the messages --
+//! on a perfect link, with the sender alive. No rule inside the buffer can
+//! avoid that: the chunks arrive in TSN order, every one of them already
+//! acknowledged cumulatively (RFC 9260 §6.2 forbids reneging on those), so
+//! the receiver must hold all of them until one message completes. Hence
+//! [`ReassemblyQueue::completion_reserve`]: when the buffer is full of
+//! incomplete messages and nothing waits for the application, the chunk
+//! that is next in TSN order may use up to `max_message_size` bytes beyond
+//! `buffer_limit`. It is never advertised in `a_rwnd` and never used by
+//! out-of-order data, so no data the window promised is ever dropped, and
+//! the association holds at most `buffer_limit + max_message_size` bytes.
+//! Since `buffer_limit >= max_message_size`, interleaved messages whose
+//! sizes add up to at most that sum, any two among them, always complete;
+//! [`OversizePolicy::Pieces`] needs no reserve, it delivers a prefix to make
+//! room (RFC 9260 §6.9).
 
 use core::fmt;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -671,6 +699,9 @@ pub struct ReassemblyQueue {
     held_bytes: usize,
     max_frag: usize,
     now_hint: Option<Instant>,
+    /// The receiver's cumulative TSN, when the association tells it
+    /// ([`ReassemblyQueue::set_cumulative_tsn`]).
+    cum_tsn: Option<Tsn>,
 }
 
 impl ReassemblyQueue {
@@ -696,6 +727,7 @@ impl ReassemblyQueue {
             held_bytes: 0,
             max_frag: 0,
             now_hint: None,
+            cum_tsn: None,
         }
     }
 
@@ -706,6 +738,195 @@ impl ReassemblyQueue {
 
     fn max(&self) -> usize {
         self.cfg.max_message_size.max(1)
+    }
+
+    /// The receiver's Cumulative TSN Ack Point (RFC 9260 §6.2): every TSN at
+    /// or before `cum` arrived (or a FORWARD-TSN skipped it). The
+    /// association passes it before each [`ReassemblyQueue::add`], after the
+    /// data tracker observed the fragment's TSN. It lets the queue recognise
+    /// a late fragment of an unordered message it has already released
+    /// (refused, truncated, timed out, abandoned) after the message's
+    /// tombstone is gone: the fragment's first fragment lies at or below
+    /// `cum`, so it arrived, and the message is not held. Without it such a
+    /// fragment would start a message that can never complete and hold
+    /// buffer until it times out. A queue never told keeps that behaviour.
+    pub fn set_cumulative_tsn(&mut self, cum: Tsn) {
+        self.cum_tsn = Some(cum);
+    }
+
+    /// Bytes beyond `buffer_limit` that the chunk next in TSN order (the one
+    /// that advances the cumulative TSN) may use now: the completion reserve
+    /// (see the module documentation), available with I-DATA under
+    /// [`OversizePolicy::Refuse`] or [`OversizePolicy::Truncate`] while
+    /// incomplete messages are held and nothing waits to be polled, up to
+    /// `max_message_size` bytes in all. Never part of the advertised
+    /// window. 0 otherwise.
+    pub fn completion_reserve(&self) -> usize {
+        if !self.interleaved
+            || self.cfg.oversize_policy == OversizePolicy::Pieces
+            || !self.ready.is_empty()
+            || self.held_bytes == 0
+        {
+            return 0;
+        }
+        let limit = self.cfg.buffer_limit;
+        limit
+            .saturating_add(self.max())
+            .saturating_sub(self.held_bytes.max(limit))
+    }
+
+    /// Receive buffer a new fragment would take (what
+    /// [`ReassemblyQueue::buffered_bytes`] grows by when it is added): its
+    /// length, or less when [`ReassemblyQueue::add`] would discard it
+    /// because its message was already delivered, released or skipped (a
+    /// fragment behind its stream's next SSN / MID, swallowed by a
+    /// tombstone, or late by its TSN: 0), or when it settles an oversized
+    /// message at its turn ([`OversizePolicy::Refuse`]: the whole message
+    /// is discarded, 0; [`OversizePolicy::Truncate`]: its first
+    /// `max_message_size` bytes replace what is held of it). The association
+    /// checks this against its window before accepting the chunk (RFC 9260
+    /// §6.2) when the chunk's length does not fit: refusing a chunk that
+    /// needs no room could wedge the association while the window is closed
+    /// (it may be the chunk next in TSN order, which the sender repeats
+    /// until it is acknowledged).
+    pub fn room_needed(&self, tsn: Tsn, chunk: &UserDataChunk) -> usize {
+        let len = chunk.payload.len();
+        if self.discards(tsn, chunk) {
+            return 0;
+        }
+        self.settles_oversized(tsn, chunk)
+            .map_or(len, |r| r.min(len))
+    }
+
+    /// If `chunk` joins a message at its turn that it makes oversized under
+    /// Refuse or Truncate, what the buffer then grows by at most (see
+    /// [`ReassemblyQueue::room_needed`]). Only middle fragments are judged:
+    /// a B or E flag can move the message's bounds and drop fragments held
+    /// outside them, so that what is held no longer adds up.
+    fn settles_oversized(&self, tsn: Tsn, chunk: &UserDataChunk) -> Option<usize> {
+        let policy = self.cfg.oversize_policy;
+        if policy == OversizePolicy::Pieces || chunk.flags.is_begin() || chunk.flags.is_end() {
+            return None;
+        }
+        let il = self.interleaved;
+        let s = chunk.stream.0;
+        let key = match (il, chunk.flags.is_unordered()) {
+            (true, false) => Key::Ordered {
+                stream: s,
+                seq: chunk.mid.0,
+            },
+            (false, false) => Key::Ordered {
+                stream: s,
+                seq: u32::from(chunk.ssn.0),
+            },
+            (true, true) => Key::UnorderedMid {
+                stream: s,
+                mid: chunk.mid.0,
+            },
+            (false, true) => {
+                let begin = self.udata_owner(s, self.tsn.peek(tsn.0))?;
+                Key::UnorderedTsn { stream: s, begin }
+            }
+        };
+        if !self.eligible.contains(&key) {
+            return None;
+        }
+        let m = self.msgs.get(&key)?;
+        if m.state != State::Assembling {
+            return None;
+        }
+        let max = self.max();
+        let len = chunk.payload.len();
+        match policy {
+            // Refused once more than the maximum arrived (or, complete,
+            // held): what is held and this fragment are more.
+            OversizePolicy::Refuse => (m.held.saturating_add(len) > max).then_some(0),
+            _ => {
+                // Truncate: settled once the contiguous prefix reaches the
+                // maximum; only a fragment that extends it can do that.
+                let pos = if il {
+                    let d = chunk.fsn.0.wrapping_sub(m.next as u32);
+                    (d < Fsn::HALF).then(|| m.next + u64::from(d))?
+                } else {
+                    self.tsn.peek(tsn.0)
+                };
+                if m.begin.is_none() || pos != m.contig_to || m.frags.contains_key(&pos) {
+                    return None;
+                }
+                let mut contig = m.contig_bytes + len;
+                let mut p = pos;
+                while contig < max && m.end.is_none_or(|e| p < e) {
+                    p += 1;
+                    match m.frags.get(&p) {
+                        Some(f) => contig += f.data.len(),
+                        None => break,
+                    }
+                }
+                (contig >= max).then(|| max.saturating_sub(m.held))
+            }
+        }
+    }
+
+    /// Whether [`ReassemblyQueue::add`] would hold nothing of `chunk` (a
+    /// conservative answer: `false` when unsure).
+    fn discards(&self, tsn: Tsn, chunk: &UserDataChunk) -> bool {
+        if chunk.payload.is_empty() {
+            return true;
+        }
+        let il = self.interleaved;
+        let s = chunk.stream.0;
+        let is_sink = |key| self.msgs.get(&key).map(|m| m.state == State::Sink);
+        if !chunk.flags.is_unordered() {
+            let seq = if il {
+                chunk.mid.0
+            } else {
+                u32::from(chunk.ssn.0)
+            };
+            let key = Key::Ordered { stream: s, seq };
+            let Some(st) = self.ordered.get(&s) else {
+                return false;
+            };
+            return match is_sink(key) {
+                Some(sink) => sink || seq_before(il, seq, st.next),
+                None => {
+                    seq_before(il, seq, st.next)
+                        || st.skip_to.is_some_and(|k| {
+                            seq_ahead(il, st.next, k)
+                                && seq_distance(il, st.next, seq) < seq_distance(il, st.next, k)
+                        })
+                }
+            };
+        }
+        if il {
+            let key = Key::UnorderedMid {
+                stream: s,
+                mid: chunk.mid.0,
+            };
+            let fsn = chunk.fsn.0;
+            return match is_sink(key) {
+                Some(sink) => sink,
+                None => {
+                    !chunk.flags.is_begin()
+                        && fsn != 0
+                        && fsn < Fsn::HALF
+                        && self.arrived(Tsn(tsn.0.wrapping_sub(fsn)))
+                }
+            };
+        }
+        if chunk.flags.is_begin() {
+            return false;
+        }
+        let pos = self.tsn.peek(tsn.0);
+        match self.udata_owner(s, pos) {
+            Some(begin) => is_sink(Key::UnorderedTsn { stream: s, begin }) == Some(true),
+            None => self.arrived(Tsn(tsn.0.wrapping_sub(1))),
+        }
+    }
+
+    /// Whether `tsn` is known to have arrived (or been skipped): it is at or
+    /// below the cumulative TSN (see [`ReassemblyQueue::set_cumulative_tsn`]).
+    fn arrived(&self, tsn: Tsn) -> bool {
+        self.cum_tsn.is_some_and(|cum| tsn.is_at_or_before(cum))
     }
 
     /// Adds a *new* fragment (the data tracker already filtered duplicates)
@@ -728,14 +949,14 @@ impl ReassemblyQueue {
         self.max_frag = self.max_frag.max(chunk.payload.len());
         if self.interleaved {
             if chunk.flags.is_unordered() {
-                self.add_unordered_mid(now, chunk);
+                self.add_unordered_mid(now, tsn, chunk);
             } else {
                 self.add_ordered(now, None, chunk);
             }
         } else {
             let pos = self.tsn.unwrap(tsn.0);
             if chunk.flags.is_unordered() {
-                self.add_unordered_data(now, pos, chunk);
+                self.add_unordered_data(now, tsn, pos, chunk);
             } else {
                 self.add_ordered(now, Some(pos), chunk);
             }
@@ -1119,12 +1340,30 @@ impl ReassemblyQueue {
         }
     }
 
-    fn add_unordered_mid(&mut self, now: Instant, chunk: UserDataChunk) {
+    fn add_unordered_mid(&mut self, now: Instant, tsn: Tsn, chunk: UserDataChunk) {
         let s = chunk.stream.0;
         let key = Key::UnorderedMid {
             stream: s,
             mid: chunk.mid.0,
         };
+        // RFC 8260 §2.1: fragments are numbered by FSN from 0 and sent in
+        // that order, so fragment `fsn` follows its first fragment by at
+        // least `fsn` TSNs.
+        let fsn = chunk.fsn.0;
+        if !chunk.flags.is_begin()
+            && fsn != 0
+            && fsn < Fsn::HALF
+            && !self.msgs.contains_key(&key)
+            && self.arrived(Tsn(tsn.0.wrapping_sub(fsn)))
+        {
+            debug!(
+                stream = s,
+                mid = chunk.mid.0,
+                fsn,
+                "late fragment of a released message dropped"
+            );
+            return;
+        }
         if !self.msgs.contains_key(&key)
             && chunk.is_complete_message()
             && self.single_ok(s, chunk.payload.len())
@@ -1243,11 +1482,19 @@ impl ReassemblyQueue {
         m.end.is_none_or(|e| pos <= e).then_some(b)
     }
 
-    fn add_unordered_data(&mut self, now: Instant, pos: u64, chunk: UserDataChunk) {
+    fn add_unordered_data(&mut self, now: Instant, tsn: Tsn, pos: u64, chunk: UserDataChunk) {
         let s = chunk.stream.0;
         let owner = self.udata_owner(s, pos);
         if !chunk.flags.is_begin() {
             let Some(b) = owner else {
+                // RFC 9260 §6.9: the fragments of a message have consecutive
+                // TSNs, so the one before a middle or last fragment is its
+                // predecessor. At or below the cumulative TSN it arrived,
+                // and no message holds it: the message was released.
+                if self.arrived(Tsn(tsn.0.wrapping_sub(1))) {
+                    debug!(stream = s, "late fragment of a released message dropped");
+                    return;
+                }
                 self.add_orphan(
                     s,
                     pos,

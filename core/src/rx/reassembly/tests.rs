@@ -1239,6 +1239,159 @@ proptest! {
 
 // ----- command-sequence fuzzing: hostile input, internal invariants ---------
 
+/// Whole messages only, I-DATA: a 100-byte buffer, messages up to 60.
+fn whole_idata(policy: OversizePolicy) -> ReassemblyQueue {
+    let config = ReassemblyConfig {
+        buffer_limit: 100,
+        partial_delivery_point: 100,
+        max_message_size: 60,
+        oversize_policy: policy,
+        incomplete_message_timeout: Some(Duration::from_secs(10)),
+        ..ReassemblyConfig::default()
+    };
+    ReassemblyQueue::new(config, true)
+}
+
+#[test]
+fn the_completion_reserve_lets_interleaved_whole_messages_complete() {
+    let mut q = whole_idata(OversizePolicy::Refuse);
+    let now = epoch();
+    assert_eq!(
+        q.completion_reserve(),
+        0,
+        "nothing held, nothing to complete"
+    );
+    let first = DataFlags::new(true, false, false);
+    let last = DataFlags::new(false, true, false);
+    // The sender interleaves three 50-byte messages, 30 + 20 bytes each.
+    for (t, s) in [(1, 0), (2, 1), (3, 2)] {
+        q.add(now, Tsn(t), idata(s, 0, 0, first, &[s as u8; 30]));
+    }
+    // 90 bytes held; the 20 bytes that complete stream 0's message do not
+    // fit the buffer, and nothing can be delivered to make room.
+    assert_eq!(q.buffered_bytes(), 90);
+    assert_eq!(
+        q.completion_reserve(),
+        60,
+        "buffer + max_message_size - held"
+    );
+    q.add(now, Tsn(4), idata(0, 0, 1, last, &[0; 20]));
+    assert_eq!(q.buffered_bytes(), 110, "beyond the buffer, in the reserve");
+    assert_eq!(
+        q.completion_reserve(),
+        0,
+        "the reader has something to read"
+    );
+    let ds = drain(&mut q);
+    assert_eq!((ds.len(), ds[0].payload.len()), (1, 50));
+    assert_eq!(q.completion_reserve(), 60);
+    q.add(now, Tsn(5), idata(1, 0, 1, last, &[1; 20]));
+    q.add(now, Tsn(6), idata(2, 0, 1, last, &[2; 20]));
+    let ds = drain(&mut q);
+    assert_eq!(kinds(&ds), vec![DeliveryKind::Message; 2]);
+    assert_eq!(q.buffered_bytes(), 0);
+    // Only whole-message I-DATA needs it.
+    let mut pieces = whole_idata(OversizePolicy::Pieces);
+    pieces.add(now, Tsn(1), idata(0, 0, 0, first, &[0; 30]));
+    assert_eq!(pieces.completion_reserve(), 0);
+    let mut data = ReassemblyQueue::new(whole_idata(OversizePolicy::Refuse).cfg, false);
+    data.add(
+        now,
+        Tsn(1),
+        data_msg(1, 0, 0, false, &[0; 50], 30)[0].1.clone(),
+    );
+    assert_eq!(data.completion_reserve(), 0);
+}
+
+#[test]
+fn late_fragments_of_a_released_unordered_message_are_known_by_their_tsn() {
+    // Tombstones are gone at once, as after their expiry.
+    let config = ReassemblyConfig {
+        max_tombstones: 0,
+        ..small(OversizePolicy::Refuse, 30)
+    };
+    for interleaved in [true, false] {
+        let msg = |t| {
+            if interleaved {
+                idata_msg(t, 0, 7, true, &[1; 60], 20)
+            } else {
+                data_msg(t, 0, 0, true, &[1; 60], 20)
+            }
+        };
+        let now = epoch();
+        // Told the cumulative TSN: the third fragment's first one arrived
+        // (TSN 1), and no message holds it: it was released.
+        let mut q = ReassemblyQueue::new(config.clone(), interleaved);
+        let m = msg(1);
+        q.set_cumulative_tsn(Tsn(2));
+        feed(&mut q, now, &m[..2]);
+        assert!(matches!(
+            drain(&mut q)[..],
+            [Delivery {
+                kind: DeliveryKind::Refused { len_seen: 40 },
+                ..
+            }]
+        ));
+        q.set_cumulative_tsn(Tsn(3));
+        assert_eq!(q.room_needed(m[2].0, &m[2].1), 0, "{interleaved}");
+        feed(&mut q, now, &m[2..]);
+        assert_eq!(q.buffered_bytes(), 0, "{interleaved}");
+        assert_eq!(q.deadline(), None, "{interleaved}");
+        // Not told: the fragment waits for a first fragment that never
+        // comes, holding buffer until it times out.
+        let mut q = ReassemblyQueue::new(config.clone(), interleaved);
+        feed(&mut q, now, &m);
+        drain(&mut q);
+        assert_eq!(q.buffered_bytes(), 20, "{interleaved}");
+        // A fragment whose first fragment has not arrived is kept.
+        let mut q = ReassemblyQueue::new(config.clone(), interleaved);
+        let m = msg(11);
+        q.set_cumulative_tsn(Tsn(10));
+        feed(&mut q, now, &m[1..2]);
+        assert_eq!(q.buffered_bytes(), 20, "{interleaved}");
+        q.set_cumulative_tsn(Tsn(10));
+        feed(&mut q, now, &m[..1]);
+        feed(&mut q, now, &m[2..]);
+        assert_eq!(
+            kinds(&drain(&mut q)),
+            vec![DeliveryKind::Refused { len_seen: 40 }]
+        );
+    }
+}
+
+#[test]
+fn room_needed_is_what_the_buffer_grows_by() {
+    let now = epoch();
+    let first = DataFlags::new(true, false, false);
+    let middle = DataFlags::new(false, false, false);
+    // A fragment of a message the stream has passed takes no room.
+    let mut q = ReassemblyQueue::new(small(OversizePolicy::Refuse, 30), false);
+    q.add(now, Tsn(1), data(0, 0, DataFlags::COMPLETE, b"zero"));
+    drain(&mut q);
+    let late = data(0, 0, middle, b"late");
+    assert_eq!(q.room_needed(Tsn(9), &late), 0);
+    let next = data(0, 1, first, &[1; 20]);
+    assert_eq!(q.room_needed(Tsn(2), &next), 20);
+    // Refuse: the fragment that makes its message oversized discards it.
+    q.add(now, Tsn(2), next);
+    let over = data(0, 1, middle, &[1; 20]);
+    assert_eq!(q.room_needed(Tsn(3), &over), 0);
+    q.add(now, Tsn(3), over);
+    assert_eq!(q.buffered_bytes(), 0);
+    // Truncate: it replaces what is held by the first 30 bytes.
+    let mut q = whole_idata(OversizePolicy::Truncate);
+    q.add(now, Tsn(1), idata(0, 0, 0, first, &[1; 40]));
+    let next = idata(0, 0, 1, middle, &[1; 40]);
+    assert_eq!(q.room_needed(Tsn(2), &next), 20, "60 delivered for 40 held");
+    q.add(now, Tsn(2), next);
+    assert_eq!(q.buffered_bytes(), 60);
+    // Not contiguous: it just waits.
+    let mut q = whole_idata(OversizePolicy::Truncate);
+    q.add(now, Tsn(1), idata(0, 0, 0, first, &[1; 40]));
+    let gap = idata(0, 0, 2, middle, &[1; 40]);
+    assert_eq!(q.room_needed(Tsn(3), &gap), 40);
+}
+
 #[derive(Debug, Clone)]
 enum Cmd {
     Add {
@@ -1257,6 +1410,9 @@ enum Cmd {
         num: u32,
         unordered: bool,
     },
+    /// The association's cumulative TSN (arbitrary: the queue must stay
+    /// consistent even when told nonsense).
+    Cum(u8),
     AbortAll,
 }
 
@@ -1270,6 +1426,7 @@ fn cmd_strategy() -> impl Strategy<Value = Cmd> {
         1 => (any::<u8>(), 0u16..3, 0u32..6, any::<bool>()).prop_map(
             |(cum, stream, num, unordered)| Cmd::Forward { cum, stream, num, unordered }
         ),
+        1 => any::<u8>().prop_map(Cmd::Cum),
         1 => Just(Cmd::AbortAll),
     ]
 }
@@ -1360,8 +1517,19 @@ proptest! {
                         flags: DataFlags(flags),
                         payload: Bytes::copy_from_slice(&payload[..len]),
                     };
-                    q.add(now, Tsn(1000 + u32::from(tsn)), c);
+                    let tsn = Tsn(1000 + u32::from(tsn));
+                    // What the association checks against its window is
+                    // what the buffer may grow by.
+                    let room = q.room_needed(tsn, &c);
+                    prop_assert!(room <= c.payload.len());
+                    let before = q.buffered_bytes();
+                    q.add(now, tsn, c);
+                    prop_assert!(
+                        q.buffered_bytes() <= before + room,
+                        "{} -> {} with room {room}", before, q.buffered_bytes()
+                    );
                 }
+                Cmd::Cum(t) => q.set_cumulative_tsn(Tsn(1000 + u32::from(t))),
                 Cmd::Poll => {
                     q.poll();
                 }
