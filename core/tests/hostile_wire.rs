@@ -10,10 +10,11 @@
 //! both ways over the surviving association or, where the script ended
 //! it and both sides saw the end, over a new one (see `support/mitm.rs`).
 //!
-//! One known core bug (`KNOWN_STARVATION` in `support/mitm.rs`) is
-//! tolerated by the driver and counted here. The core bugs the scripts
-//! found are pinned by the tests below the seeded ones (the one still open
-//! ignored).
+//! One known core limit (`KNOWN_OVERLOAD` in `support/mitm.rs`: more
+//! interleaved I-DATA messages than a small buffer can hold whole) is
+//! tolerated by the driver and counted here; none of the CI seeds needs it.
+//! The core bugs the scripts found are pinned by the tests below the seeded
+//! ones (the one still open ignored).
 
 #[path = "support/mitm.rs"]
 mod mitm;
@@ -89,8 +90,8 @@ struct Totals {
     /// script, and over a new one.
     survived: usize,
     reconnected: usize,
-    /// Scripts in which the known bug bit (tolerated, see `mitm.rs`).
-    starved: usize,
+    /// Scripts in which the known limit bit (tolerated, see `mitm.rs`).
+    overloaded: usize,
     /// Scripts whose association lost a batch message to the timeout and
     /// then ended (doomed by the script).
     timed_out_then_ended: usize,
@@ -109,7 +110,7 @@ impl Totals {
         self.with_data += usize::from(o.delivered > 0);
         self.survived += usize::from(o.survived);
         self.reconnected += usize::from(o.reconnected);
-        self.starved += usize::from(o.starved > 0);
+        self.overloaded += usize::from(o.overloaded > 0);
         self.timed_out_then_ended += usize::from(o.timed_out_then_ended);
         self.longest_clean_phase = self.longest_clean_phase.max(o.clean_time);
         // The batch arrived over the surviving association or a new one.
@@ -134,9 +135,9 @@ fn endpoints_survive_a_hostile_wire() {
     // The clean phase: both outcomes occur (today about 40 % survive; the
     // generator closes and aborts often).
     assert!(t.survived >= n / 4 && t.reconnected > 0, "{t:?}");
-    // The known bug stays the exception it is today (about 1 %; 3.5 %
-    // before the completion reserve).
-    assert!(t.starved <= n / 50, "{t:?}");
+    // The known limit stays the rare exception it is (none of these seeds;
+    // it was about 3.5 % before the completion reserve, see mitm.rs).
+    assert!(t.overloaded <= n / 1000, "{t:?}");
 }
 
 #[test]
@@ -153,7 +154,7 @@ fn arbitrary_scripts_never_panic() {
     eprintln!("{t:?}");
     let n = SEEDS as usize;
     assert!(t.survived >= n / 4 && t.reconnected >= n / 4, "{t:?}");
-    assert!(t.starved <= n / 50, "{t:?}");
+    assert!(t.overloaded <= n / 1000, "{t:?}");
 }
 
 fn hex(s: &str) -> Vec<u8> {
@@ -164,7 +165,7 @@ fn hex(s: &str) -> Vec<u8> {
 }
 
 /// Was a core bug (tolerated by the driver in about 100 of the 3 000 CI
-/// seeds; see `KNOWN_STARVATION` for what is left): on a perfect wire a receiver with a 4 KiB buffer
+/// seeds): on a perfect wire a receiver with a 4 KiB buffer
 /// (`max_message_size` 3000) released a batch message as `Aborted { reason:
 /// Timeout }`: its buffer was full of data that could not complete, so the
 /// fragment the message waited for was refused until the

@@ -412,6 +412,8 @@ struct Message {
     /// counts from here, so a message that arrives slowly (a lossy path, a
     /// closed window) is not mistaken for one whose sender stalled.
     last_progress: Instant,
+    /// When its first fragment arrived.
+    started: Instant,
     /// Fragments not yet delivered, by position.
     frags: BTreeMap<u64, Frag>,
     /// Position of the B fragment, once known (always 0 with I-DATA).
@@ -443,6 +445,7 @@ impl Message {
         Self {
             meta: Meta::of(c),
             last_progress: now,
+            started: now,
             frags: BTreeMap::new(),
             begin,
             end: None,
@@ -593,6 +596,13 @@ struct UnorderedData {
     orphans: BTreeMap<u64, Orphan>,
 }
 
+/// The last progress of a held, incomplete message.
+fn m_progress(msgs: &BTreeMap<Key, Message>, key: Key) -> Option<Instant> {
+    msgs.get(&key)
+        .filter(|m| !m.is_complete())
+        .map(|m| m.last_progress)
+}
+
 /// Serial comparison of SSNs (16 bits, DATA) or MIDs (32 bits, I-DATA).
 fn seq_before(interleaved: bool, a: u32, b: u32) -> bool {
     if interleaved {
@@ -702,6 +712,11 @@ pub struct ReassemblyQueue {
     /// The receiver's cumulative TSN, when the association tells it
     /// ([`ReassemblyQueue::set_cumulative_tsn`]).
     cum_tsn: Option<Tsn>,
+    /// When the last fragment arrived while the window was closed to the
+    /// sender's next fragment (or a timeout released a message to open
+    /// it): incomplete messages were held back by the window until then,
+    /// not stalled by their sender.
+    closed_arrival: Option<Instant>,
 }
 
 impl ReassemblyQueue {
@@ -728,6 +743,7 @@ impl ReassemblyQueue {
             max_frag: 0,
             now_hint: None,
             cum_tsn: None,
+            closed_arrival: None,
         }
     }
 
@@ -946,6 +962,9 @@ impl ReassemblyQueue {
             );
             return;
         }
+        if self.closed_to_next_fragment() {
+            self.closed_arrival = Some(now);
+        }
         self.max_frag = self.max_frag.max(chunk.payload.len());
         if self.interleaved {
             if chunk.flags.is_unordered() {
@@ -1000,6 +1019,8 @@ impl ReassemblyQueue {
     /// tombstones. Calling it early is harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now_hint = Some(now);
+        // Messages whose timer fired, the one that began first first.
+        let mut expired: Vec<(Instant, Key)> = Vec::new();
         while let Some(&(at, timer)) = self.timers.first() {
             if at > now {
                 break;
@@ -1007,15 +1028,6 @@ impl ReassemblyQueue {
             self.timers.pop_first();
             match timer {
                 Timer::Msg(key) => {
-                    // Whether messages the application has not read leave
-                    // the window too small for the sender's next fragment:
-                    // then no fragment can come, and a message waiting for
-                    // one is held back by this side (an application that
-                    // stopped reading), not stalled by its sender. Held
-                    // fragments of incomplete messages do not count: when
-                    // they close the window only a timeout can open it.
-                    let window_closed = self.cfg.buffer_limit.saturating_sub(self.ready_bytes)
-                        < self.max_frag.max(1);
                     let Some(m) = self.msgs.get_mut(&key) else {
                         continue;
                     };
@@ -1027,39 +1039,7 @@ impl ReassemblyQueue {
                         self.remove_sink(key);
                         continue;
                     }
-                    let progress_due = self
-                        .cfg
-                        .incomplete_message_timeout
-                        .and_then(|t| m.last_progress.checked_add(t));
-                    let due = match progress_due {
-                        // A fragment arrived since the timer was armed: the
-                        // message is slow, not stalled. Wait from there.
-                        Some(due) if due > now => Some(due),
-                        // The window is closed: start counting again once
-                        // it has had a chance to reopen.
-                        _ if window_closed && !m.is_complete() => self
-                            .cfg
-                            .incomplete_message_timeout
-                            .and_then(|t| now.checked_add(t)),
-                        _ => None,
-                    };
-                    if let Some(due) = due {
-                        m.timer = Some(due);
-                        self.timers.insert((due, Timer::Msg(key)));
-                        continue;
-                    }
-                    if !m.is_complete() {
-                        debug!(stream = key.stream(), "incomplete message timed out");
-                        let d = m.meta.delivery(
-                            DeliveryKind::Aborted {
-                                delivered: m.delivered,
-                                reason: AbortReason::Timeout,
-                            },
-                            Bytes::new(),
-                        );
-                        self.push(d);
-                        self.retire(key, true);
-                    }
+                    expired.push((m.started, key));
                 }
                 Timer::Orphan { stream, pos } => {
                     let expired = self
@@ -1074,7 +1054,112 @@ impl ReassemblyQueue {
                 }
             }
         }
+        expired.sort_unstable();
+        for (_, key) in expired {
+            self.expire_message(now, key);
+        }
         self.pump();
+    }
+
+    /// The incomplete-message timer of `key` fired: re-arms it if the
+    /// message is slow or held back rather than stalled, else releases it
+    /// (or, when incomplete messages keep the window closed, the one of
+    /// them that began first) as aborted.
+    fn expire_message(&mut self, now: Instant, key: Key) {
+        let Some(t) = self.cfg.incomplete_message_timeout else {
+            return;
+        };
+        // Whether messages the application has not read leave the window
+        // too small for the sender's next fragment: then no fragment can
+        // come, and a message waiting for one is held back by this side (an
+        // application that stopped reading), not stalled by its sender.
+        let frag = self.max_frag.max(1);
+        let window_closed = self.cfg.buffer_limit.saturating_sub(self.ready_bytes) < frag;
+        // Whether the window is closed at all, held fragments of incomplete
+        // messages included.
+        let flow_controlled = self.closed_to_next_fragment();
+        // While fragments still come into a closed window (one at a time:
+        // the chunk next in TSN order, taking the room kept for it or the
+        // completion reserve), the sender is alive and flow-controlled, and
+        // this message's next fragment may queue behind those of the
+        // messages interleaved with it: its clock does not run.
+        let progress = match self.closed_arrival {
+            Some(a) => m_progress(&self.msgs, key).map(|p| p.max(a)),
+            None => m_progress(&self.msgs, key),
+        };
+        let Some(progress) = progress else {
+            return;
+        };
+        let due = match progress.checked_add(t) {
+            // A fragment arrived since the timer was armed: the message is
+            // slow, not stalled. Wait from there.
+            Some(due) if due > now => Some(due),
+            // The reader keeps the window closed: start counting again once
+            // it has had a chance to reopen.
+            _ if window_closed => now.checked_add(t),
+            _ => None,
+        };
+        if let Some(due) = due {
+            if let Some(m) = self.msgs.get_mut(&key) {
+                m.timer = Some(due);
+                self.timers.insert((due, Timer::Msg(key)));
+            }
+            return;
+        }
+        let mut victim = key;
+        if flow_controlled {
+            // Incomplete messages keep the window closed and nothing came
+            // for a whole timeout: only a release can open it. The message
+            // that began first goes (it has held the buffer longest); the
+            // others were held back by the closed window, not by their
+            // sender, and get a full timeout from now in the room it leaves.
+            victim = self
+                .eligible
+                .iter()
+                .filter_map(|k| self.msgs.get(k).map(|m| (m, *k)))
+                .filter(|(m, _)| m.state != State::Sink && !m.is_complete())
+                .min_by_key(|(m, k)| (m.started, *k))
+                .map_or(key, |(_, k)| k);
+            self.closed_arrival = Some(now);
+            if victim != key
+                && let Some(due) = now.checked_add(t)
+                && let Some(m) = self.msgs.get_mut(&key)
+            {
+                m.timer = Some(due);
+                self.timers.insert((due, Timer::Msg(key)));
+            }
+        }
+        if let Some(old) = self.msgs.get_mut(&victim).and_then(|m| m.timer.take()) {
+            self.timers.remove(&(old, Timer::Msg(victim)));
+        }
+        self.release_timed_out(victim);
+    }
+
+    /// Whether the receive buffer (incomplete messages and unread
+    /// deliveries) leaves less than the largest fragment seen: the window is
+    /// closed to the sender's next fragment.
+    fn closed_to_next_fragment(&self) -> bool {
+        self.cfg
+            .buffer_limit
+            .saturating_sub(self.held_bytes + self.ready_bytes)
+            < self.max_frag.max(1)
+    }
+
+    /// Releases an incomplete message as [`AbortReason::Timeout`].
+    fn release_timed_out(&mut self, key: Key) {
+        let Some(m) = self.msgs.get(&key) else {
+            return;
+        };
+        debug!(stream = key.stream(), "incomplete message timed out");
+        let d = m.meta.delivery(
+            DeliveryKind::Aborted {
+                delivered: m.delivered,
+                reason: AbortReason::Timeout,
+            },
+            Bytes::new(),
+        );
+        self.push(d);
+        self.retire(key, true);
     }
 
     /// FORWARD-TSN (DATA associations; RFC 3758 §3.6): the sender abandoned

@@ -757,19 +757,23 @@ fn the_timeout_runs_while_incomplete_messages_keep_the_window_closed() {
     // 95 bytes held, nothing to read, and no 50-byte fragment fits.
     assert_eq!(q.buffered_bytes(), 95);
     assert!(!q.has_deliverable());
+    // One at a time, the one stalled longest first: the room its release
+    // opens may be what the other waits for.
+    let aborted = DeliveryKind::Aborted {
+        delivered: 0,
+        reason: AbortReason::Timeout,
+    };
     q.handle_timeout(t0 + Duration::from_secs(30));
     let ds = drain(&mut q);
-    assert_eq!(
-        kinds(&ds),
-        vec![
-            DeliveryKind::Aborted {
-                delivered: 0,
-                reason: AbortReason::Timeout
-            };
-            2
-        ]
-    );
-    assert_eq!(q.buffered_bytes(), 0, "the window is open again");
+    assert_eq!(kinds(&ds), vec![aborted]);
+    assert_eq!(ds[0].stream, StreamId(0));
+    assert_eq!(q.buffered_bytes(), 45, "the window is open again");
+    // Nothing came in the room either: the other one goes too.
+    q.handle_timeout(t0 + Duration::from_secs(60));
+    let ds = drain(&mut q);
+    assert_eq!(kinds(&ds), vec![aborted]);
+    assert_eq!(ds[0].stream, StreamId(1));
+    assert_eq!(q.buffered_bytes(), 0);
 }
 
 #[test]
@@ -1390,6 +1394,45 @@ fn room_needed_is_what_the_buffer_grows_by() {
     q.add(now, Tsn(1), idata(0, 0, 0, first, &[1; 40]));
     let gap = idata(0, 0, 2, middle, &[1; 40]);
     assert_eq!(q.room_needed(Tsn(3), &gap), 40);
+}
+
+#[test]
+fn fragments_coming_into_a_closed_window_stop_the_incomplete_clocks() {
+    let mut q = whole_idata(OversizePolicy::Refuse);
+    let t0 = epoch();
+    let s = Duration::from_secs;
+    let first = DataFlags::new(true, false, false);
+    let middle = DataFlags::new(false, false, false);
+    for (t, st) in [(1, 0), (2, 1), (3, 2)] {
+        q.add(t0, Tsn(t), idata(st, 0, 0, first, &[0; 30]));
+    }
+    // The window is closed (10 bytes free, 30-byte fragments); a probe
+    // brings stream 0 on in the completion reserve.
+    q.add(t0 + s(8), Tsn(4), idata(0, 0, 1, middle, &[0; 20]));
+    // Streams 1 and 2 had nothing for 10 s, but the sender was alive and
+    // flow-controlled: nothing times out.
+    q.handle_timeout(t0 + s(10));
+    assert!(!q.has_deliverable());
+    // Then nothing at all for 10 s: the message that began first (stream 0,
+    // although it had the last fragment) is released to open the window;
+    // the others get a full timeout from now.
+    q.handle_timeout(t0 + s(18));
+    let ds = drain(&mut q);
+    assert_eq!(ds.len(), 1);
+    assert_eq!(ds[0].stream, StreamId(0));
+    assert!(matches!(
+        ds[0].kind,
+        DeliveryKind::Aborted {
+            reason: AbortReason::Timeout,
+            ..
+        }
+    ));
+    q.handle_timeout(t0 + s(27));
+    assert!(!q.has_deliverable());
+    // The window is open now (40 free) and they still get nothing: stalled.
+    q.handle_timeout(t0 + s(28));
+    assert_eq!(drain(&mut q).len(), 2);
+    assert_eq!(q.buffered_bytes(), 0);
 }
 
 #[derive(Debug, Clone)]
