@@ -13,8 +13,8 @@
 //! One known core limit (`KNOWN_OVERLOAD` in `support/mitm.rs`: more
 //! interleaved I-DATA messages than a small buffer can hold whole) is
 //! tolerated by the driver and counted here; none of the CI seeds needs it.
-//! The core bugs the scripts found are pinned by the tests below the seeded
-//! ones (the one still open ignored).
+//! The two core bugs the scripts found are pinned by the tests below the
+//! seeded ones.
 
 #[path = "support/mitm.rs"]
 mod mitm;
@@ -190,25 +190,27 @@ fn small_buffers_never_starve_a_live_batch_message() {
     }
 }
 
-/// Core weakness (not in the CI seeds; about 1 script in 8 000 beyond
-/// them): the wire corrupts the stream entry of a FORWARD-TSN (RFC 3758,
-/// CRC fixed, right tag) from `0:0` to `0:14080`. The receiver moves
-/// stream 0's next expected SSN to 14081, and from then on drops every
-/// ordered message of that stream as "a fragment of a passed message",
-/// silently: the sender sees them acknowledged, the association stays up,
-/// the batch's ordered messages never arrive. A new TSN carrying an SSN
-/// behind the stream's next one cannot come from a peer that shares the
-/// receiver's view; ending the association there would turn the silent
-/// loss into a visible end. Script minimised from the generator's seed
-/// 18203 (DATA, PR-SCTP, Pieces).
+/// Was a core weakness (not in the CI seeds; about 1 script in 8 000
+/// beyond them): the wire corrupts the stream entry of a FORWARD-TSN (RFC
+/// 3758, CRC fixed, right tag) so that it skips stream 0 far beyond
+/// anything sent. The receiver moved stream 0's next expected SSN there,
+/// and from then on dropped every ordered message of that stream as "a
+/// fragment of a passed message", silently: the sender saw them
+/// acknowledged, the association stayed up, the batch's ordered messages
+/// never arrived. Now the skip is checked against what the sender can have
+/// abandoned (one unreceived TSN per skipped message the receiver holds
+/// nothing of) and refused with a Protocol Violation ABORT: the
+/// association ends on both sides and the batch goes over a new one.
+/// Script minimised from the generator's seed 18203 (DATA, PR-SCTP,
+/// Pieces).
 #[test]
-#[ignore = "core weakness: a corrupted FORWARD-TSN stream entry makes the receiver drop later ordered messages silently"]
-fn known_core_bug_corrupted_forward_tsn_drops_later_messages() {
-    mitm::run_strict(&hex(
+fn a_corrupted_forward_tsn_ends_the_association_instead_of_dropping_messages() {
+    let o = mitm::run_strict(&hex(
         "24000441031182e23bd03e1e437d5aa1881ff73804b2489001b8490a09d7ab0d6496058dd1fa8c61cfd8\
          fee0515a77713aead31351e11301c1e15a33333e5b6191c13a93cd285e51064e01d8c175c149ee417a5d\
          129a909141e108073c19a5dee932e47e96b22fdfb600a60cd74a38cedf65ba224c975309e1c146d637",
     ));
+    assert!(o.reconnected && !o.survived, "{o:?}");
 }
 
 /// Not a test: prints eight generated scripts as hex, one per line

@@ -233,27 +233,44 @@ impl Association {
                 .is_some_and(|q| q.peer_rwnd() == 0 && q.outstanding_bytes() == 0)
     }
 
-    pub(super) fn handle_forward_tsn(&mut self, f: ForwardTsn) {
+    /// A skip the receiver's state cannot account for (a corrupted stream
+    /// entry) is a protocol violation: applied, it would drop later
+    /// messages of the stream silently.
+    pub(super) fn handle_forward_tsn(&mut self, now: Instant, f: ForwardTsn) -> Flow {
         let Some(t) = self.tracker.as_mut() else {
-            return;
+            return Flow::Continue;
         };
+        let unreceived = t.unreceived_through(f.new_cumulative_tsn);
+        let skips = f.streams().map(|s: ForwardTsnStream| (s.stream, s.ssn));
+        if let Err(e) = self
+            .reasm
+            .handle_forward_tsn(f.new_cumulative_tsn, unreceived, skips)
+        {
+            self.protocol_violation(now, &e.to_string());
+            return Flow::Stop;
+        }
         t.handle_forward_tsn(f.new_cumulative_tsn);
-        self.reasm.handle_forward_tsn(
-            f.new_cumulative_tsn,
-            f.streams().map(|s: ForwardTsnStream| (s.stream, s.ssn)),
-        );
+        Flow::Continue
     }
 
-    pub(super) fn handle_iforward_tsn(&mut self, f: IForwardTsn) {
+    /// As [`Self::handle_forward_tsn`].
+    pub(super) fn handle_iforward_tsn(&mut self, now: Instant, f: IForwardTsn) -> Flow {
         let Some(t) = self.tracker.as_mut() else {
-            return;
+            return Flow::Continue;
         };
+        let unreceived = t.unreceived_through(f.new_cumulative_tsn);
+        let skips = f
+            .entries()
+            .map(|e: IForwardTsnStream| (e.stream, e.unordered, e.mid));
+        if let Err(e) = self
+            .reasm
+            .handle_iforward_tsn(f.new_cumulative_tsn, unreceived, skips)
+        {
+            self.protocol_violation(now, &e.to_string());
+            return Flow::Stop;
+        }
         t.handle_forward_tsn(f.new_cumulative_tsn);
-        self.reasm.handle_iforward_tsn(
-            f.new_cumulative_tsn,
-            f.entries()
-                .map(|e: IForwardTsnStream| (e.stream, e.unordered, e.mid)),
-        );
+        Flow::Continue
     }
 }
 

@@ -109,6 +109,19 @@
 //! sizes add up to at most that sum, any two among them, always complete;
 //! [`OversizePolicy::Pieces`] needs no reserve, it delivers a prefix to make
 //! room (RFC 9260 §6.9).
+//!
+//! # Plausible skips
+//!
+//! A FORWARD-TSN / I-FORWARD-TSN moves an ordered stream's next expected
+//! SSN / MID past the messages the sender abandoned (RFC 3758 §3.6, RFC
+//! 8260 §2.3.2). Every one of them had a TSN (SSNs / MIDs are assigned with
+//! the first fragment's TSN), and every TSN at or below the cumulative TSN
+//! arrived, so each skipped message the receiver has nothing of must own a
+//! TSN the new cumulative TSN covers that never arrived. A skip beyond that
+//! count plus the messages held cannot come from a peer that shares the
+//! receiver's view (a corrupted entry, say): applying it would drop every
+//! later message of the stream as "passed", silently, so it is refused
+//! ([`ImplausibleSkip`]) and the association ends with a Protocol Violation.
 
 use core::fmt;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -257,6 +270,38 @@ impl ReassemblyConfig {
         Ok(())
     }
 }
+
+/// A FORWARD-TSN / I-FORWARD-TSN entry that skips more messages of an
+/// ordered stream than the peer can have abandoned (see "Plausible skips" in
+/// the module documentation). Nothing of the chunk was applied; the
+/// association should end with a Protocol Violation (RFC 9260 §3.3.10.13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImplausibleSkip {
+    /// The stream of the (first) entry found implausible.
+    pub stream: StreamId,
+    /// The SSN (DATA) or MID (I-DATA) the entry skips to.
+    pub to: u32,
+    /// The stream's next expected SSN / MID.
+    pub next: u32,
+    /// Messages the whole chunk skips that the receiver has nothing of.
+    pub unexplained: u64,
+    /// TSNs up to the new cumulative TSN that never arrived: at most that
+    /// many such messages can have been abandoned.
+    pub unreceived: u64,
+}
+
+impl fmt::Display for ImplausibleSkip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "(I-)FORWARD-TSN skips stream {} from {} to {}: {} messages unaccounted for, \
+             only {} TSNs missing up to the new cumulative TSN",
+            self.stream.0, self.next, self.to, self.unexplained, self.unreceived
+        )
+    }
+}
+
+impl std::error::Error for ImplausibleSkip {}
 
 /// Why a partly received message was released unfinished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -1170,15 +1215,28 @@ impl ReassemblyQueue {
     /// order, each listed stream's next expected SSN moves past the listed
     /// one, and whatever becomes deliverable is delivered. An out-of-date
     /// FORWARD-TSN (at or behind the cumulative TSN) changes nothing.
+    ///
+    /// `unreceived` is how many TSNs after the receiver's cumulative TSN, up
+    /// to `new_cum`, never arrived
+    /// ([`DataTracker::unreceived_through`](super::DataTracker::unreceived_through)).
+    /// A chunk whose stream entries skip more messages than that and the
+    /// messages held can account for is refused whole, nothing applied
+    /// (see "Plausible skips" in the module documentation).
     pub fn handle_forward_tsn(
         &mut self,
         new_cum: Tsn,
+        unreceived: u64,
         streams: impl Iterator<Item = (StreamId, Ssn)>,
-    ) {
+    ) -> Result<(), ImplausibleSkip> {
         if self.interleaved {
             debug!("FORWARD-TSN on an I-DATA association ignored");
-            return;
+            return Ok(());
         }
+        let skips = Self::farthest_skips(
+            false,
+            streams.map(|(stream, ssn)| (stream.0, u32::from(ssn.0))),
+        );
+        self.check_skips(&skips, unreceived)?;
         let nc = self.tsn.unwrap(new_cum.0);
         // RFC 3758 §3.6: the receiver "MUST first update its cumulative TSN
         // point [...]" -- whatever is missing at or below it will never come.
@@ -1236,10 +1294,11 @@ impl ReassemblyQueue {
                 p += 1;
             }
         }
-        for (stream, ssn) in streams {
-            self.skip_ordered(stream.0, u32::from(ssn.0));
+        for (s, last) in skips {
+            self.skip_ordered(s, last);
         }
         self.pump();
+        Ok(())
     }
 
     /// I-FORWARD-TSN (I-DATA associations; RFC 8260 §2.3.2): each entry
@@ -1248,16 +1307,28 @@ impl ReassemblyQueue {
     /// [`AbortReason::Abandoned`] if pieces of them were delivered), complete
     /// ordered ones are still delivered in order, and the stream's next
     /// expected MID moves past `mid`. Entries already passed change nothing.
+    /// `unreceived` and the refusal of implausible ordered entries are as
+    /// for [`ReassemblyQueue::handle_forward_tsn`].
     pub fn handle_iforward_tsn(
         &mut self,
         new_cum: Tsn,
+        unreceived: u64,
         entries: impl Iterator<Item = (StreamId, bool, Mid)>,
-    ) {
+    ) -> Result<(), ImplausibleSkip> {
         if !self.interleaved {
             debug!("I-FORWARD-TSN on a DATA association ignored");
-            return;
+            return Ok(());
         }
         trace!(new_cum = new_cum.0, "I-FORWARD-TSN");
+        let entries: Vec<(StreamId, bool, Mid)> = entries.collect();
+        let skips = Self::farthest_skips(
+            true,
+            entries
+                .iter()
+                .filter(|e| !e.1)
+                .map(|&(stream, _, mid)| (stream.0, mid.0)),
+        );
+        self.check_skips(&skips, unreceived)?;
         for (stream, unordered, mid) in entries {
             let s = stream.0;
             if unordered {
@@ -1280,11 +1351,93 @@ impl ReassemblyQueue {
                 for k in doomed {
                     self.abandon(k);
                 }
-            } else {
-                self.skip_ordered(s, mid.0);
             }
         }
+        for (s, last) in skips {
+            self.skip_ordered(s, last);
+        }
         self.pump();
+        Ok(())
+    }
+
+    /// Ordered skip entries, one per stream: the one reaching farthest
+    /// (serially) if a stream is listed twice.
+    fn farthest_skips(
+        interleaved: bool,
+        entries: impl Iterator<Item = (u16, u32)>,
+    ) -> Vec<(u16, u32)> {
+        let mut out: BTreeMap<u16, u32> = BTreeMap::new();
+        for (s, last) in entries {
+            out.entry(s)
+                .and_modify(|e| {
+                    if seq_before(interleaved, *e, last) {
+                        *e = last;
+                    }
+                })
+                .or_insert(last);
+        }
+        out.into_iter().collect()
+    }
+
+    /// The first number of ordered stream `s` neither passed nor skipped
+    /// yet: its next expected one, or a pending skip target beyond it.
+    fn skip_start(&self, s: u16) -> u32 {
+        let il = self.interleaved;
+        match self.ordered.get(&s) {
+            Some(st) => match st.skip_to {
+                Some(k) if seq_ahead(il, st.next, k) => k,
+                _ => st.next,
+            },
+            None => 0,
+        }
+    }
+
+    /// Refuses skips that the messages held and the `unreceived` TSNs cannot
+    /// account for (see "Plausible skips" in the module documentation): each
+    /// skipped message of which nothing (no fragment, no marker) is held
+    /// needs a TSN of its own that never arrived.
+    fn check_skips(&self, skips: &[(u16, u32)], unreceived: u64) -> Result<(), ImplausibleSkip> {
+        let il = self.interleaved;
+        let mut unexplained: u64 = 0;
+        for &(s, last) in skips {
+            let start = self.skip_start(s);
+            if seq_before(il, last, start) {
+                continue;
+            }
+            let span = u64::from(seq_distance(il, start, last)) + 1;
+            let held = self
+                .msgs
+                .range(
+                    Key::Ordered { stream: s, seq: 0 }..=Key::Ordered {
+                        stream: s,
+                        seq: u32::MAX,
+                    },
+                )
+                .filter(|(k, _)| {
+                    matches!(k, Key::Ordered { seq, .. }
+                        if u64::from(seq_distance(il, start, *seq)) < span)
+                })
+                .count() as u64;
+            unexplained += span.saturating_sub(held);
+            if unexplained > unreceived {
+                debug!(
+                    stream = s,
+                    next = start,
+                    to = last,
+                    unexplained,
+                    unreceived,
+                    "implausible FORWARD-TSN skip refused"
+                );
+                return Err(ImplausibleSkip {
+                    stream: StreamId(s),
+                    to: last,
+                    next: start,
+                    unexplained,
+                    unreceived,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The association died: every incomplete message becomes an

@@ -88,6 +88,10 @@ fn idata_msg(
         .collect()
 }
 
+/// An `unreceived` count that lets any skip through: for tests about what
+/// a skip does, not whether it is plausible.
+const UNCHECKED: u64 = u64::MAX;
+
 fn drain(q: &mut ReassemblyQueue) -> Vec<Delivery> {
     std::iter::from_fn(|| q.poll()).collect()
 }
@@ -281,7 +285,8 @@ fn ssn_wraps_from_65535_to_0() {
     // Skip the stream to SSN 65535 (as FORWARD-TSNs would), in steps of
     // less than half the SSN space.
     for (t, ssn) in [(8, 30000), (9, 60000), (10, 65534)] {
-        q.handle_forward_tsn(Tsn(t), [(StreamId(4), Ssn(ssn))].into_iter());
+        q.handle_forward_tsn(Tsn(t), UNCHECKED, [(StreamId(4), Ssn(ssn))].into_iter())
+            .expect("unchecked");
     }
     q.add(now, Tsn(12), data(4, 0, DataFlags::COMPLETE, b"after"));
     assert!(!q.has_deliverable(), "SSN 0 comes after 65535");
@@ -298,7 +303,12 @@ fn mid_wraps_from_u32_max_to_0() {
     let mut q = ReassemblyQueue::new(cfg(), true);
     let now = epoch();
     for (t, mid) in [(8, 1 << 30), (9, (3 << 30) - 10), (10, u32::MAX - 1)] {
-        q.handle_iforward_tsn(Tsn(t), [(StreamId(4), false, Mid(mid))].into_iter());
+        q.handle_iforward_tsn(
+            Tsn(t),
+            UNCHECKED,
+            [(StreamId(4), false, Mid(mid))].into_iter(),
+        )
+        .expect("unchecked");
     }
     q.add(now, Tsn(12), idata(4, 0, 0, DataFlags::COMPLETE, b"after"));
     assert!(!q.has_deliverable());
@@ -825,7 +835,8 @@ fn forward_tsn_abandons_a_partially_delivered_message() {
         }]
     );
     q.add(now, Tsn(6), data(0, 1, DataFlags::COMPLETE, b"next"));
-    q.handle_forward_tsn(Tsn(4), [(StreamId(0), Ssn(0))].into_iter());
+    q.handle_forward_tsn(Tsn(4), 2, [(StreamId(0), Ssn(0))].into_iter())
+        .expect("SSN 0 is held");
     let ds = drain(&mut q);
     assert_eq!(
         kinds(&ds),
@@ -849,7 +860,9 @@ fn forward_tsn_delivers_complete_messages_behind_skipped_ssns() {
     q.add(now, Tsn(2), data(0, 1, DataFlags::COMPLETE, b"one"));
     q.add(now, Tsn(4), data(0, 3, DataFlags::COMPLETE, b"three"));
     assert!(!q.has_deliverable());
-    q.handle_forward_tsn(Tsn(3), [(StreamId(0), Ssn(2))].into_iter());
+    // TSNs 1 and 3 never arrived: they account for SSNs 0 and 2.
+    q.handle_forward_tsn(Tsn(3), 2, [(StreamId(0), Ssn(2))].into_iter())
+        .expect("plausible");
     let ssns: Vec<u16> = drain(&mut q).iter().map(|d| d.ssn.0).collect();
     assert_eq!(ssns, vec![1, 3]);
     q.add(now, Tsn(5), data(0, 4, DataFlags::COMPLETE, b"four"));
@@ -870,7 +883,9 @@ fn a_skip_target_the_stream_has_passed_skips_nothing_more() {
     q.add(now, Tsn(12), data(0, 2, DataFlags::COMPLETE, b"two"));
     let m3 = data_msg(13, 0, 3, false, b"three", 3);
     feed(&mut q, now, &m3[..1]);
-    q.handle_forward_tsn(Tsn(12), [(StreamId(0), Ssn(2))].into_iter());
+    // SSN 0's TSN (10) never arrived.
+    q.handle_forward_tsn(Tsn(12), 1, [(StreamId(0), Ssn(2))].into_iter())
+        .expect("plausible");
     let ssns: Vec<u16> = drain(&mut q).iter().map(|d| d.ssn.0).collect();
     assert_eq!(ssns, vec![1, 2]);
     // SSN 4 is half there when SSN 3 completes: the stream stops at 4,
@@ -884,7 +899,9 @@ fn a_skip_target_the_stream_has_passed_skips_nothing_more() {
     assert_eq!(ssns, vec![3, 4, 5]);
     // A later FORWARD-TSN is not shadowed by the spent target either.
     q.add(now, Tsn(19), data(0, 7, DataFlags::COMPLETE, b"seven"));
-    q.handle_forward_tsn(Tsn(18), [(StreamId(0), Ssn(6))].into_iter());
+    // SSN 6's TSN (18) never arrived.
+    q.handle_forward_tsn(Tsn(18), 1, [(StreamId(0), Ssn(6))].into_iter())
+        .expect("plausible");
     let ssns: Vec<u16> = drain(&mut q).iter().map(|d| d.ssn.0).collect();
     assert_eq!(ssns, vec![7]);
 }
@@ -897,7 +914,8 @@ fn forward_tsn_keeps_reliable_messages_above_the_abandoned_ones() {
     let now = epoch();
     let m = data_msg(2, 0, 0, true, b"abcd", 1);
     feed(&mut q, now, &m[..2]);
-    q.handle_forward_tsn(Tsn(3), std::iter::empty());
+    q.handle_forward_tsn(Tsn(3), 1, std::iter::empty())
+        .expect("no skips");
     feed(&mut q, now, &m[2..]);
     let ds = drain(&mut q);
     assert_eq!(ds.len(), 1);
@@ -911,7 +929,8 @@ fn forward_tsn_drops_fragments_whose_first_fragment_was_abandoned() {
     let m = data_msg(2, 0, 0, true, b"abc", 1);
     q.add(now, m[1].0, m[1].1.clone());
     assert_eq!(q.buffered_bytes(), 1);
-    q.handle_forward_tsn(Tsn(2), std::iter::empty());
+    q.handle_forward_tsn(Tsn(2), 2, std::iter::empty())
+        .expect("no skips");
     assert_eq!(q.buffered_bytes(), 0);
     assert_eq!(q.deadline(), None);
     assert!(!q.has_deliverable());
@@ -935,8 +954,10 @@ fn iforward_tsn_skips_ordered_and_unordered_mids() {
     assert!(!q.has_deliverable());
     q.handle_iforward_tsn(
         Tsn(4),
+        1,
         [(StreamId(0), false, Mid(0)), (StreamId(0), true, Mid(5))].into_iter(),
-    );
+    )
+    .expect("MID 0 is held");
     let ds = drain(&mut q);
     assert_eq!(ds.len(), 1);
     assert_eq!((ds[0].mid, &ds[0].payload[..]), (Mid(1), &b"one"[..]));
@@ -1435,6 +1456,72 @@ fn fragments_coming_into_a_closed_window_stop_the_incomplete_clocks() {
     assert_eq!(q.buffered_bytes(), 0);
 }
 
+#[test]
+fn a_skip_beyond_what_the_sender_can_have_abandoned_is_refused() {
+    let now = epoch();
+    // DATA: nothing of SSNs 0-5 arrived, one TSN is missing: at most one of
+    // them can have been abandoned.
+    let mut q = ReassemblyQueue::new(cfg(), false);
+    let e = q
+        .handle_forward_tsn(Tsn(5), 1, [(StreamId(0), Ssn(5))].into_iter())
+        .expect_err("six skipped, one missing TSN");
+    assert_eq!(
+        (e.stream, e.next, e.to, e.unexplained, e.unreceived),
+        (StreamId(0), 0, 5, 6, 1)
+    );
+    // Nothing was applied: SSN 0 is still awaited and delivered.
+    q.add(now, Tsn(6), data(0, 0, DataFlags::COMPLETE, b"zero"));
+    assert_eq!(drain(&mut q).len(), 1);
+    // Listing the stream twice does not double-count it.
+    q.handle_forward_tsn(
+        Tsn(8),
+        2,
+        [(StreamId(0), Ssn(2)), (StreamId(0), Ssn(1))].into_iter(),
+    )
+    .expect("SSNs 1 and 2, two missing TSNs");
+    q.add(now, Tsn(9), data(0, 3, DataFlags::COMPLETE, b"three"));
+    assert_eq!(drain(&mut q)[0].ssn, Ssn(3));
+    // Several streams share the missing TSNs.
+    let mut q = ReassemblyQueue::new(cfg(), false);
+    let two = [(StreamId(0), Ssn(0)), (StreamId(1), Ssn(0))];
+    assert!(q.handle_forward_tsn(Tsn(1), 1, two.into_iter()).is_err());
+    assert!(q.handle_forward_tsn(Tsn(2), 2, two.into_iter()).is_ok());
+    // I-DATA: ordered MIDs count, unordered entries do not.
+    let mut q = ReassemblyQueue::new(cfg(), true);
+    let e = q
+        .handle_iforward_tsn(Tsn(9), 0, [(StreamId(3), false, Mid(1 << 20))].into_iter())
+        .expect_err("a MID far ahead, no TSN missing");
+    assert_eq!((e.stream, e.to), (StreamId(3), 1 << 20));
+    q.handle_iforward_tsn(Tsn(9), 0, [(StreamId(3), true, Mid(1 << 20))].into_iter())
+        .expect("unordered MIDs are not a sequence");
+}
+
+#[test]
+fn a_message_abandoned_mid_way_may_be_skipped_without_a_tsn_advance() {
+    // RFC 3758: the sender abandoned SSN 0 after its first two fragments
+    // (TSNs 1-2) arrived and before the rest was sent; every TSN is
+    // acknowledged, yet the skip is honest: the receiver holds the message.
+    let now = epoch();
+    let mut q = ReassemblyQueue::new(cfg(), false);
+    let m = data_msg(1, 0, 0, false, b"abcdef", 2);
+    feed(&mut q, now, &m[..2]);
+    q.handle_forward_tsn(Tsn(2), 0, [(StreamId(0), Ssn(0))].into_iter())
+        .expect("SSN 0 is held");
+    q.add(now, Tsn(3), data(0, 1, DataFlags::COMPLETE, b"one"));
+    let ds = drain(&mut q);
+    assert_eq!((ds.len(), ds[0].ssn), (1, Ssn(1)));
+    // The same with I-DATA, and a second skip over a MID still held.
+    let mut q = ReassemblyQueue::new(cfg(), true);
+    let m = idata_msg(1, 0, 0, false, b"abcdef", 2);
+    feed(&mut q, now, &m[..2]);
+    let n = idata_msg(3, 0, 1, false, b"ghijkl", 2);
+    feed(&mut q, now, &n[..1]);
+    q.handle_iforward_tsn(Tsn(3), 0, [(StreamId(0), false, Mid(1))].into_iter())
+        .expect("MIDs 0 and 1 are held");
+    q.add(now, Tsn(4), idata(0, 2, 0, DataFlags::COMPLETE, b"two"));
+    assert_eq!(drain(&mut q)[0].mid, Mid(2));
+}
+
 #[derive(Debug, Clone)]
 enum Cmd {
     Add {
@@ -1582,8 +1669,8 @@ proptest! {
                 }
                 Cmd::Forward { cum, stream, num, unordered } => {
                     let cum = Tsn(1000 + u32::from(cum));
-                    q.handle_forward_tsn(cum, [(StreamId(stream), Ssn(num as u16))].into_iter());
-                    q.handle_iforward_tsn(cum, [(StreamId(stream), unordered, Mid(num))].into_iter());
+                    let _ = q.handle_forward_tsn(cum, UNCHECKED, [(StreamId(stream), Ssn(num as u16))].into_iter());
+                    let _ = q.handle_iforward_tsn(cum, UNCHECKED, [(StreamId(stream), unordered, Mid(num))].into_iter());
                 }
                 Cmd::AbortAll => q.abort_all(),
             }
