@@ -68,7 +68,22 @@ impl Association {
         } else {
             window
         };
-        if len + headroom > window && !tracker.has_received(tsn) {
+        // The chunk next in TSN order may also use the reassembly's
+        // completion reserve (never advertised): without it, interleaved
+        // I-DATA messages that may only be delivered whole could fill the
+        // buffer with none of them complete (see
+        // `ReassemblyQueue::completion_reserve`).
+        let window = if tsn == next_expected {
+            window + self.reasm.completion_reserve()
+        } else {
+            window
+        };
+        // A fragment of a message already released, or one that settles an
+        // oversized message, may need less room than its length.
+        if len + headroom > window
+            && self.reasm.room_needed(tsn, &chunk) + headroom > window
+            && !tracker.has_received(tsn)
+        {
             // Within what the last SACK offered, the sender was entitled
             // to send it: counted apart from chunks beyond the offer.
             if self.accepted_since_sack + len <= self.advertised_rwnd {
@@ -83,6 +98,7 @@ impl Association {
             self.stats.duplicate_chunks_received += 1;
             return Flow::Continue;
         }
+        let cum = tracker.cumulative_tsn_ack();
         self.accepted_since_sack += len;
         // RFC 9260 §6.5: a DATA chunk for a stream that does not exist is
         // acknowledged, reported with Invalid Stream Identifier, and
@@ -95,6 +111,7 @@ impl Association {
             ));
             return Flow::Continue;
         }
+        self.reasm.set_cumulative_tsn(cum);
         self.reasm.add(now, tsn, chunk);
         Flow::Continue
     }
@@ -216,27 +233,44 @@ impl Association {
                 .is_some_and(|q| q.peer_rwnd() == 0 && q.outstanding_bytes() == 0)
     }
 
-    pub(super) fn handle_forward_tsn(&mut self, f: ForwardTsn) {
+    /// A skip the receiver's state cannot account for (a corrupted stream
+    /// entry) is a protocol violation: applied, it would drop later
+    /// messages of the stream silently.
+    pub(super) fn handle_forward_tsn(&mut self, now: Instant, f: ForwardTsn) -> Flow {
         let Some(t) = self.tracker.as_mut() else {
-            return;
+            return Flow::Continue;
         };
+        let unreceived = t.unreceived_through(f.new_cumulative_tsn);
+        let skips = f.streams().map(|s: ForwardTsnStream| (s.stream, s.ssn));
+        if let Err(e) = self
+            .reasm
+            .handle_forward_tsn(f.new_cumulative_tsn, unreceived, skips)
+        {
+            self.protocol_violation(now, &e.to_string());
+            return Flow::Stop;
+        }
         t.handle_forward_tsn(f.new_cumulative_tsn);
-        self.reasm.handle_forward_tsn(
-            f.new_cumulative_tsn,
-            f.streams().map(|s: ForwardTsnStream| (s.stream, s.ssn)),
-        );
+        Flow::Continue
     }
 
-    pub(super) fn handle_iforward_tsn(&mut self, f: IForwardTsn) {
+    /// As [`Self::handle_forward_tsn`].
+    pub(super) fn handle_iforward_tsn(&mut self, now: Instant, f: IForwardTsn) -> Flow {
         let Some(t) = self.tracker.as_mut() else {
-            return;
+            return Flow::Continue;
         };
+        let unreceived = t.unreceived_through(f.new_cumulative_tsn);
+        let skips = f
+            .entries()
+            .map(|e: IForwardTsnStream| (e.stream, e.unordered, e.mid));
+        if let Err(e) = self
+            .reasm
+            .handle_iforward_tsn(f.new_cumulative_tsn, unreceived, skips)
+        {
+            self.protocol_violation(now, &e.to_string());
+            return Flow::Stop;
+        }
         t.handle_forward_tsn(f.new_cumulative_tsn);
-        self.reasm.handle_iforward_tsn(
-            f.new_cumulative_tsn,
-            f.entries()
-                .map(|e: IForwardTsnStream| (e.stream, e.unordered, e.mid)),
-        );
+        Flow::Continue
     }
 }
 

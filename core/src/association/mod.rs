@@ -912,8 +912,7 @@ impl Association {
                 // receiver MUST follow the same rules as if a DATA chunk had
                 // been received": the packet end drives the delayed SACK.
                 *had_data = true;
-                self.handle_forward_tsn(f);
-                Flow::Continue
+                self.handle_forward_tsn(now, f)
             }
             Chunk::IForwardTsn(f) => {
                 let n = self.negotiated;
@@ -923,8 +922,7 @@ impl Association {
                     return self.unknown_chunk(f.to_raw(), reports);
                 }
                 *had_data = true;
-                self.handle_iforward_tsn(f);
-                Flow::Continue
+                self.handle_iforward_tsn(now, f)
             }
             // ECN was not offered (README): ignore ECNE and CWR.
             Chunk::Ecne(_) | Chunk::Cwr(_) => Flow::Continue,

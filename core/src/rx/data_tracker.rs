@@ -377,6 +377,27 @@ impl DataTracker {
         Sack::new(a.cumulative_tsn_ack, a_rwnd, &a.gap_blocks, &a.dup_tsns)
     }
 
+    /// How many TSNs after the cumulative TSN, up to and including `tsn`,
+    /// have not arrived: 0 if `tsn` is at or behind the cumulative TSN. For
+    /// a FORWARD-TSN (RFC 3758 §3.6), ask before
+    /// [`DataTracker::handle_forward_tsn`]: the messages it skips that the
+    /// receiver has nothing of each own one of these TSNs (see
+    /// [`ReassemblyQueue::handle_forward_tsn`](super::ReassemblyQueue::handle_forward_tsn)).
+    pub fn unreceived_through(&self, tsn: Tsn) -> u64 {
+        let off = self.offset(tsn);
+        if off <= 0 {
+            return 0;
+        }
+        let end = self.cum + off as u64;
+        let received: u64 = self
+            .ranges
+            .iter()
+            .take_while(|r| r.0 <= end)
+            .map(|r| r.1.min(end) - r.0 + 1)
+            .sum();
+        off as u64 - received
+    }
+
     /// A FORWARD-TSN / I-FORWARD-TSN (RFC 3758 §3.6) moved the peer's
     /// cumulative TSN to `new_cumulative_tsn`.
     pub fn handle_forward_tsn(&mut self, new_cumulative_tsn: Tsn) {
@@ -738,6 +759,22 @@ mod tests {
     }
 
     #[test]
+    fn unreceived_through_counts_the_holes_up_to_a_tsn() {
+        let (mut t, _) = warmed(1);
+        for tsn in [3, 4, 6, 9, 10] {
+            assert!(t.observe(Tsn(tsn), false));
+        }
+        // cum 1; 2, 5, 7, 8 missing below 10.
+        assert_eq!(t.unreceived_through(Tsn(1)), 0, "at the cumulative TSN");
+        assert_eq!(t.unreceived_through(Tsn(0)), 0, "behind it");
+        assert_eq!(t.unreceived_through(Tsn(2)), 1);
+        assert_eq!(t.unreceived_through(Tsn(4)), 1);
+        assert_eq!(t.unreceived_through(Tsn(8)), 4);
+        assert_eq!(t.unreceived_through(Tsn(10)), 4);
+        assert_eq!(t.unreceived_through(Tsn(12)), 6);
+    }
+
+    #[test]
     fn outdated_forward_tsn_is_ignored_but_sacked() {
         let (mut t, _) = warmed(1);
         assert!(t.observe(Tsn(2), false));
@@ -779,6 +816,11 @@ mod tests {
                     cum += 1;
                 }
                 if i == offsets.len() / 2 && let Some(f) = forward && f >= cum {
+                    let holes = (cum..=f).filter(|x| !seen.contains(x)).count() as u64;
+                    proptest::prop_assert_eq!(
+                        t.unreceived_through(Tsn(initial.wrapping_add(f))),
+                        holes
+                    );
                     t.handle_forward_tsn(Tsn(initial.wrapping_add(f)));
                     for x in cum..=f {
                         seen.insert(x);

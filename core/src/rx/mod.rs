@@ -6,6 +6,6 @@ pub mod reassembly;
 
 pub use data_tracker::{AckInfo, DataTracker, DataTrackerConfig};
 pub use reassembly::{
-    AbortReason, Delivery, DeliveryKind, OversizePolicy, ReassemblyConfig, ReassemblyConfigError,
-    ReassemblyQueue,
+    AbortReason, Delivery, DeliveryKind, ImplausibleSkip, OversizePolicy, ReassemblyConfig,
+    ReassemblyConfigError, ReassemblyQueue,
 };

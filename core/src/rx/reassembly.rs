@@ -80,7 +80,48 @@
 //! fragments; tombstones expire after `incomplete_message_timeout`, when all
 //! fragments have been seen, or oldest-first beyond `max_tombstones`.
 //! Late fragments of ordered messages are recognised by their SSN / MID
-//! being behind the stream's next expected one.
+//! being behind the stream's next expected one; late fragments of unordered
+//! ones, once their tombstone is gone, by their TSN (see
+//! [`ReassemblyQueue::set_cumulative_tsn`]), so that a fragment of a message
+//! already released never starts a message that cannot complete.
+//!
+//! # Completion reserve
+//!
+//! With I-DATA a sender interleaves the fragments of messages of several
+//! streams (RFC 8260 §1, the point of interleaving), so the window can fill
+//! with the beginnings of messages of which none is complete. With
+//! [`OversizePolicy::Refuse`] or [`OversizePolicy::Truncate`] a message is
+//! only ever delivered whole, so nothing then frees the buffer: the window
+//! stays closed, the sender may send only the chunk next in TSN order (a
+//! zero window probe, RFC 9260 §6.1 A), and refusing it wedges the
+//! association until the incomplete-message timeout aborts the messages --
+//! on a perfect link, with the sender alive. No rule inside the buffer can
+//! avoid that: the chunks arrive in TSN order, every one of them already
+//! acknowledged cumulatively (RFC 9260 §6.2 forbids reneging on those), so
+//! the receiver must hold all of them until one message completes. Hence
+//! [`ReassemblyQueue::completion_reserve`]: when the buffer is full of
+//! incomplete messages and nothing waits for the application, the chunk
+//! that is next in TSN order may use up to `max_message_size` bytes beyond
+//! `buffer_limit`. It is never advertised in `a_rwnd` and never used by
+//! out-of-order data, so no data the window promised is ever dropped, and
+//! the association holds at most `buffer_limit + max_message_size` bytes.
+//! Since `buffer_limit >= max_message_size`, interleaved messages whose
+//! sizes add up to at most that sum, any two among them, always complete;
+//! [`OversizePolicy::Pieces`] needs no reserve, it delivers a prefix to make
+//! room (RFC 9260 §6.9).
+//!
+//! # Plausible skips
+//!
+//! A FORWARD-TSN / I-FORWARD-TSN moves an ordered stream's next expected
+//! SSN / MID past the messages the sender abandoned (RFC 3758 §3.6, RFC
+//! 8260 §2.3.2). Every one of them had a TSN (SSNs / MIDs are assigned with
+//! the first fragment's TSN), and every TSN at or below the cumulative TSN
+//! arrived, so each skipped message the receiver has nothing of must own a
+//! TSN the new cumulative TSN covers that never arrived. A skip beyond that
+//! count plus the messages held cannot come from a peer that shares the
+//! receiver's view (a corrupted entry, say): applying it would drop every
+//! later message of the stream as "passed", silently, so it is refused
+//! ([`ImplausibleSkip`]) and the association ends with a Protocol Violation.
 
 use core::fmt;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -229,6 +270,38 @@ impl ReassemblyConfig {
         Ok(())
     }
 }
+
+/// A FORWARD-TSN / I-FORWARD-TSN entry that skips more messages of an
+/// ordered stream than the peer can have abandoned (see "Plausible skips" in
+/// the module documentation). Nothing of the chunk was applied; the
+/// association should end with a Protocol Violation (RFC 9260 §3.3.10.13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImplausibleSkip {
+    /// The stream of the (first) entry found implausible.
+    pub stream: StreamId,
+    /// The SSN (DATA) or MID (I-DATA) the entry skips to.
+    pub to: u32,
+    /// The stream's next expected SSN / MID.
+    pub next: u32,
+    /// Messages the whole chunk skips that the receiver has nothing of.
+    pub unexplained: u64,
+    /// TSNs up to the new cumulative TSN that never arrived: at most that
+    /// many such messages can have been abandoned.
+    pub unreceived: u64,
+}
+
+impl fmt::Display for ImplausibleSkip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "(I-)FORWARD-TSN skips stream {} from {} to {}: {} messages unaccounted for, \
+             only {} TSNs missing up to the new cumulative TSN",
+            self.stream.0, self.next, self.to, self.unexplained, self.unreceived
+        )
+    }
+}
+
+impl std::error::Error for ImplausibleSkip {}
 
 /// Why a partly received message was released unfinished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -398,6 +471,8 @@ struct Message {
     /// counts from here, so a message that arrives slowly (a lossy path, a
     /// closed window) is not mistaken for one whose sender stalled.
     last_progress: Instant,
+    /// When its first fragment arrived.
+    started: Instant,
     /// Fragments not yet delivered, by position.
     frags: BTreeMap<u64, Frag>,
     /// Position of the B fragment, once known (always 0 with I-DATA).
@@ -429,6 +504,7 @@ impl Message {
         Self {
             meta: Meta::of(c),
             last_progress: now,
+            started: now,
             frags: BTreeMap::new(),
             begin,
             end: None,
@@ -579,6 +655,13 @@ struct UnorderedData {
     orphans: BTreeMap<u64, Orphan>,
 }
 
+/// The last progress of a held, incomplete message.
+fn m_progress(msgs: &BTreeMap<Key, Message>, key: Key) -> Option<Instant> {
+    msgs.get(&key)
+        .filter(|m| !m.is_complete())
+        .map(|m| m.last_progress)
+}
+
 /// Serial comparison of SSNs (16 bits, DATA) or MIDs (32 bits, I-DATA).
 fn seq_before(interleaved: bool, a: u32, b: u32) -> bool {
     if interleaved {
@@ -685,6 +768,14 @@ pub struct ReassemblyQueue {
     held_bytes: usize,
     max_frag: usize,
     now_hint: Option<Instant>,
+    /// The receiver's cumulative TSN, when the association tells it
+    /// ([`ReassemblyQueue::set_cumulative_tsn`]).
+    cum_tsn: Option<Tsn>,
+    /// When the last fragment arrived while the window was closed to the
+    /// sender's next fragment (or a timeout released a message to open
+    /// it): incomplete messages were held back by the window until then,
+    /// not stalled by their sender.
+    closed_arrival: Option<Instant>,
 }
 
 impl ReassemblyQueue {
@@ -710,6 +801,8 @@ impl ReassemblyQueue {
             held_bytes: 0,
             max_frag: 0,
             now_hint: None,
+            cum_tsn: None,
+            closed_arrival: None,
         }
     }
 
@@ -720,6 +813,195 @@ impl ReassemblyQueue {
 
     fn max(&self) -> usize {
         self.cfg.max_message_size.max(1)
+    }
+
+    /// The receiver's Cumulative TSN Ack Point (RFC 9260 §6.2): every TSN at
+    /// or before `cum` arrived (or a FORWARD-TSN skipped it). The
+    /// association passes it before each [`ReassemblyQueue::add`], after the
+    /// data tracker observed the fragment's TSN. It lets the queue recognise
+    /// a late fragment of an unordered message it has already released
+    /// (refused, truncated, timed out, abandoned) after the message's
+    /// tombstone is gone: the fragment's first fragment lies at or below
+    /// `cum`, so it arrived, and the message is not held. Without it such a
+    /// fragment would start a message that can never complete and hold
+    /// buffer until it times out. A queue never told keeps that behaviour.
+    pub fn set_cumulative_tsn(&mut self, cum: Tsn) {
+        self.cum_tsn = Some(cum);
+    }
+
+    /// Bytes beyond `buffer_limit` that the chunk next in TSN order (the one
+    /// that advances the cumulative TSN) may use now: the completion reserve
+    /// (see the module documentation), available with I-DATA under
+    /// [`OversizePolicy::Refuse`] or [`OversizePolicy::Truncate`] while
+    /// incomplete messages are held and nothing waits to be polled, up to
+    /// `max_message_size` bytes in all. Never part of the advertised
+    /// window. 0 otherwise.
+    pub fn completion_reserve(&self) -> usize {
+        if !self.interleaved
+            || self.cfg.oversize_policy == OversizePolicy::Pieces
+            || !self.ready.is_empty()
+            || self.held_bytes == 0
+        {
+            return 0;
+        }
+        let limit = self.cfg.buffer_limit;
+        limit
+            .saturating_add(self.max())
+            .saturating_sub(self.held_bytes.max(limit))
+    }
+
+    /// Receive buffer a new fragment would take (what
+    /// [`ReassemblyQueue::buffered_bytes`] grows by when it is added): its
+    /// length, or less when [`ReassemblyQueue::add`] would discard it
+    /// because its message was already delivered, released or skipped (a
+    /// fragment behind its stream's next SSN / MID, swallowed by a
+    /// tombstone, or late by its TSN: 0), or when it settles an oversized
+    /// message at its turn ([`OversizePolicy::Refuse`]: the whole message
+    /// is discarded, 0; [`OversizePolicy::Truncate`]: its first
+    /// `max_message_size` bytes replace what is held of it). The association
+    /// checks this against its window before accepting the chunk (RFC 9260
+    /// §6.2) when the chunk's length does not fit: refusing a chunk that
+    /// needs no room could wedge the association while the window is closed
+    /// (it may be the chunk next in TSN order, which the sender repeats
+    /// until it is acknowledged).
+    pub fn room_needed(&self, tsn: Tsn, chunk: &UserDataChunk) -> usize {
+        let len = chunk.payload.len();
+        if self.discards(tsn, chunk) {
+            return 0;
+        }
+        self.settles_oversized(tsn, chunk)
+            .map_or(len, |r| r.min(len))
+    }
+
+    /// If `chunk` joins a message at its turn that it makes oversized under
+    /// Refuse or Truncate, what the buffer then grows by at most (see
+    /// [`ReassemblyQueue::room_needed`]). Only middle fragments are judged:
+    /// a B or E flag can move the message's bounds and drop fragments held
+    /// outside them, so that what is held no longer adds up.
+    fn settles_oversized(&self, tsn: Tsn, chunk: &UserDataChunk) -> Option<usize> {
+        let policy = self.cfg.oversize_policy;
+        if policy == OversizePolicy::Pieces || chunk.flags.is_begin() || chunk.flags.is_end() {
+            return None;
+        }
+        let il = self.interleaved;
+        let s = chunk.stream.0;
+        let key = match (il, chunk.flags.is_unordered()) {
+            (true, false) => Key::Ordered {
+                stream: s,
+                seq: chunk.mid.0,
+            },
+            (false, false) => Key::Ordered {
+                stream: s,
+                seq: u32::from(chunk.ssn.0),
+            },
+            (true, true) => Key::UnorderedMid {
+                stream: s,
+                mid: chunk.mid.0,
+            },
+            (false, true) => {
+                let begin = self.udata_owner(s, self.tsn.peek(tsn.0))?;
+                Key::UnorderedTsn { stream: s, begin }
+            }
+        };
+        if !self.eligible.contains(&key) {
+            return None;
+        }
+        let m = self.msgs.get(&key)?;
+        if m.state != State::Assembling {
+            return None;
+        }
+        let max = self.max();
+        let len = chunk.payload.len();
+        match policy {
+            // Refused once more than the maximum arrived (or, complete,
+            // held): what is held and this fragment are more.
+            OversizePolicy::Refuse => (m.held.saturating_add(len) > max).then_some(0),
+            _ => {
+                // Truncate: settled once the contiguous prefix reaches the
+                // maximum; only a fragment that extends it can do that.
+                let pos = if il {
+                    let d = chunk.fsn.0.wrapping_sub(m.next as u32);
+                    (d < Fsn::HALF).then(|| m.next + u64::from(d))?
+                } else {
+                    self.tsn.peek(tsn.0)
+                };
+                if m.begin.is_none() || pos != m.contig_to || m.frags.contains_key(&pos) {
+                    return None;
+                }
+                let mut contig = m.contig_bytes + len;
+                let mut p = pos;
+                while contig < max && m.end.is_none_or(|e| p < e) {
+                    p += 1;
+                    match m.frags.get(&p) {
+                        Some(f) => contig += f.data.len(),
+                        None => break,
+                    }
+                }
+                (contig >= max).then(|| max.saturating_sub(m.held))
+            }
+        }
+    }
+
+    /// Whether [`ReassemblyQueue::add`] would hold nothing of `chunk` (a
+    /// conservative answer: `false` when unsure).
+    fn discards(&self, tsn: Tsn, chunk: &UserDataChunk) -> bool {
+        if chunk.payload.is_empty() {
+            return true;
+        }
+        let il = self.interleaved;
+        let s = chunk.stream.0;
+        let is_sink = |key| self.msgs.get(&key).map(|m| m.state == State::Sink);
+        if !chunk.flags.is_unordered() {
+            let seq = if il {
+                chunk.mid.0
+            } else {
+                u32::from(chunk.ssn.0)
+            };
+            let key = Key::Ordered { stream: s, seq };
+            let Some(st) = self.ordered.get(&s) else {
+                return false;
+            };
+            return match is_sink(key) {
+                Some(sink) => sink || seq_before(il, seq, st.next),
+                None => {
+                    seq_before(il, seq, st.next)
+                        || st.skip_to.is_some_and(|k| {
+                            seq_ahead(il, st.next, k)
+                                && seq_distance(il, st.next, seq) < seq_distance(il, st.next, k)
+                        })
+                }
+            };
+        }
+        if il {
+            let key = Key::UnorderedMid {
+                stream: s,
+                mid: chunk.mid.0,
+            };
+            let fsn = chunk.fsn.0;
+            return match is_sink(key) {
+                Some(sink) => sink,
+                None => {
+                    !chunk.flags.is_begin()
+                        && fsn != 0
+                        && fsn < Fsn::HALF
+                        && self.arrived(Tsn(tsn.0.wrapping_sub(fsn)))
+                }
+            };
+        }
+        if chunk.flags.is_begin() {
+            return false;
+        }
+        let pos = self.tsn.peek(tsn.0);
+        match self.udata_owner(s, pos) {
+            Some(begin) => is_sink(Key::UnorderedTsn { stream: s, begin }) == Some(true),
+            None => self.arrived(Tsn(tsn.0.wrapping_sub(1))),
+        }
+    }
+
+    /// Whether `tsn` is known to have arrived (or been skipped): it is at or
+    /// below the cumulative TSN (see [`ReassemblyQueue::set_cumulative_tsn`]).
+    fn arrived(&self, tsn: Tsn) -> bool {
+        self.cum_tsn.is_some_and(|cum| tsn.is_at_or_before(cum))
     }
 
     /// Adds a *new* fragment (the data tracker already filtered duplicates)
@@ -739,17 +1021,20 @@ impl ReassemblyQueue {
             );
             return;
         }
+        if self.closed_to_next_fragment() {
+            self.closed_arrival = Some(now);
+        }
         self.max_frag = self.max_frag.max(chunk.payload.len());
         if self.interleaved {
             if chunk.flags.is_unordered() {
-                self.add_unordered_mid(now, chunk);
+                self.add_unordered_mid(now, tsn, chunk);
             } else {
                 self.add_ordered(now, None, chunk);
             }
         } else {
             let pos = self.tsn.unwrap(tsn.0);
             if chunk.flags.is_unordered() {
-                self.add_unordered_data(now, pos, chunk);
+                self.add_unordered_data(now, tsn, pos, chunk);
             } else {
                 self.add_ordered(now, Some(pos), chunk);
             }
@@ -793,6 +1078,8 @@ impl ReassemblyQueue {
     /// tombstones. Calling it early is harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now_hint = Some(now);
+        // Messages whose timer fired, the one that began first first.
+        let mut expired: Vec<(Instant, Key)> = Vec::new();
         while let Some(&(at, timer)) = self.timers.first() {
             if at > now {
                 break;
@@ -800,15 +1087,6 @@ impl ReassemblyQueue {
             self.timers.pop_first();
             match timer {
                 Timer::Msg(key) => {
-                    // Whether messages the application has not read leave
-                    // the window too small for the sender's next fragment:
-                    // then no fragment can come, and a message waiting for
-                    // one is held back by this side (an application that
-                    // stopped reading), not stalled by its sender. Held
-                    // fragments of incomplete messages do not count: when
-                    // they close the window only a timeout can open it.
-                    let window_closed = self.cfg.buffer_limit.saturating_sub(self.ready_bytes)
-                        < self.max_frag.max(1);
                     let Some(m) = self.msgs.get_mut(&key) else {
                         continue;
                     };
@@ -820,39 +1098,7 @@ impl ReassemblyQueue {
                         self.remove_sink(key);
                         continue;
                     }
-                    let progress_due = self
-                        .cfg
-                        .incomplete_message_timeout
-                        .and_then(|t| m.last_progress.checked_add(t));
-                    let due = match progress_due {
-                        // A fragment arrived since the timer was armed: the
-                        // message is slow, not stalled. Wait from there.
-                        Some(due) if due > now => Some(due),
-                        // The window is closed: start counting again once
-                        // it has had a chance to reopen.
-                        _ if window_closed && !m.is_complete() => self
-                            .cfg
-                            .incomplete_message_timeout
-                            .and_then(|t| now.checked_add(t)),
-                        _ => None,
-                    };
-                    if let Some(due) = due {
-                        m.timer = Some(due);
-                        self.timers.insert((due, Timer::Msg(key)));
-                        continue;
-                    }
-                    if !m.is_complete() {
-                        debug!(stream = key.stream(), "incomplete message timed out");
-                        let d = m.meta.delivery(
-                            DeliveryKind::Aborted {
-                                delivered: m.delivered,
-                                reason: AbortReason::Timeout,
-                            },
-                            Bytes::new(),
-                        );
-                        self.push(d);
-                        self.retire(key, true);
-                    }
+                    expired.push((m.started, key));
                 }
                 Timer::Orphan { stream, pos } => {
                     let expired = self
@@ -867,7 +1113,112 @@ impl ReassemblyQueue {
                 }
             }
         }
+        expired.sort_unstable();
+        for (_, key) in expired {
+            self.expire_message(now, key);
+        }
         self.pump();
+    }
+
+    /// The incomplete-message timer of `key` fired: re-arms it if the
+    /// message is slow or held back rather than stalled, else releases it
+    /// (or, when incomplete messages keep the window closed, the one of
+    /// them that began first) as aborted.
+    fn expire_message(&mut self, now: Instant, key: Key) {
+        let Some(t) = self.cfg.incomplete_message_timeout else {
+            return;
+        };
+        // Whether messages the application has not read leave the window
+        // too small for the sender's next fragment: then no fragment can
+        // come, and a message waiting for one is held back by this side (an
+        // application that stopped reading), not stalled by its sender.
+        let frag = self.max_frag.max(1);
+        let window_closed = self.cfg.buffer_limit.saturating_sub(self.ready_bytes) < frag;
+        // Whether the window is closed at all, held fragments of incomplete
+        // messages included.
+        let flow_controlled = self.closed_to_next_fragment();
+        // While fragments still come into a closed window (one at a time:
+        // the chunk next in TSN order, taking the room kept for it or the
+        // completion reserve), the sender is alive and flow-controlled, and
+        // this message's next fragment may queue behind those of the
+        // messages interleaved with it: its clock does not run.
+        let progress = match self.closed_arrival {
+            Some(a) => m_progress(&self.msgs, key).map(|p| p.max(a)),
+            None => m_progress(&self.msgs, key),
+        };
+        let Some(progress) = progress else {
+            return;
+        };
+        let due = match progress.checked_add(t) {
+            // A fragment arrived since the timer was armed: the message is
+            // slow, not stalled. Wait from there.
+            Some(due) if due > now => Some(due),
+            // The reader keeps the window closed: start counting again once
+            // it has had a chance to reopen.
+            _ if window_closed => now.checked_add(t),
+            _ => None,
+        };
+        if let Some(due) = due {
+            if let Some(m) = self.msgs.get_mut(&key) {
+                m.timer = Some(due);
+                self.timers.insert((due, Timer::Msg(key)));
+            }
+            return;
+        }
+        let mut victim = key;
+        if flow_controlled {
+            // Incomplete messages keep the window closed and nothing came
+            // for a whole timeout: only a release can open it. The message
+            // that began first goes (it has held the buffer longest); the
+            // others were held back by the closed window, not by their
+            // sender, and get a full timeout from now in the room it leaves.
+            victim = self
+                .eligible
+                .iter()
+                .filter_map(|k| self.msgs.get(k).map(|m| (m, *k)))
+                .filter(|(m, _)| m.state != State::Sink && !m.is_complete())
+                .min_by_key(|(m, k)| (m.started, *k))
+                .map_or(key, |(_, k)| k);
+            self.closed_arrival = Some(now);
+            if victim != key
+                && let Some(due) = now.checked_add(t)
+                && let Some(m) = self.msgs.get_mut(&key)
+            {
+                m.timer = Some(due);
+                self.timers.insert((due, Timer::Msg(key)));
+            }
+        }
+        if let Some(old) = self.msgs.get_mut(&victim).and_then(|m| m.timer.take()) {
+            self.timers.remove(&(old, Timer::Msg(victim)));
+        }
+        self.release_timed_out(victim);
+    }
+
+    /// Whether the receive buffer (incomplete messages and unread
+    /// deliveries) leaves less than the largest fragment seen: the window is
+    /// closed to the sender's next fragment.
+    fn closed_to_next_fragment(&self) -> bool {
+        self.cfg
+            .buffer_limit
+            .saturating_sub(self.held_bytes + self.ready_bytes)
+            < self.max_frag.max(1)
+    }
+
+    /// Releases an incomplete message as [`AbortReason::Timeout`].
+    fn release_timed_out(&mut self, key: Key) {
+        let Some(m) = self.msgs.get(&key) else {
+            return;
+        };
+        debug!(stream = key.stream(), "incomplete message timed out");
+        let d = m.meta.delivery(
+            DeliveryKind::Aborted {
+                delivered: m.delivered,
+                reason: AbortReason::Timeout,
+            },
+            Bytes::new(),
+        );
+        self.push(d);
+        self.retire(key, true);
     }
 
     /// FORWARD-TSN (DATA associations; RFC 3758 §3.6): the sender abandoned
@@ -878,15 +1229,28 @@ impl ReassemblyQueue {
     /// order, each listed stream's next expected SSN moves past the listed
     /// one, and whatever becomes deliverable is delivered. An out-of-date
     /// FORWARD-TSN (at or behind the cumulative TSN) changes nothing.
+    ///
+    /// `unreceived` is how many TSNs after the receiver's cumulative TSN, up
+    /// to `new_cum`, never arrived
+    /// ([`DataTracker::unreceived_through`](super::DataTracker::unreceived_through)).
+    /// A chunk whose stream entries skip more messages than that and the
+    /// messages held can account for is refused whole, nothing applied
+    /// (see "Plausible skips" in the module documentation).
     pub fn handle_forward_tsn(
         &mut self,
         new_cum: Tsn,
+        unreceived: u64,
         streams: impl Iterator<Item = (StreamId, Ssn)>,
-    ) {
+    ) -> Result<(), ImplausibleSkip> {
         if self.interleaved {
             debug!("FORWARD-TSN on an I-DATA association ignored");
-            return;
+            return Ok(());
         }
+        let skips = Self::farthest_skips(
+            false,
+            streams.map(|(stream, ssn)| (stream.0, u32::from(ssn.0))),
+        );
+        self.check_skips(&skips, unreceived)?;
         let nc = self.tsn.unwrap(new_cum.0);
         // RFC 3758 §3.6: the receiver "MUST first update its cumulative TSN
         // point [...]" -- whatever is missing at or below it will never come.
@@ -944,10 +1308,11 @@ impl ReassemblyQueue {
                 p += 1;
             }
         }
-        for (stream, ssn) in streams {
-            self.skip_ordered(stream.0, u32::from(ssn.0));
+        for (s, last) in skips {
+            self.skip_ordered(s, last);
         }
         self.pump();
+        Ok(())
     }
 
     /// I-FORWARD-TSN (I-DATA associations; RFC 8260 §2.3.2): each entry
@@ -956,16 +1321,28 @@ impl ReassemblyQueue {
     /// [`AbortReason::Abandoned`] if pieces of them were delivered), complete
     /// ordered ones are still delivered in order, and the stream's next
     /// expected MID moves past `mid`. Entries already passed change nothing.
+    /// `unreceived` and the refusal of implausible ordered entries are as
+    /// for [`ReassemblyQueue::handle_forward_tsn`].
     pub fn handle_iforward_tsn(
         &mut self,
         new_cum: Tsn,
+        unreceived: u64,
         entries: impl Iterator<Item = (StreamId, bool, Mid)>,
-    ) {
+    ) -> Result<(), ImplausibleSkip> {
         if !self.interleaved {
             debug!("I-FORWARD-TSN on a DATA association ignored");
-            return;
+            return Ok(());
         }
         trace!(new_cum = new_cum.0, "I-FORWARD-TSN");
+        let entries: Vec<(StreamId, bool, Mid)> = entries.collect();
+        let skips = Self::farthest_skips(
+            true,
+            entries
+                .iter()
+                .filter(|e| !e.1)
+                .map(|&(stream, _, mid)| (stream.0, mid.0)),
+        );
+        self.check_skips(&skips, unreceived)?;
         for (stream, unordered, mid) in entries {
             let s = stream.0;
             if unordered {
@@ -988,11 +1365,93 @@ impl ReassemblyQueue {
                 for k in doomed {
                     self.abandon(k);
                 }
-            } else {
-                self.skip_ordered(s, mid.0);
             }
         }
+        for (s, last) in skips {
+            self.skip_ordered(s, last);
+        }
         self.pump();
+        Ok(())
+    }
+
+    /// Ordered skip entries, one per stream: the one reaching farthest
+    /// (serially) if a stream is listed twice.
+    fn farthest_skips(
+        interleaved: bool,
+        entries: impl Iterator<Item = (u16, u32)>,
+    ) -> Vec<(u16, u32)> {
+        let mut out: BTreeMap<u16, u32> = BTreeMap::new();
+        for (s, last) in entries {
+            out.entry(s)
+                .and_modify(|e| {
+                    if seq_before(interleaved, *e, last) {
+                        *e = last;
+                    }
+                })
+                .or_insert(last);
+        }
+        out.into_iter().collect()
+    }
+
+    /// The first number of ordered stream `s` neither passed nor skipped
+    /// yet: its next expected one, or a pending skip target beyond it.
+    fn skip_start(&self, s: u16) -> u32 {
+        let il = self.interleaved;
+        match self.ordered.get(&s) {
+            Some(st) => match st.skip_to {
+                Some(k) if seq_ahead(il, st.next, k) => k,
+                _ => st.next,
+            },
+            None => 0,
+        }
+    }
+
+    /// Refuses skips that the messages held and the `unreceived` TSNs cannot
+    /// account for (see "Plausible skips" in the module documentation): each
+    /// skipped message of which nothing (no fragment, no marker) is held
+    /// needs a TSN of its own that never arrived.
+    fn check_skips(&self, skips: &[(u16, u32)], unreceived: u64) -> Result<(), ImplausibleSkip> {
+        let il = self.interleaved;
+        let mut unexplained: u64 = 0;
+        for &(s, last) in skips {
+            let start = self.skip_start(s);
+            if seq_before(il, last, start) {
+                continue;
+            }
+            let span = u64::from(seq_distance(il, start, last)) + 1;
+            let held = self
+                .msgs
+                .range(
+                    Key::Ordered { stream: s, seq: 0 }..=Key::Ordered {
+                        stream: s,
+                        seq: u32::MAX,
+                    },
+                )
+                .filter(|(k, _)| {
+                    matches!(k, Key::Ordered { seq, .. }
+                        if u64::from(seq_distance(il, start, *seq)) < span)
+                })
+                .count() as u64;
+            unexplained += span.saturating_sub(held);
+            if unexplained > unreceived {
+                debug!(
+                    stream = s,
+                    next = start,
+                    to = last,
+                    unexplained,
+                    unreceived,
+                    "implausible FORWARD-TSN skip refused"
+                );
+                return Err(ImplausibleSkip {
+                    stream: StreamId(s),
+                    to: last,
+                    next: start,
+                    unexplained,
+                    unreceived,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The association died: every incomplete message becomes an
@@ -1133,12 +1592,30 @@ impl ReassemblyQueue {
         }
     }
 
-    fn add_unordered_mid(&mut self, now: Instant, chunk: UserDataChunk) {
+    fn add_unordered_mid(&mut self, now: Instant, tsn: Tsn, chunk: UserDataChunk) {
         let s = chunk.stream.0;
         let key = Key::UnorderedMid {
             stream: s,
             mid: chunk.mid.0,
         };
+        // RFC 8260 §2.1: fragments are numbered by FSN from 0 and sent in
+        // that order, so fragment `fsn` follows its first fragment by at
+        // least `fsn` TSNs.
+        let fsn = chunk.fsn.0;
+        if !chunk.flags.is_begin()
+            && fsn != 0
+            && fsn < Fsn::HALF
+            && !self.msgs.contains_key(&key)
+            && self.arrived(Tsn(tsn.0.wrapping_sub(fsn)))
+        {
+            debug!(
+                stream = s,
+                mid = chunk.mid.0,
+                fsn,
+                "late fragment of a released message dropped"
+            );
+            return;
+        }
         if !self.msgs.contains_key(&key)
             && chunk.is_complete_message()
             && self.single_ok(s, chunk.payload.len())
@@ -1257,11 +1734,19 @@ impl ReassemblyQueue {
         m.end.is_none_or(|e| pos <= e).then_some(b)
     }
 
-    fn add_unordered_data(&mut self, now: Instant, pos: u64, chunk: UserDataChunk) {
+    fn add_unordered_data(&mut self, now: Instant, tsn: Tsn, pos: u64, chunk: UserDataChunk) {
         let s = chunk.stream.0;
         let owner = self.udata_owner(s, pos);
         if !chunk.flags.is_begin() {
             let Some(b) = owner else {
+                // RFC 9260 §6.9: the fragments of a message have consecutive
+                // TSNs, so the one before a middle or last fragment is its
+                // predecessor. At or below the cumulative TSN it arrived,
+                // and no message holds it: the message was released.
+                if self.arrived(Tsn(tsn.0.wrapping_sub(1))) {
+                    debug!(stream = s, "late fragment of a released message dropped");
+                    return;
+                }
                 self.add_orphan(
                     s,
                     pos,

@@ -88,6 +88,10 @@ fn idata_msg(
         .collect()
 }
 
+/// An `unreceived` count that lets any skip through: for tests about what
+/// a skip does, not whether it is plausible.
+const UNCHECKED: u64 = u64::MAX;
+
 fn drain(q: &mut ReassemblyQueue) -> Vec<Delivery> {
     std::iter::from_fn(|| q.poll()).collect()
 }
@@ -281,7 +285,8 @@ fn ssn_wraps_from_65535_to_0() {
     // Skip the stream to SSN 65535 (as FORWARD-TSNs would), in steps of
     // less than half the SSN space.
     for (t, ssn) in [(8, 30000), (9, 60000), (10, 65534)] {
-        q.handle_forward_tsn(Tsn(t), [(StreamId(4), Ssn(ssn))].into_iter());
+        q.handle_forward_tsn(Tsn(t), UNCHECKED, [(StreamId(4), Ssn(ssn))].into_iter())
+            .expect("unchecked");
     }
     q.add(now, Tsn(12), data(4, 0, DataFlags::COMPLETE, b"after"));
     assert!(!q.has_deliverable(), "SSN 0 comes after 65535");
@@ -298,7 +303,12 @@ fn mid_wraps_from_u32_max_to_0() {
     let mut q = ReassemblyQueue::new(cfg(), true);
     let now = epoch();
     for (t, mid) in [(8, 1 << 30), (9, (3 << 30) - 10), (10, u32::MAX - 1)] {
-        q.handle_iforward_tsn(Tsn(t), [(StreamId(4), false, Mid(mid))].into_iter());
+        q.handle_iforward_tsn(
+            Tsn(t),
+            UNCHECKED,
+            [(StreamId(4), false, Mid(mid))].into_iter(),
+        )
+        .expect("unchecked");
     }
     q.add(now, Tsn(12), idata(4, 0, 0, DataFlags::COMPLETE, b"after"));
     assert!(!q.has_deliverable());
@@ -757,19 +767,23 @@ fn the_timeout_runs_while_incomplete_messages_keep_the_window_closed() {
     // 95 bytes held, nothing to read, and no 50-byte fragment fits.
     assert_eq!(q.buffered_bytes(), 95);
     assert!(!q.has_deliverable());
+    // One at a time, the one stalled longest first: the room its release
+    // opens may be what the other waits for.
+    let aborted = DeliveryKind::Aborted {
+        delivered: 0,
+        reason: AbortReason::Timeout,
+    };
     q.handle_timeout(t0 + Duration::from_secs(30));
     let ds = drain(&mut q);
-    assert_eq!(
-        kinds(&ds),
-        vec![
-            DeliveryKind::Aborted {
-                delivered: 0,
-                reason: AbortReason::Timeout
-            };
-            2
-        ]
-    );
-    assert_eq!(q.buffered_bytes(), 0, "the window is open again");
+    assert_eq!(kinds(&ds), vec![aborted]);
+    assert_eq!(ds[0].stream, StreamId(0));
+    assert_eq!(q.buffered_bytes(), 45, "the window is open again");
+    // Nothing came in the room either: the other one goes too.
+    q.handle_timeout(t0 + Duration::from_secs(60));
+    let ds = drain(&mut q);
+    assert_eq!(kinds(&ds), vec![aborted]);
+    assert_eq!(ds[0].stream, StreamId(1));
+    assert_eq!(q.buffered_bytes(), 0);
 }
 
 #[test]
@@ -821,7 +835,8 @@ fn forward_tsn_abandons_a_partially_delivered_message() {
         }]
     );
     q.add(now, Tsn(6), data(0, 1, DataFlags::COMPLETE, b"next"));
-    q.handle_forward_tsn(Tsn(4), [(StreamId(0), Ssn(0))].into_iter());
+    q.handle_forward_tsn(Tsn(4), 2, [(StreamId(0), Ssn(0))].into_iter())
+        .expect("SSN 0 is held");
     let ds = drain(&mut q);
     assert_eq!(
         kinds(&ds),
@@ -845,7 +860,9 @@ fn forward_tsn_delivers_complete_messages_behind_skipped_ssns() {
     q.add(now, Tsn(2), data(0, 1, DataFlags::COMPLETE, b"one"));
     q.add(now, Tsn(4), data(0, 3, DataFlags::COMPLETE, b"three"));
     assert!(!q.has_deliverable());
-    q.handle_forward_tsn(Tsn(3), [(StreamId(0), Ssn(2))].into_iter());
+    // TSNs 1 and 3 never arrived: they account for SSNs 0 and 2.
+    q.handle_forward_tsn(Tsn(3), 2, [(StreamId(0), Ssn(2))].into_iter())
+        .expect("plausible");
     let ssns: Vec<u16> = drain(&mut q).iter().map(|d| d.ssn.0).collect();
     assert_eq!(ssns, vec![1, 3]);
     q.add(now, Tsn(5), data(0, 4, DataFlags::COMPLETE, b"four"));
@@ -866,7 +883,9 @@ fn a_skip_target_the_stream_has_passed_skips_nothing_more() {
     q.add(now, Tsn(12), data(0, 2, DataFlags::COMPLETE, b"two"));
     let m3 = data_msg(13, 0, 3, false, b"three", 3);
     feed(&mut q, now, &m3[..1]);
-    q.handle_forward_tsn(Tsn(12), [(StreamId(0), Ssn(2))].into_iter());
+    // SSN 0's TSN (10) never arrived.
+    q.handle_forward_tsn(Tsn(12), 1, [(StreamId(0), Ssn(2))].into_iter())
+        .expect("plausible");
     let ssns: Vec<u16> = drain(&mut q).iter().map(|d| d.ssn.0).collect();
     assert_eq!(ssns, vec![1, 2]);
     // SSN 4 is half there when SSN 3 completes: the stream stops at 4,
@@ -880,7 +899,9 @@ fn a_skip_target_the_stream_has_passed_skips_nothing_more() {
     assert_eq!(ssns, vec![3, 4, 5]);
     // A later FORWARD-TSN is not shadowed by the spent target either.
     q.add(now, Tsn(19), data(0, 7, DataFlags::COMPLETE, b"seven"));
-    q.handle_forward_tsn(Tsn(18), [(StreamId(0), Ssn(6))].into_iter());
+    // SSN 6's TSN (18) never arrived.
+    q.handle_forward_tsn(Tsn(18), 1, [(StreamId(0), Ssn(6))].into_iter())
+        .expect("plausible");
     let ssns: Vec<u16> = drain(&mut q).iter().map(|d| d.ssn.0).collect();
     assert_eq!(ssns, vec![7]);
 }
@@ -893,7 +914,8 @@ fn forward_tsn_keeps_reliable_messages_above_the_abandoned_ones() {
     let now = epoch();
     let m = data_msg(2, 0, 0, true, b"abcd", 1);
     feed(&mut q, now, &m[..2]);
-    q.handle_forward_tsn(Tsn(3), std::iter::empty());
+    q.handle_forward_tsn(Tsn(3), 1, std::iter::empty())
+        .expect("no skips");
     feed(&mut q, now, &m[2..]);
     let ds = drain(&mut q);
     assert_eq!(ds.len(), 1);
@@ -907,7 +929,8 @@ fn forward_tsn_drops_fragments_whose_first_fragment_was_abandoned() {
     let m = data_msg(2, 0, 0, true, b"abc", 1);
     q.add(now, m[1].0, m[1].1.clone());
     assert_eq!(q.buffered_bytes(), 1);
-    q.handle_forward_tsn(Tsn(2), std::iter::empty());
+    q.handle_forward_tsn(Tsn(2), 2, std::iter::empty())
+        .expect("no skips");
     assert_eq!(q.buffered_bytes(), 0);
     assert_eq!(q.deadline(), None);
     assert!(!q.has_deliverable());
@@ -931,8 +954,10 @@ fn iforward_tsn_skips_ordered_and_unordered_mids() {
     assert!(!q.has_deliverable());
     q.handle_iforward_tsn(
         Tsn(4),
+        1,
         [(StreamId(0), false, Mid(0)), (StreamId(0), true, Mid(5))].into_iter(),
-    );
+    )
+    .expect("MID 0 is held");
     let ds = drain(&mut q);
     assert_eq!(ds.len(), 1);
     assert_eq!((ds[0].mid, &ds[0].payload[..]), (Mid(1), &b"one"[..]));
@@ -1239,6 +1264,264 @@ proptest! {
 
 // ----- command-sequence fuzzing: hostile input, internal invariants ---------
 
+/// Whole messages only, I-DATA: a 100-byte buffer, messages up to 60.
+fn whole_idata(policy: OversizePolicy) -> ReassemblyQueue {
+    let config = ReassemblyConfig {
+        buffer_limit: 100,
+        partial_delivery_point: 100,
+        max_message_size: 60,
+        oversize_policy: policy,
+        incomplete_message_timeout: Some(Duration::from_secs(10)),
+        ..ReassemblyConfig::default()
+    };
+    ReassemblyQueue::new(config, true)
+}
+
+#[test]
+fn the_completion_reserve_lets_interleaved_whole_messages_complete() {
+    let mut q = whole_idata(OversizePolicy::Refuse);
+    let now = epoch();
+    assert_eq!(
+        q.completion_reserve(),
+        0,
+        "nothing held, nothing to complete"
+    );
+    let first = DataFlags::new(true, false, false);
+    let last = DataFlags::new(false, true, false);
+    // The sender interleaves three 50-byte messages, 30 + 20 bytes each.
+    for (t, s) in [(1, 0), (2, 1), (3, 2)] {
+        q.add(now, Tsn(t), idata(s, 0, 0, first, &[s as u8; 30]));
+    }
+    // 90 bytes held; the 20 bytes that complete stream 0's message do not
+    // fit the buffer, and nothing can be delivered to make room.
+    assert_eq!(q.buffered_bytes(), 90);
+    assert_eq!(
+        q.completion_reserve(),
+        60,
+        "buffer + max_message_size - held"
+    );
+    q.add(now, Tsn(4), idata(0, 0, 1, last, &[0; 20]));
+    assert_eq!(q.buffered_bytes(), 110, "beyond the buffer, in the reserve");
+    assert_eq!(
+        q.completion_reserve(),
+        0,
+        "the reader has something to read"
+    );
+    let ds = drain(&mut q);
+    assert_eq!((ds.len(), ds[0].payload.len()), (1, 50));
+    assert_eq!(q.completion_reserve(), 60);
+    q.add(now, Tsn(5), idata(1, 0, 1, last, &[1; 20]));
+    q.add(now, Tsn(6), idata(2, 0, 1, last, &[2; 20]));
+    let ds = drain(&mut q);
+    assert_eq!(kinds(&ds), vec![DeliveryKind::Message; 2]);
+    assert_eq!(q.buffered_bytes(), 0);
+    // Only whole-message I-DATA needs it.
+    let mut pieces = whole_idata(OversizePolicy::Pieces);
+    pieces.add(now, Tsn(1), idata(0, 0, 0, first, &[0; 30]));
+    assert_eq!(pieces.completion_reserve(), 0);
+    let mut data = ReassemblyQueue::new(whole_idata(OversizePolicy::Refuse).cfg, false);
+    data.add(
+        now,
+        Tsn(1),
+        data_msg(1, 0, 0, false, &[0; 50], 30)[0].1.clone(),
+    );
+    assert_eq!(data.completion_reserve(), 0);
+}
+
+#[test]
+fn late_fragments_of_a_released_unordered_message_are_known_by_their_tsn() {
+    // Tombstones are gone at once, as after their expiry.
+    let config = ReassemblyConfig {
+        max_tombstones: 0,
+        ..small(OversizePolicy::Refuse, 30)
+    };
+    for interleaved in [true, false] {
+        let msg = |t| {
+            if interleaved {
+                idata_msg(t, 0, 7, true, &[1; 60], 20)
+            } else {
+                data_msg(t, 0, 0, true, &[1; 60], 20)
+            }
+        };
+        let now = epoch();
+        // Told the cumulative TSN: the third fragment's first one arrived
+        // (TSN 1), and no message holds it: it was released.
+        let mut q = ReassemblyQueue::new(config.clone(), interleaved);
+        let m = msg(1);
+        q.set_cumulative_tsn(Tsn(2));
+        feed(&mut q, now, &m[..2]);
+        assert!(matches!(
+            drain(&mut q)[..],
+            [Delivery {
+                kind: DeliveryKind::Refused { len_seen: 40 },
+                ..
+            }]
+        ));
+        q.set_cumulative_tsn(Tsn(3));
+        assert_eq!(q.room_needed(m[2].0, &m[2].1), 0, "{interleaved}");
+        feed(&mut q, now, &m[2..]);
+        assert_eq!(q.buffered_bytes(), 0, "{interleaved}");
+        assert_eq!(q.deadline(), None, "{interleaved}");
+        // Not told: the fragment waits for a first fragment that never
+        // comes, holding buffer until it times out.
+        let mut q = ReassemblyQueue::new(config.clone(), interleaved);
+        feed(&mut q, now, &m);
+        drain(&mut q);
+        assert_eq!(q.buffered_bytes(), 20, "{interleaved}");
+        // A fragment whose first fragment has not arrived is kept.
+        let mut q = ReassemblyQueue::new(config.clone(), interleaved);
+        let m = msg(11);
+        q.set_cumulative_tsn(Tsn(10));
+        feed(&mut q, now, &m[1..2]);
+        assert_eq!(q.buffered_bytes(), 20, "{interleaved}");
+        q.set_cumulative_tsn(Tsn(10));
+        feed(&mut q, now, &m[..1]);
+        feed(&mut q, now, &m[2..]);
+        assert_eq!(
+            kinds(&drain(&mut q)),
+            vec![DeliveryKind::Refused { len_seen: 40 }]
+        );
+    }
+}
+
+#[test]
+fn room_needed_is_what_the_buffer_grows_by() {
+    let now = epoch();
+    let first = DataFlags::new(true, false, false);
+    let middle = DataFlags::new(false, false, false);
+    // A fragment of a message the stream has passed takes no room.
+    let mut q = ReassemblyQueue::new(small(OversizePolicy::Refuse, 30), false);
+    q.add(now, Tsn(1), data(0, 0, DataFlags::COMPLETE, b"zero"));
+    drain(&mut q);
+    let late = data(0, 0, middle, b"late");
+    assert_eq!(q.room_needed(Tsn(9), &late), 0);
+    let next = data(0, 1, first, &[1; 20]);
+    assert_eq!(q.room_needed(Tsn(2), &next), 20);
+    // Refuse: the fragment that makes its message oversized discards it.
+    q.add(now, Tsn(2), next);
+    let over = data(0, 1, middle, &[1; 20]);
+    assert_eq!(q.room_needed(Tsn(3), &over), 0);
+    q.add(now, Tsn(3), over);
+    assert_eq!(q.buffered_bytes(), 0);
+    // Truncate: it replaces what is held by the first 30 bytes.
+    let mut q = whole_idata(OversizePolicy::Truncate);
+    q.add(now, Tsn(1), idata(0, 0, 0, first, &[1; 40]));
+    let next = idata(0, 0, 1, middle, &[1; 40]);
+    assert_eq!(q.room_needed(Tsn(2), &next), 20, "60 delivered for 40 held");
+    q.add(now, Tsn(2), next);
+    assert_eq!(q.buffered_bytes(), 60);
+    // Not contiguous: it just waits.
+    let mut q = whole_idata(OversizePolicy::Truncate);
+    q.add(now, Tsn(1), idata(0, 0, 0, first, &[1; 40]));
+    let gap = idata(0, 0, 2, middle, &[1; 40]);
+    assert_eq!(q.room_needed(Tsn(3), &gap), 40);
+}
+
+#[test]
+fn fragments_coming_into_a_closed_window_stop_the_incomplete_clocks() {
+    let mut q = whole_idata(OversizePolicy::Refuse);
+    let t0 = epoch();
+    let s = Duration::from_secs;
+    let first = DataFlags::new(true, false, false);
+    let middle = DataFlags::new(false, false, false);
+    for (t, st) in [(1, 0), (2, 1), (3, 2)] {
+        q.add(t0, Tsn(t), idata(st, 0, 0, first, &[0; 30]));
+    }
+    // The window is closed (10 bytes free, 30-byte fragments); a probe
+    // brings stream 0 on in the completion reserve.
+    q.add(t0 + s(8), Tsn(4), idata(0, 0, 1, middle, &[0; 20]));
+    // Streams 1 and 2 had nothing for 10 s, but the sender was alive and
+    // flow-controlled: nothing times out.
+    q.handle_timeout(t0 + s(10));
+    assert!(!q.has_deliverable());
+    // Then nothing at all for 10 s: the message that began first (stream 0,
+    // although it had the last fragment) is released to open the window;
+    // the others get a full timeout from now.
+    q.handle_timeout(t0 + s(18));
+    let ds = drain(&mut q);
+    assert_eq!(ds.len(), 1);
+    assert_eq!(ds[0].stream, StreamId(0));
+    assert!(matches!(
+        ds[0].kind,
+        DeliveryKind::Aborted {
+            reason: AbortReason::Timeout,
+            ..
+        }
+    ));
+    q.handle_timeout(t0 + s(27));
+    assert!(!q.has_deliverable());
+    // The window is open now (40 free) and they still get nothing: stalled.
+    q.handle_timeout(t0 + s(28));
+    assert_eq!(drain(&mut q).len(), 2);
+    assert_eq!(q.buffered_bytes(), 0);
+}
+
+#[test]
+fn a_skip_beyond_what_the_sender_can_have_abandoned_is_refused() {
+    let now = epoch();
+    // DATA: nothing of SSNs 0-5 arrived, one TSN is missing: at most one of
+    // them can have been abandoned.
+    let mut q = ReassemblyQueue::new(cfg(), false);
+    let e = q
+        .handle_forward_tsn(Tsn(5), 1, [(StreamId(0), Ssn(5))].into_iter())
+        .expect_err("six skipped, one missing TSN");
+    assert_eq!(
+        (e.stream, e.next, e.to, e.unexplained, e.unreceived),
+        (StreamId(0), 0, 5, 6, 1)
+    );
+    // Nothing was applied: SSN 0 is still awaited and delivered.
+    q.add(now, Tsn(6), data(0, 0, DataFlags::COMPLETE, b"zero"));
+    assert_eq!(drain(&mut q).len(), 1);
+    // Listing the stream twice does not double-count it.
+    q.handle_forward_tsn(
+        Tsn(8),
+        2,
+        [(StreamId(0), Ssn(2)), (StreamId(0), Ssn(1))].into_iter(),
+    )
+    .expect("SSNs 1 and 2, two missing TSNs");
+    q.add(now, Tsn(9), data(0, 3, DataFlags::COMPLETE, b"three"));
+    assert_eq!(drain(&mut q)[0].ssn, Ssn(3));
+    // Several streams share the missing TSNs.
+    let mut q = ReassemblyQueue::new(cfg(), false);
+    let two = [(StreamId(0), Ssn(0)), (StreamId(1), Ssn(0))];
+    assert!(q.handle_forward_tsn(Tsn(1), 1, two.into_iter()).is_err());
+    assert!(q.handle_forward_tsn(Tsn(2), 2, two.into_iter()).is_ok());
+    // I-DATA: ordered MIDs count, unordered entries do not.
+    let mut q = ReassemblyQueue::new(cfg(), true);
+    let e = q
+        .handle_iforward_tsn(Tsn(9), 0, [(StreamId(3), false, Mid(1 << 20))].into_iter())
+        .expect_err("a MID far ahead, no TSN missing");
+    assert_eq!((e.stream, e.to), (StreamId(3), 1 << 20));
+    q.handle_iforward_tsn(Tsn(9), 0, [(StreamId(3), true, Mid(1 << 20))].into_iter())
+        .expect("unordered MIDs are not a sequence");
+}
+
+#[test]
+fn a_message_abandoned_mid_way_may_be_skipped_without_a_tsn_advance() {
+    // RFC 3758: the sender abandoned SSN 0 after its first two fragments
+    // (TSNs 1-2) arrived and before the rest was sent; every TSN is
+    // acknowledged, yet the skip is honest: the receiver holds the message.
+    let now = epoch();
+    let mut q = ReassemblyQueue::new(cfg(), false);
+    let m = data_msg(1, 0, 0, false, b"abcdef", 2);
+    feed(&mut q, now, &m[..2]);
+    q.handle_forward_tsn(Tsn(2), 0, [(StreamId(0), Ssn(0))].into_iter())
+        .expect("SSN 0 is held");
+    q.add(now, Tsn(3), data(0, 1, DataFlags::COMPLETE, b"one"));
+    let ds = drain(&mut q);
+    assert_eq!((ds.len(), ds[0].ssn), (1, Ssn(1)));
+    // The same with I-DATA, and a second skip over a MID still held.
+    let mut q = ReassemblyQueue::new(cfg(), true);
+    let m = idata_msg(1, 0, 0, false, b"abcdef", 2);
+    feed(&mut q, now, &m[..2]);
+    let n = idata_msg(3, 0, 1, false, b"ghijkl", 2);
+    feed(&mut q, now, &n[..1]);
+    q.handle_iforward_tsn(Tsn(3), 0, [(StreamId(0), false, Mid(1))].into_iter())
+        .expect("MIDs 0 and 1 are held");
+    q.add(now, Tsn(4), idata(0, 2, 0, DataFlags::COMPLETE, b"two"));
+    assert_eq!(drain(&mut q)[0].mid, Mid(2));
+}
+
 #[derive(Debug, Clone)]
 enum Cmd {
     Add {
@@ -1257,6 +1540,9 @@ enum Cmd {
         num: u32,
         unordered: bool,
     },
+    /// The association's cumulative TSN (arbitrary: the queue must stay
+    /// consistent even when told nonsense).
+    Cum(u8),
     AbortAll,
 }
 
@@ -1270,6 +1556,7 @@ fn cmd_strategy() -> impl Strategy<Value = Cmd> {
         1 => (any::<u8>(), 0u16..3, 0u32..6, any::<bool>()).prop_map(
             |(cum, stream, num, unordered)| Cmd::Forward { cum, stream, num, unordered }
         ),
+        1 => any::<u8>().prop_map(Cmd::Cum),
         1 => Just(Cmd::AbortAll),
     ]
 }
@@ -1360,8 +1647,19 @@ proptest! {
                         flags: DataFlags(flags),
                         payload: Bytes::copy_from_slice(&payload[..len]),
                     };
-                    q.add(now, Tsn(1000 + u32::from(tsn)), c);
+                    let tsn = Tsn(1000 + u32::from(tsn));
+                    // What the association checks against its window is
+                    // what the buffer may grow by.
+                    let room = q.room_needed(tsn, &c);
+                    prop_assert!(room <= c.payload.len());
+                    let before = q.buffered_bytes();
+                    q.add(now, tsn, c);
+                    prop_assert!(
+                        q.buffered_bytes() <= before + room,
+                        "{} -> {} with room {room}", before, q.buffered_bytes()
+                    );
                 }
+                Cmd::Cum(t) => q.set_cumulative_tsn(Tsn(1000 + u32::from(t))),
                 Cmd::Poll => {
                     q.poll();
                 }
@@ -1371,8 +1669,8 @@ proptest! {
                 }
                 Cmd::Forward { cum, stream, num, unordered } => {
                     let cum = Tsn(1000 + u32::from(cum));
-                    q.handle_forward_tsn(cum, [(StreamId(stream), Ssn(num as u16))].into_iter());
-                    q.handle_iforward_tsn(cum, [(StreamId(stream), unordered, Mid(num))].into_iter());
+                    let _ = q.handle_forward_tsn(cum, UNCHECKED, [(StreamId(stream), Ssn(num as u16))].into_iter());
+                    let _ = q.handle_iforward_tsn(cum, UNCHECKED, [(StreamId(stream), unordered, Mid(num))].into_iter());
                 }
                 Cmd::AbortAll => q.abort_all(),
             }
