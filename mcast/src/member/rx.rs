@@ -343,9 +343,13 @@ impl GroupReceiver {
         };
         let cum = t.cumulative_tsn_ack().0;
         let ahead = new_cumulative.0.wrapping_sub(cum);
+        // MTSNs the abandonment covers that never arrived: each one may
+        // stand for a skipped message (core's plausibility check).
+        let mut unreceived = 0;
         if ahead == 0 || ahead > self.cfg.reach {
             // Old, or beyond anything the server could have sent us.
         } else {
+            unreceived = t.unreceived_through(Tsn(new_cumulative.0));
             t.handle_forward_tsn(Tsn(new_cumulative.0));
             self.advance(now);
         }
@@ -371,7 +375,15 @@ impl GroupReceiver {
                 .tracker
                 .as_ref()
                 .map_or(Tsn(0), |t| t.cumulative_tsn_ack());
-            self.reasm.handle_iforward_tsn(new_cum, entries.into_iter());
+            // The control state comes over the member's own association;
+            // a skip core finds implausible is ignored (the server sends
+            // its control state again until echoed).
+            if let Err(e) = self
+                .reasm
+                .handle_iforward_tsn(new_cum, unreceived, entries.into_iter())
+            {
+                tracing::debug!(error = %e, "implausible group skip ignored");
+            }
         }
     }
 
