@@ -45,6 +45,21 @@
 //!   delivered in pieces at any time, so pieces of two messages of one stream
 //!   never interleave and nothing is ever glued.
 //!
+//! # In-order fast path
+//!
+//! The common case -- while no message is held, the next message of an
+//! ordered stream arrives fragment by fragment in order (DATA: consecutive
+//! TSNs, RFC 9260 §6.9; I-DATA: FSN 0, 1, ..., RFC 8260 §2.1) -- skips the
+//! general structure: its fragments go onto one append-only list (reused
+//! from message to message), the message goes out when its E fragment
+//! arrives, and a whole message at its turn goes straight out. It takes
+//! only what the general path would decide the same way: a message below
+//! every oversize decision (`partial_delivery_point`, `max_message_size`).
+//! Anything else -- a fragment out of order, another message, a timer, a
+//! FORWARD-TSN, buffer pressure -- first moves the message into the
+//! general structure, exactly as the general path would have built it, and
+//! carries on there.
+//!
 //! # Pieces (partial delivery)
 //!
 //! With [`OversizePolicy::Pieces`] a message at its turn starts being
@@ -632,6 +647,26 @@ impl Message {
     }
 }
 
+/// The message of the in-order fast path (see the module documentation);
+/// its fragments are in [`ReassemblyQueue::in_order_parts`].
+#[derive(Debug)]
+struct InOrder {
+    stream: u16,
+    /// SSN (DATA) or MID (I-DATA).
+    seq: u32,
+    meta: Meta,
+    /// Position of the B fragment (its TSN unwrapped; 0 with I-DATA).
+    begin: u64,
+    /// Position the next fragment must have.
+    next_pos: u64,
+    /// Bytes held.
+    len: usize,
+    started: Instant,
+    last_progress: Instant,
+    /// The incomplete-message timer, as the general path arms it.
+    timer: Option<Instant>,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct OrderedStream {
     /// Next SSN / MID to deliver.
@@ -702,6 +737,11 @@ fn seq_distance(interleaved: bool, from: u32, to: u32) -> u32 {
 /// The first `limit` bytes of `parts` as one `Bytes`, zero-copy when the
 /// first part suffices.
 fn concat(parts: Vec<Bytes>, limit: usize) -> Bytes {
+    concat_slice(&parts, limit)
+}
+
+/// [`concat`] of borrowed parts.
+fn concat_slice(parts: &[Bytes], limit: usize) -> Bytes {
     if let Some(first) = parts.first()
         && (first.len() >= limit || parts.len() == 1)
     {
@@ -776,6 +816,14 @@ pub struct ReassemblyQueue {
     /// it): incomplete messages were held back by the window until then,
     /// not stalled by their sender.
     closed_arrival: Option<Instant>,
+    /// The message on the in-order fast path, if any (never while `msgs`
+    /// holds anything).
+    in_order: Option<InOrder>,
+    /// Its fragments, in order; kept allocated between messages.
+    in_order_parts: Vec<Bytes>,
+    /// Tests compare the queue with and without the fast path.
+    #[cfg(test)]
+    fast_path_off: bool,
 }
 
 impl ReassemblyQueue {
@@ -803,6 +851,10 @@ impl ReassemblyQueue {
             now_hint: None,
             cum_tsn: None,
             closed_arrival: None,
+            in_order: None,
+            in_order_parts: Vec::new(),
+            #[cfg(test)]
+            fast_path_off: false,
         }
     }
 
@@ -903,6 +955,27 @@ impl ReassemblyQueue {
                 Key::UnorderedTsn { stream: s, begin }
             }
         };
+        let max = self.max();
+        let len = chunk.payload.len();
+        if let Some(f) = &self.in_order
+            && key
+                == (Key::Ordered {
+                    stream: f.stream,
+                    seq: f.seq,
+                })
+        {
+            // As below, for the message on the fast path: at its turn, all
+            // of it contiguous, `len` bytes held and seen.
+            let pos = if il {
+                u64::from(chunk.fsn.0)
+            } else {
+                self.tsn.peek(tsn.0)
+            };
+            return match policy {
+                OversizePolicy::Refuse => (f.len.saturating_add(len) > max).then_some(0),
+                _ => (pos == f.next_pos && f.len + len >= max).then(|| max.saturating_sub(f.len)),
+            };
+        }
         if !self.eligible.contains(&key) {
             return None;
         }
@@ -910,8 +983,6 @@ impl ReassemblyQueue {
         if m.state != State::Assembling {
             return None;
         }
-        let max = self.max();
-        let len = chunk.payload.len();
         match policy {
             // Refused once more than the maximum arrived (or, complete,
             // held): what is held and this fragment are more.
@@ -1025,21 +1096,165 @@ impl ReassemblyQueue {
             self.closed_arrival = Some(now);
         }
         self.max_frag = self.max_frag.max(chunk.payload.len());
-        if self.interleaved {
-            if chunk.flags.is_unordered() {
-                self.add_unordered_mid(now, tsn, chunk);
-            } else {
-                self.add_ordered(now, None, chunk);
+        let pos = (!self.interleaved).then(|| self.tsn.unwrap(tsn.0));
+        if chunk.flags.is_unordered() {
+            self.leave_in_order();
+            match pos {
+                None => self.add_unordered_mid(now, tsn, chunk),
+                Some(pos) => self.add_unordered_data(now, tsn, pos, chunk),
             }
-        } else {
-            let pos = self.tsn.unwrap(tsn.0);
-            if chunk.flags.is_unordered() {
-                self.add_unordered_data(now, tsn, pos, chunk);
-            } else {
-                self.add_ordered(now, Some(pos), chunk);
-            }
+        } else if let Some(chunk) = self.add_in_order(now, pos, chunk) {
+            self.add_ordered(now, pos, chunk);
         }
         self.pump();
+    }
+
+    /// Whether an incomplete message of `len` bytes is below every
+    /// oversize decision of [`ReassemblyQueue::process`] (see the module
+    /// documentation): the in-order fast path may hold it.
+    fn below_decisions(&self, len: usize) -> bool {
+        let max = self.max();
+        match self.cfg.oversize_policy {
+            OversizePolicy::Pieces => len < self.cfg.partial_delivery_point.min(max).max(1),
+            OversizePolicy::Refuse => len <= max,
+            OversizePolicy::Truncate => len < max,
+        }
+    }
+
+    /// The in-order fast path for an ordered fragment at position `pos`
+    /// (DATA; the FSN with I-DATA). Returns the fragment if the general
+    /// path must take it (having moved the fast path's message there).
+    fn add_in_order(
+        &mut self,
+        now: Instant,
+        pos: Option<u64>,
+        chunk: UserDataChunk,
+    ) -> Option<UserDataChunk> {
+        #[cfg(test)]
+        if self.fast_path_off {
+            return Some(chunk);
+        }
+        let il = self.interleaved;
+        let s = chunk.stream.0;
+        let seq = if il {
+            chunk.mid.0
+        } else {
+            u32::from(chunk.ssn.0)
+        };
+        let at = pos.unwrap_or(u64::from(chunk.fsn.0));
+        let len = chunk.payload.len();
+        if let Some(f) = &self.in_order {
+            if f.stream == s && f.seq == seq && !chunk.flags.is_begin() && at == f.next_pos {
+                let total = f.len + len;
+                if chunk.flags.is_end() {
+                    if total <= self.max() {
+                        // The message is complete and within the maximum.
+                        let held = f.len;
+                        let meta = f.meta;
+                        self.in_order = None;
+                        self.in_order_parts.push(chunk.payload);
+                        let payload = concat_slice(&self.in_order_parts, total);
+                        self.in_order_parts.clear();
+                        self.held_bytes -= held;
+                        self.push(meta.delivery(DeliveryKind::Message, payload));
+                        if let Some(st) = self.ordered.get_mut(&s) {
+                            st.next = seq_next(il, seq);
+                        }
+                        return None;
+                    }
+                } else if self.below_decisions(total)
+                    && let Some(f) = self.in_order.as_mut()
+                {
+                    f.len = total;
+                    f.next_pos += 1;
+                    f.last_progress = f.last_progress.max(now);
+                    self.in_order_parts.push(chunk.payload);
+                    self.held_bytes += len;
+                    return None;
+                }
+            }
+            self.leave_in_order();
+            return Some(chunk);
+        }
+        // No message on the fast path: this one may start it if it is its
+        // stream's next and nothing else is held.
+        if !chunk.flags.is_begin() || !self.msgs.is_empty() || (il && chunk.fsn.0 != 0) {
+            return Some(chunk);
+        }
+        let st = self.ordered.entry(s).or_insert(OrderedStream {
+            next: 0,
+            skip_to: None,
+        });
+        if st.next != seq || st.skip_to.is_some() {
+            return Some(chunk);
+        }
+        if chunk.flags.is_end() {
+            // A whole message at its turn: straight out, zero-copy (locks
+            // are only held by messages in `msgs`).
+            st.next = seq_next(il, seq);
+            self.emit_single(chunk);
+            return None;
+        }
+        if !self.below_decisions(len) {
+            return Some(chunk);
+        }
+        self.in_order = Some(InOrder {
+            stream: s,
+            seq,
+            meta: Meta::of(&chunk),
+            begin: at,
+            next_pos: at + 1,
+            len,
+            started: now,
+            last_progress: now,
+            timer: self
+                .cfg
+                .incomplete_message_timeout
+                .and_then(|t| now.checked_add(t)),
+        });
+        self.in_order_parts.push(chunk.payload);
+        self.held_bytes += len;
+        None
+    }
+
+    /// Moves the fast path's message, if any, into the general structure,
+    /// as the general path would have built it from the same fragments.
+    fn leave_in_order(&mut self) {
+        let Some(f) = self.in_order.take() else {
+            return;
+        };
+        let key = Key::Ordered {
+            stream: f.stream,
+            seq: f.seq,
+        };
+        let mut frags = BTreeMap::new();
+        let mut count = 0;
+        for (p, data) in (f.begin..).zip(self.in_order_parts.drain(..)) {
+            frags.insert(p, Frag { data, end: false });
+            count += 1;
+        }
+        let m = Message {
+            meta: f.meta,
+            last_progress: f.last_progress,
+            started: f.started,
+            frags,
+            begin: Some(f.begin),
+            end: None,
+            next: f.begin,
+            contig_to: f.next_pos,
+            contig_bytes: f.len,
+            held: f.len,
+            total_seen: f.len,
+            frag_count: count,
+            delivered: 0,
+            state: State::Assembling,
+            timer: f.timer,
+        };
+        self.msgs.insert(key, m);
+        self.eligible.insert(key);
+        if let Some(at) = f.timer {
+            self.timers.insert((at, Timer::Msg(key)));
+        }
     }
 
     /// The next item for the application, in the order items became
@@ -1069,7 +1284,11 @@ impl ReassemblyQueue {
 
     /// The earliest incomplete-message (or tombstone) timeout.
     pub fn deadline(&self) -> Option<Instant> {
-        self.timers.first().map(|(t, _)| *t)
+        let general = self.timers.first().map(|(t, _)| *t);
+        match self.in_order.as_ref().and_then(|f| f.timer) {
+            Some(t) => Some(general.map_or(t, |g| g.min(t))),
+            None => general,
+        }
     }
 
     /// Releases messages at their turn that received no fragment for
@@ -1078,6 +1297,9 @@ impl ReassemblyQueue {
     /// tombstones. Calling it early is harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now_hint = Some(now);
+        if self.deadline().is_some_and(|t| t <= now) {
+            self.leave_in_order();
+        }
         // Messages whose timer fired, the one that began first first.
         let mut expired: Vec<(Instant, Key)> = Vec::new();
         while let Some(&(at, timer)) = self.timers.first() {
@@ -1246,6 +1468,7 @@ impl ReassemblyQueue {
             debug!("FORWARD-TSN on an I-DATA association ignored");
             return Ok(());
         }
+        self.leave_in_order();
         let skips = Self::farthest_skips(
             false,
             streams.map(|(stream, ssn)| (stream.0, u32::from(ssn.0))),
@@ -1333,6 +1556,7 @@ impl ReassemblyQueue {
             debug!("I-FORWARD-TSN on a DATA association ignored");
             return Ok(());
         }
+        self.leave_in_order();
         trace!(new_cum = new_cum.0, "I-FORWARD-TSN");
         let entries: Vec<(StreamId, bool, Mid)> = entries.collect();
         let skips = Self::farthest_skips(
@@ -1460,6 +1684,7 @@ impl ReassemblyQueue {
     /// in SSN / MID order, past any gap: no message that arrived whole is
     /// lost). Afterwards the queue holds nothing but those deliveries.
     pub fn abort_all(&mut self) {
+        self.leave_in_order();
         let aborted = |delivered| DeliveryKind::Aborted {
             delivered,
             reason: AbortReason::AssociationEnded,
@@ -2449,6 +2674,7 @@ impl ReassemblyQueue {
         if self.held_bytes < threshold {
             return false;
         }
+        self.leave_in_order();
         let mut best: Option<(usize, Key)> = None;
         for k in &self.eligible {
             let Some(m) = self.msgs.get(k) else {

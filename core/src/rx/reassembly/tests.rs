@@ -1563,7 +1563,15 @@ fn cmd_strategy() -> impl Strategy<Value = Cmd> {
 
 /// The queue's bookkeeping agrees with its contents.
 fn check_invariants(q: &ReassemblyQueue) {
-    let mut held = 0;
+    let mut held = q.in_order.as_ref().map_or(0, |f| f.len);
+    assert_eq!(
+        held,
+        q.in_order_parts.iter().map(Bytes::len).sum::<usize>(),
+        "fast path"
+    );
+    if q.in_order.is_some() {
+        assert!(q.msgs.is_empty(), "fast path beside held messages");
+    }
     let mut sinks = 0;
     for (k, m) in &q.msgs {
         let frag_bytes: usize = m.frags.values().map(|f| f.data.len()).sum();
@@ -1683,5 +1691,230 @@ proptest! {
         drain(&mut q);
         prop_assert_eq!(q.buffered_bytes(), 0);
         prop_assert!(q.msgs.is_empty());
+    }
+}
+
+#[test]
+fn in_order_fragments_skip_the_general_structure() {
+    for interleaved in [false, true] {
+        let mut q = ReassemblyQueue::new(cfg(), interleaved);
+        let now = epoch();
+        let script = in_order_script(interleaved, &[(0, 30), (0, 5), (0, 25)], 10);
+        for (tsn, c) in &script[..2] {
+            q.add(now, *tsn, c.clone());
+        }
+        assert!(q.in_order.is_some() && q.msgs.is_empty(), "{interleaved}");
+        assert!(q.eligible.is_empty() && q.timers.is_empty());
+        assert_eq!(q.buffered_bytes(), 20);
+        assert_eq!(q.deadline(), Some(now + Duration::from_secs(30)));
+        feed(&mut q, now, &script[2..]);
+        assert!(q.in_order.is_none() && q.msgs.is_empty());
+        let ds = drain(&mut q);
+        assert_eq!(
+            ds.iter().map(|d| d.payload.len()).collect::<Vec<_>>(),
+            vec![30, 5, 25]
+        );
+        assert_eq!(q.buffered_bytes(), 0);
+        assert_eq!(q.deadline(), None);
+        // A fragment out of order moves the message to the general path,
+        // which completes it.
+        let script = in_order_script(interleaved, &[(1, 30)], 10);
+        let mut q = ReassemblyQueue::new(cfg(), interleaved);
+        feed(&mut q, now, &script[..1]);
+        feed(&mut q, now, &script[2..]);
+        assert!(q.in_order.is_none() && q.msgs.len() == 1);
+        feed(&mut q, now, &script[1..2]);
+        assert_eq!(drain(&mut q)[0].payload.len(), 30);
+    }
+}
+
+/// What a run of [`fast_path_changes_nothing`] does.
+#[derive(Debug, Clone)]
+enum Step {
+    /// Hand over fragment `i` of the script (if not handed over yet).
+    Frag(usize),
+    Poll,
+    Wait(u64),
+    /// FORWARD-TSN up to fragment `i`'s TSN, skipping its message.
+    Forward(usize),
+    AbortAll,
+}
+
+/// Fragments of `msgs` (stream, size) messages, `frag` bytes each at most,
+/// numbered in order per stream and TSN in the order a sender would send
+/// them: message after message with DATA, round robin per fragment across
+/// streams with I-DATA.
+fn in_order_script(
+    interleaved: bool,
+    msgs: &[(u16, usize)],
+    frag: usize,
+) -> Vec<(Tsn, UserDataChunk)> {
+    let mut per_stream: BTreeMap<u16, VecDeque<Vec<UserDataChunk>>> = BTreeMap::new();
+    let mut seq: HashMap<u16, u32> = HashMap::new();
+    for (i, &(stream, size)) in msgs.iter().enumerate() {
+        let n = seq.entry(stream).or_default();
+        let payload: Vec<u8> = (0..size).map(|b| (i * 31 + b) as u8).collect();
+        let parts: Vec<&[u8]> = payload.chunks(frag).collect();
+        let k = parts.len();
+        let chunks = parts
+            .into_iter()
+            .enumerate()
+            .map(|(j, p)| {
+                if interleaved {
+                    idata(stream, *n, j as u32, fl(j, k, false), p)
+                } else {
+                    data(stream, *n as u16, fl(j, k, false), p)
+                }
+            })
+            .collect();
+        per_stream.entry(stream).or_default().push_back(chunks);
+        *n += 1;
+    }
+    let mut out = Vec::new();
+    let mut tsn = 100u32;
+    if interleaved {
+        let mut queues: Vec<VecDeque<UserDataChunk>> = per_stream
+            .into_values()
+            .map(|ms| ms.into_iter().flatten().collect())
+            .collect();
+        while queues.iter().any(|q| !q.is_empty()) {
+            for q in &mut queues {
+                if let Some(c) = q.pop_front() {
+                    out.push((Tsn(tsn), c));
+                    tsn += 1;
+                }
+            }
+        }
+    } else {
+        for (i, &(stream, _)) in msgs.iter().enumerate() {
+            let _ = i;
+            if let Some(m) = per_stream.get_mut(&stream).and_then(|q| q.pop_front()) {
+                for c in m {
+                    out.push((Tsn(tsn), c));
+                    tsn += 1;
+                }
+            }
+        }
+    }
+    out
+}
+
+proptest! {
+    /// The in-order fast path decides nothing the general path would not:
+    /// the same fragments, timers and FORWARD-TSNs give the same
+    /// deliveries, buffer, deadlines and window answers with it and
+    /// without it, in order and disturbed.
+    #[test]
+    fn fast_path_changes_nothing(
+        interleaved in any::<bool>(),
+        policy in prop_oneof![
+            Just(OversizePolicy::Refuse),
+            Just(OversizePolicy::Truncate),
+            Just(OversizePolicy::Pieces)
+        ],
+        msgs in prop::collection::vec((0u16..3, 1usize..120), 1..12),
+        frag in 5usize..40,
+        buffer in 100usize..400,
+        extra in prop::collection::vec(
+            prop_oneof![
+                6 => (0usize..200).prop_map(Step::Frag),
+                2 => Just(Step::Poll),
+                1 => (0u64..15).prop_map(Step::Wait),
+                1 => (0usize..200).prop_map(Step::Forward),
+                1 => Just(Step::AbortAll),
+            ],
+            0..40,
+        ),
+        swaps in prop::collection::vec(0usize..200, 0..4),
+    ) {
+        let cfg = ReassemblyConfig {
+            max_message_size: 60,
+            oversize_policy: policy,
+            buffer_limit: buffer,
+            partial_delivery_point: 40,
+            incomplete_message_timeout: Some(Duration::from_secs(10)),
+            max_tombstones: 4,
+        };
+        let script = in_order_script(interleaved, &msgs, frag);
+        // Mostly in order: every fragment once, in TSN order, a few swapped
+        // with their successor, and the extra steps spread between them.
+        let mut order: Vec<usize> = (0..script.len()).collect();
+        for s in swaps {
+            let i = s % order.len();
+            if i + 1 < order.len() {
+                order.swap(i, i + 1);
+            }
+        }
+        let mut steps: Vec<Step> = order.into_iter().map(Step::Frag).collect();
+        for (k, e) in extra.into_iter().enumerate() {
+            let at = (k * 7919) % (steps.len() + 1);
+            steps.insert(at, e);
+        }
+        let mut fast = ReassemblyQueue::new(cfg.clone(), interleaved);
+        let mut slow = ReassemblyQueue::new(cfg, interleaved);
+        slow.fast_path_off = true;
+        let mut given = vec![false; script.len()];
+        let mut now = epoch();
+        let mut cum: Option<Tsn> = None;
+        for step in steps {
+            match step {
+                Step::Frag(i) => {
+                    let i = i % script.len();
+                    if std::mem::replace(&mut given[i], true) {
+                        continue;
+                    }
+                    let (tsn, c) = &script[i];
+                    prop_assert_eq!(fast.room_needed(*tsn, c), slow.room_needed(*tsn, c));
+                    prop_assert_eq!(fast.completion_reserve(), slow.completion_reserve());
+                    // The cumulative TSN of what was handed over.
+                    let mut t = cum.map_or(99, |c| c.0);
+                    while script
+                        .iter()
+                        .zip(&given)
+                        .any(|((s, _), g)| *g && s.0 == t + 1)
+                    {
+                        t += 1;
+                    }
+                    cum = Some(Tsn(t));
+                    for q in [&mut fast, &mut slow] {
+                        q.set_cumulative_tsn(Tsn(t));
+                        q.add(now, *tsn, c.clone());
+                    }
+                }
+                Step::Poll => {
+                    prop_assert_eq!(fast.poll(), slow.poll());
+                }
+                Step::Wait(s) => {
+                    now += Duration::from_secs(s);
+                    fast.handle_timeout(now);
+                    slow.handle_timeout(now);
+                }
+                Step::Forward(i) => {
+                    let (tsn, c) = &script[i % script.len()];
+                    let r = if interleaved {
+                        let e = [(c.stream, false, c.mid)];
+                        (
+                            fast.handle_iforward_tsn(*tsn, 1000, e.into_iter()),
+                            slow.handle_iforward_tsn(*tsn, 1000, e.into_iter()),
+                        )
+                    } else {
+                        let e = [(c.stream, c.ssn)];
+                        (
+                            fast.handle_forward_tsn(*tsn, 1000, e.into_iter()),
+                            slow.handle_forward_tsn(*tsn, 1000, e.into_iter()),
+                        )
+                    };
+                    prop_assert_eq!(r.0, r.1);
+                }
+                Step::AbortAll => {
+                    fast.abort_all();
+                    slow.abort_all();
+                }
+            }
+            check_invariants(&fast);
+            prop_assert_eq!(&fast.ready, &slow.ready);
+            prop_assert_eq!(fast.buffered_bytes(), slow.buffered_bytes());
+            prop_assert_eq!(fast.deadline(), slow.deadline());
+        }
     }
 }
