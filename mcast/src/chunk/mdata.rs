@@ -37,6 +37,7 @@ use core::fmt;
 use bytes::{BufMut, Bytes};
 use mcsctp_core::chunk::{ChunkError, ChunkType, DataFlags, IData, WireChunk};
 use mcsctp_core::serial::{Fsn, Mid, Ppid, StreamId, Tsn};
+use mcsctp_core::user_data::UserDataChunk;
 
 use crate::Mtsn;
 
@@ -70,6 +71,37 @@ impl Mdata {
             ppid: self.ppid,
             fsn: self.fsn,
             user_data: self.user_data.clone(),
+        }
+    }
+}
+
+impl Mdata {
+    /// The MDATA chunk of a group message's fragment with its MTSN (draft
+    /// §"MDATA": the I-DATA layout; the I flag is never set here, as on the
+    /// group path).
+    pub fn from_fragment(mtsn: Mtsn, c: &UserDataChunk) -> Self {
+        Self {
+            flags: DataFlags::new(c.flags.is_begin(), c.flags.is_end(), c.flags.is_unordered()),
+            mtsn,
+            stream: c.stream,
+            mid: c.mid,
+            ppid: c.ppid,
+            fsn: c.fsn,
+            user_data: c.payload.clone(),
+        }
+    }
+
+    /// The fragment this chunk carries, for the receive path (MDATA has no
+    /// SSN: ordering is by MID, as with I-DATA).
+    pub fn into_fragment(self) -> UserDataChunk {
+        UserDataChunk {
+            stream: self.stream,
+            ssn: mcsctp_core::serial::Ssn(0),
+            mid: self.mid,
+            fsn: self.fsn,
+            ppid: self.ppid,
+            flags: self.flags,
+            payload: self.user_data,
         }
     }
 }

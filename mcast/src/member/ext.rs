@@ -19,8 +19,6 @@ use mcsctp_core::extension::{ChunkVerdict, Context, Establishment, Extension, Re
 use mcsctp_core::packet::Packet;
 use mcsctp_core::param::{RawParam, WireParam};
 use mcsctp_core::rx::reassembly::Delivery;
-use mcsctp_core::serial::Ssn;
-use mcsctp_core::user_data::UserDataChunk;
 
 use super::rx::{GroupReceiver, GroupReceiverConfig, Path};
 use crate::Mtsn;
@@ -357,16 +355,10 @@ impl GroupMember {
         } else {
             Path::Association
         };
-        let chunk = UserDataChunk {
-            stream: d.stream,
-            ssn: Ssn(0),
-            mid: d.mid,
-            fsn: d.fsn,
-            ppid: d.ppid,
-            flags: d.flags,
-            payload: d.user_data,
-        };
-        if m.rx.on_mdata(cx.now(), d.mtsn, chunk, Some(path)) == super::rx::Received::Duplicate {
+        let mtsn = d.mtsn;
+        if m.rx.on_mdata(cx.now(), mtsn, d.into_fragment(), Some(path))
+            == super::rx::Received::Duplicate
+        {
             m.duplicates += 1;
         }
         Self::deliver_all(m, cx);

@@ -423,24 +423,6 @@ impl GroupServer {
             }
         }
     }
-
-    fn mdata_raw(mtsn: Mtsn, c: &UserDataChunk) -> Mdata {
-        let mut flags = c.flags;
-        flags = mcsctp_core::chunk::DataFlags::new(
-            flags.is_begin(),
-            flags.is_end(),
-            flags.is_unordered(),
-        );
-        Mdata {
-            flags,
-            mtsn,
-            stream: c.stream,
-            mid: c.mid,
-            ppid: c.ppid,
-            fsn: c.fsn,
-            user_data: c.payload.clone(),
-        }
-    }
 }
 
 impl Extension for GroupServer {
@@ -542,7 +524,7 @@ impl Extension for GroupServer {
             let Some((mtsn, c)) = next else {
                 break;
             };
-            let d = Self::mdata_raw(mtsn, &c);
+            let d = Mdata::from_fragment(mtsn, &c);
             if b.add(&d).is_err() {
                 // Does not fit: it goes in the next packet as a repair
                 // would; a fragment is sized to fit an empty packet.
@@ -736,7 +718,7 @@ impl Extension for GroupServer {
             else {
                 break;
             };
-            let d = Self::mdata_raw(mtsn, &c).to_raw();
+            let d = Mdata::from_fragment(mtsn, &c).to_raw();
             let len = d.len();
             window = window.saturating_sub(len);
             space = space.saturating_sub(len.next_multiple_of(4));
