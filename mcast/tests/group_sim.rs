@@ -769,3 +769,55 @@ fn without_the_barrier_replies_overtake_invalidations_under_loss() {
     let violations: usize = (1..=4).map(|seed| invalidation_run(seed, false)).sum();
     assert!(violations > 0, "no reply overtook its invalidation");
 }
+
+#[test]
+fn the_group_path_failing_for_everyone_for_two_seconds_under_load() {
+    let mut s = scenario(8, vec![0.0, 0.01, 0.02, 0.0]);
+    s.messages = 0;
+    let mut w = build(&s);
+    connect_all(&mut w);
+    let _ = w.net.run_for(Duration::from_millis(20));
+    let ids = w.members.clone();
+    let healthy = LinkConfig {
+        delay: Duration::from_micros(50),
+        jitter: Duration::from_micros(10),
+        mtu: 1500,
+        ..LinkConfig::DEFAULT
+    };
+    let mut sent = 0u32;
+    // Steady traffic: 50 messages every 10 ms; the group path fails for
+    // every member from 100 ms to 2.1 s.
+    for tick in 0..400u32 {
+        if tick == 10 {
+            for &id in &ids {
+                w.net.set_group_link(
+                    group_addr(),
+                    id,
+                    LinkConfig {
+                        loss: 1.0,
+                        ..healthy
+                    },
+                );
+            }
+        }
+        if tick == 210 {
+            for &id in &ids {
+                w.net.set_group_link(group_addr(), id, healthy);
+            }
+        }
+        send_range(&mut w, sent, sent + 50, 500);
+        sent += 50;
+        let _ = w.net.run_for(Duration::from_millis(10));
+    }
+    wait_for(&mut w, &ids, sent as usize);
+    let mut returned = 0;
+    for &id in &ids {
+        assert_eq!(check_suffix(&w, id, 500), 0);
+        let (kind, fallbacks, returns) = kind_of(&mut w, id);
+        assert!(fallbacks >= 1, "{id} never fell back");
+        if kind == MemberKind::Multicast && returns >= 1 {
+            returned += 1;
+        }
+    }
+    assert_eq!(returned, ids.len(), "every member returned to multicast");
+}
