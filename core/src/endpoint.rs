@@ -184,15 +184,10 @@ impl<X: Extension> Endpoint<X> {
                 "the extension registers a chunk type core implements",
             )));
         }
-        if registration
-            .chunk_types
-            .iter()
-            .any(|&t| !registration.has_chunk(t) || t.must_travel_alone())
-            || (0..=255u8).any(|t| {
-                registration.data_chunk_types.contains(ChunkType(t))
-                    && !registration.has_chunk(ChunkType(t))
-            })
-        {
+        if (0..=255u8).any(|t| {
+            registration.data_chunk_types.contains(ChunkType(t))
+                && !registration.has_chunk(ChunkType(t))
+        }) {
             return Err(ApiError::Config(crate::config::ConfigError::Invalid(
                 "the extension's data chunk types must be among its chunk types",
             )));

@@ -162,6 +162,8 @@ struct Scenario {
     reorder: f64,
     /// The group's first MTSN.
     initial_mtsn: u32,
+    /// Group messages a plain peer may have queued.
+    plain_backlog: usize,
 }
 
 struct World {
@@ -186,6 +188,7 @@ fn build(s: &Scenario) -> World {
         VerificationTag(0x6A1F_0C33),
     );
     cfg.sender.initial_mtsn = mcsctp_mcast::Mtsn(s.initial_mtsn);
+    cfg.plain_backlog = s.plain_backlog;
     let server_ep =
         Endpoint::with_extension(endpoint_config(s.seed), now, GroupServer::new(cfg)).unwrap();
     let server = net
@@ -376,6 +379,7 @@ fn scenario(seed: u64, losses: Vec<f64>) -> Scenario {
         duplicate: 0.01,
         reorder: 0.01,
         initial_mtsn: 0,
+        plain_backlog: 4096,
     }
 }
 
@@ -820,4 +824,32 @@ fn the_group_path_failing_for_everyone_for_two_seconds_under_load() {
         }
     }
     assert_eq!(returned, ids.len(), "every member returned to multicast");
+}
+
+#[test]
+fn a_plain_peer_that_falls_too_far_behind_is_dropped_with_an_event() {
+    let mut s = scenario(9, vec![0.0]);
+    s.plain = 1;
+    s.messages = 0;
+    s.plain_backlog = 10;
+    let mut w = build(&s);
+    connect_all(&mut w);
+    let ids = w.members.clone();
+    // 200 messages at once: more than 10 wait for the plain peer's
+    // association at some point.
+    send_range(&mut w, 0, 200, 1000);
+    wait_for(&mut w, &ids, 200);
+    let srv = server(&mut w.net, w.server);
+    let events: Vec<_> = std::iter::from_fn(|| srv.ep.extension_mut().poll_event()).collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, mcsctp_mcast::server::ext::GroupEvent::Removed(_))),
+        "{events:?}"
+    );
+    assert_eq!(
+        srv.ep.extension().members().count(),
+        1,
+        "only the member is left"
+    );
 }

@@ -612,18 +612,26 @@ impl Association {
             return self.reasm.poll();
         }
         if !self.ext.held.is_empty() {
+            // Taken out while the extension is asked (its context borrows
+            // the slot), put back after.
+            let mut held = std::mem::take(&mut self.ext.held);
             let mut blocked: Vec<StreamId> = Vec::new();
-            for i in 0..self.ext.held.len() {
-                let stream = self.ext.held[i].stream;
-                if blocked.contains(&stream) {
+            let mut released = None;
+            for (i, d) in held.iter().enumerate() {
+                if blocked.contains(&d.stream) {
                     continue;
                 }
-                let d = self.ext.held[i].clone();
-                if ext.hold_delivery(&mut ext_cx!(self, now, false), &d) {
-                    blocked.push(stream);
+                if ext.hold_delivery(&mut ext_cx!(self, now, false), d) {
+                    blocked.push(d.stream);
                     continue;
                 }
-                return self.ext.held.remove(i);
+                released = Some(i);
+                break;
+            }
+            let d = released.and_then(|i| held.remove(i));
+            self.ext.held = held;
+            if d.is_some() {
+                return d;
             }
         }
         loop {

@@ -89,7 +89,6 @@ struct Membership {
     loss_report_at: Option<Instant>,
     /// The next periodic MSACK.
     period_at: Option<Instant>,
-    last_msack: Option<Instant>,
     /// BARRIER D=0 holds: the unicast message (stream, unordered, SSN or
     /// MID) waits until the cumulative MTSN ack reaches the MTSN.
     holds: Vec<(u16, bool, u32, Mtsn)>,
@@ -251,7 +250,6 @@ impl GroupMember {
         m.due = false;
         m.first_new = None;
         m.loss_report_at = None;
-        m.last_msack = Some(now);
         let period = m.feedback.map_or(Duration::from_millis(20), |f| {
             Duration::from_micros(u64::from(f.ack_period_us))
         });
@@ -435,7 +433,6 @@ impl Extension for GroupMember {
                 first_new: None,
                 loss_report_at: None,
                 period_at: None,
-                last_msack: None,
                 holds: Vec::new(),
                 received_group: 0,
                 duplicates: 0,
@@ -499,11 +496,8 @@ impl Extension for GroupMember {
         let Some(m) = self.groups.get_mut(&cx.association()) else {
             return false;
         };
-        let seq = if d.mid.0 != 0 || d.ssn.0 == 0 {
-            d.mid.0.max(u32::from(d.ssn.0))
-        } else {
-            u32::from(d.ssn.0)
-        };
+        // SSN with DATA, MID with I-DATA; the other is 0.
+        let seq = d.mid.0.max(u32::from(d.ssn.0));
         let Some(i) = m
             .holds
             .iter()

@@ -96,7 +96,7 @@ impl GroupServerConfig {
 pub enum GroupEvent {
     /// A member's state changed (joined, fallback, return...).
     Member(AssociationHandle, MemberKind),
-    /// A member was removed (it fell too far behind).
+    /// A member or plain peer was removed (it fell too far behind).
     Removed(AssociationHandle),
     /// A peer without the extension gets the group's messages as DATA.
     PlainJoined(AssociationHandle),
@@ -114,7 +114,10 @@ struct Ctl {
     seq: u32,
     echoed: u32,
     start: Mtsn,
-    sent_at: Option<Instant>,
+    /// When the control state goes again if not echoed (one RTO after it
+    /// was sent), and whether that time has come.
+    resend_at: Option<Instant>,
+    resend_due: bool,
     /// (Sync Sequence, Group Received Count) of the previous MSACK with
     /// the S flag, for the return measurement.
     last_snapshot: Option<(u32, u32)>,
@@ -195,6 +198,20 @@ impl GroupServer {
             q.push_back(OutgoingMessage::new(stream, ppid, payload.clone()));
             self.wake.push(*h);
         }
+        // A plain peer that cannot take the group's messages as fast as
+        // they come is dropped from the group, with an event, rather than
+        // buffered without bound.
+        let limit = self.cfg.plain_backlog;
+        let slow: Vec<AssociationHandle> = self
+            .plain
+            .iter()
+            .filter(|(_, q)| q.len() > limit)
+            .map(|(h, _)| *h)
+            .collect();
+        for h in slow {
+            self.plain.remove(&h);
+            self.events.push_back(GroupEvent::Removed(h));
+        }
         Ok(())
     }
 
@@ -267,13 +284,19 @@ impl GroupServer {
         }
     }
 
-    fn control_msync(&mut self, now: Instant, h: AssociationHandle) -> Option<RawChunk> {
+    fn control_msync(
+        &mut self,
+        now: Instant,
+        rto: Duration,
+        h: AssociationHandle,
+    ) -> Option<RawChunk> {
         let ts = self.timestamp(now);
         let highest = self.sender.highest_sent();
         let mctsn = self.sender.mctsn();
         let fb = self.cfg.feedback;
         let ctl = self.members.get_mut(&h)?;
-        ctl.sent_at = Some(now);
+        ctl.resend_at = Some(now + rto.max(Duration::from_millis(1)));
+        ctl.resend_due = false;
         let m = Msync::new(self.sync_seq, highest, mctsn, ts, ctl.seq)
             .with_param(&MsyncParam::Start(Start {
                 start_mtsn: ctl.start,
@@ -299,14 +322,15 @@ impl GroupServer {
                 seq: 1,
                 echoed: 0,
                 start,
-                sent_at: None,
+                resend_at: None,
+                resend_due: false,
                 last_snapshot: None,
                 expected: 0,
                 received: 0,
                 srtt: None,
             },
         );
-        if let Some(c) = self.control_msync(cx.now(), h) {
+        if let Some(c) = self.control_msync(cx.now(), cx.rto(), h) {
             self.bytes_unicast += c.len() as u64;
             cx.send_chunk(c);
         }
@@ -623,7 +647,7 @@ impl Extension for GroupServer {
             Establishment::Accepted { cookie } | Establishment::Restarted { cookie } => cookie,
             Establishment::Repeated { .. } => {
                 // The same member: send its control state again.
-                if let Some(c) = self.control_msync(cx.now(), h) {
+                if let Some(c) = self.control_msync(cx.now(), cx.rto(), h) {
                     cx.send_chunk(c);
                 }
                 return;
@@ -699,14 +723,14 @@ impl Extension for GroupServer {
             }
             return;
         }
-        // Control state not echoed in time: again.
-        let resend = self.members.get(&h).is_some_and(|c| {
-            c.echoed != c.seq
-                && c.sent_at
-                    .is_some_and(|t| now >= t + cx.rto().max(Duration::from_millis(1)))
-        });
+        // Control state not echoed in time: again (draft §"Control
+        // State" step 3).
+        let resend = self
+            .members
+            .get(&h)
+            .is_some_and(|c| c.echoed != c.seq && c.resend_due);
         let mut space = room.packet;
-        if resend && let Some(c) = self.control_msync(now, h) {
+        if resend && let Some(c) = self.control_msync(now, cx.rto(), h) {
             space = space.saturating_sub(c.len().next_multiple_of(4));
             self.bytes_unicast += c.len() as u64;
             out.push(c);
@@ -725,7 +749,6 @@ impl Extension for GroupServer {
             self.bytes_unicast += len as u64;
             out.push(d);
         }
-        let _ = cx.data_in_flight();
     }
 
     fn has_chunks(&self, a: AssociationHandle) -> bool {
@@ -735,19 +758,27 @@ impl Extension for GroupServer {
             .is_some_and(|(p, _)| self.sender.prefix_end(p).is_some())
             || self.sender.has_unicast(a)
             || self.plain.get(&a).is_some_and(|q| !q.is_empty())
-            || self.members.get(&a).is_some_and(|c| c.echoed != c.seq)
+            || self
+                .members
+                .get(&a)
+                .is_some_and(|c| c.echoed != c.seq && c.resend_due)
     }
 
     fn association_timeout(&self, a: AssociationHandle) -> Option<Instant> {
         let c = self.members.get(&a)?;
-        (c.echoed != c.seq)
-            .then_some(c.sent_at)
+        (c.echoed != c.seq && !c.resend_due)
+            .then_some(c.resend_at)
             .flatten()
-            .map(|t| t + Duration::from_millis(10))
     }
 
     fn handle_association_timeout(&mut self, cx: &mut Context<'_>) {
-        self.wake.push(cx.association());
+        let h = cx.association();
+        if let Some(c) = self.members.get_mut(&h)
+            && c.resend_at.is_some_and(|t| t <= cx.now())
+        {
+            c.resend_due = true;
+            self.wake.push(h);
+        }
     }
 
     fn on_closed(&mut self, association: AssociationHandle, _reason: &CloseReason) {
