@@ -8,9 +8,15 @@
 //! group message to peers without the extension as ordinary user messages
 //! (§"Plain SCTP Peers").
 //!
-//! Not yet here (see the issue notes): group authentication (AUTH), the
-//! PGMCC-style group congestion window and acker, BARRIER sending, and
-//! abandonment.
+//! Round-trip times are measured per member from MSACK timestamps, and
+//! every timer is derived from them (§"Round-Trip Time and Timers"); the
+//! group path runs under a congestion window clocked by one member, the
+//! acker, chosen as the member with the lowest predicted throughput, while
+//! the others acknowledge sparsely (§"Group Congestion Window",
+//! §"Acknowledgement: MSACK Timing and Feedback Scaling").
+//!
+//! Not yet here (see the issue notes): group authentication (AUTH),
+//! BARRIER D=1, and abandonment.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -25,6 +31,7 @@ use mcsctp_core::extension::{
 use mcsctp_core::packet::{CommonHeader, PacketBuilder};
 use mcsctp_core::param::WireParam;
 use mcsctp_core::serial::{Ppid, StreamId, VerificationTag};
+use mcsctp_core::tx::rto::{Fraction, Rto, RtoConfig};
 use mcsctp_core::tx::send_queue::{OutgoingMessage, SendError};
 use mcsctp_core::user_data::UserDataChunk;
 
@@ -49,12 +56,12 @@ pub struct GroupServerConfig {
     pub sender: GroupSenderConfig,
     /// Largest group packet.
     pub max_packet: usize,
-    /// Group-path MSYNC interval while anything is unresolved.
+    /// Floor of the group-path MSYNC interval while anything is unresolved
+    /// (Mcast.Sync.Interval = max(4 * SRTT_g, this)).
     pub sync_interval: Duration,
-    /// MSYNC after the last MDATA (tail-loss probe).
+    /// Floor of the MSYNC after the last MDATA, the tail-loss probe
+    /// (Mcast.Sync.TailDelay = max(2 * SRTT_g, this)).
     pub tail_delay: Duration,
-    /// The members' acknowledgement settings.
-    pub feedback: Feedback,
     /// Group messages queued for a peer without the extension, at most
     /// (beyond, the peer is dropped from the group with an event).
     pub plain_backlog: usize,
@@ -75,14 +82,8 @@ impl GroupServerConfig {
             group_tag,
             sender: GroupSenderConfig::default(),
             max_packet: 1200,
-            sync_interval: Duration::from_millis(5),
-            tail_delay: Duration::from_millis(1),
-            feedback: Feedback {
-                ack_spacing: 4,
-                ack_delay_us: 1_000,
-                ack_period_us: 20_000,
-                loss_report_delay_us: 500,
-            },
+            sync_interval: crate::defaults::SYNC_INTERVAL.floor,
+            tail_delay: crate::defaults::SYNC_TAIL_DELAY.floor,
             plain_backlog: 4096,
             fallback_window: u64::from(crate::defaults::FALLBACK_WINDOW),
             fallback_threshold: crate::defaults::FALLBACK_LOSS_THRESHOLD,
@@ -125,7 +126,43 @@ struct Ctl {
     /// group path, chunks the member received there.
     expected: u64,
     received: u64,
-    srtt: Option<Duration>,
+    /// SRTT_k, RTTVAR_k and RTO_k (draft §"Round-Trip Time and Timers").
+    rtt: Rto,
+    /// The last Timestamp Echo used (each is used once).
+    last_echo: Option<u32>,
+    /// p_k, the loss estimate of the group path (draft §"Group Congestion
+    /// Window").
+    loss: f64,
+    /// The Feedback values in the member's control state.
+    feedback: Feedback,
+    /// The current measurement window's start and its loss events (losses
+    /// less than SRTT_k after an event's first belong to it, draft
+    /// §"Measuring the Group Path").
+    window_start: Option<Instant>,
+    loss_events: u32,
+    event_at: Option<Instant>,
+}
+
+impl Ctl {
+    /// A group-path loss seen at `now`: a new loss event unless within
+    /// SRTT_k of the current event's first loss.
+    fn note_loss_event(&mut self, now: Instant) {
+        let srtt = self.rtt.srtt().unwrap_or(crate::defaults::RTO_MIN);
+        if self.event_at.is_none_or(|at| now >= at + srtt) {
+            self.event_at = Some(now);
+            self.loss_events += 1;
+        }
+    }
+
+    /// T_k = 1 / (SRTT_k * sqrt(max(p_k, Mcast.CC.MinLoss))), per second.
+    fn throughput(&self, srtt_floor: Duration) -> f64 {
+        let srtt = self
+            .rtt
+            .srtt()
+            .unwrap_or(srtt_floor)
+            .max(Duration::from_micros(1));
+        1.0 / (srtt.as_secs_f64() * self.loss.max(crate::defaults::CC_MIN_LOSS).sqrt())
+    }
 }
 
 /// The server side of the extension, one group.
@@ -155,6 +192,16 @@ pub struct GroupServer {
     /// forgotten when a SACK covers it).
     marks: BTreeMap<u32, (AssociationHandle, Mtsn, Option<mcsctp_core::serial::Tsn>)>,
     next_mark: u32,
+    /// SRTT_g: the largest SRTT_k of the active members (of the joined
+    /// ones if none is active), once measured.
+    srtt_g: Option<Duration>,
+    /// The timers derived from it.
+    sync_interval: Duration,
+    tail_delay: Duration,
+    /// The median T_k of the active members (the slow-member rule).
+    median_throughput: Option<f64>,
+    /// When the acker last sent an MSACK (its silence collapses cwnd_g).
+    acker_heard: Option<Instant>,
     /// Octets the server put on the group path.
     pub bytes_multicast: u64,
     /// Octets of MDATA and control the server put on associations.
@@ -164,6 +211,7 @@ pub struct GroupServer {
 impl GroupServer {
     /// A group with no member.
     pub fn new(cfg: GroupServerConfig) -> Self {
+        let (sync_interval, tail_delay) = (cfg.sync_interval, cfg.tail_delay);
         Self {
             sender: GroupSender::new(cfg.sender.clone()),
             cfg,
@@ -179,6 +227,11 @@ impl GroupServer {
             after_group: BTreeMap::new(),
             marks: BTreeMap::new(),
             next_mark: 0,
+            srtt_g: None,
+            sync_interval,
+            tail_delay,
+            median_throughput: None,
+            acker_heard: None,
             bytes_multicast: 0,
             bytes_unicast: 0,
         }
@@ -293,9 +346,9 @@ impl GroupServer {
         let ts = self.timestamp(now);
         let highest = self.sender.highest_sent();
         let mctsn = self.sender.mctsn();
-        let fb = self.cfg.feedback;
         let ctl = self.members.get_mut(&h)?;
-        ctl.resend_at = Some(now + rto.max(Duration::from_millis(1)));
+        let fb = ctl.feedback;
+        ctl.resend_at = Some(now + rto.max(crate::defaults::RTO_MIN));
         ctl.resend_due = false;
         let m = Msync::new(self.sync_seq, highest, mctsn, ts, ctl.seq)
             .with_param(&MsyncParam::Start(Start {
@@ -327,7 +380,22 @@ impl GroupServer {
                 last_snapshot: None,
                 expected: 0,
                 received: 0,
-                srtt: None,
+                rtt: Rto::new(RtoConfig {
+                    initial: cx.rto(),
+                    min: crate::defaults::RTO_MIN,
+                    max: crate::defaults::RTO_MAX,
+                    alpha: Fraction::new(1, 8),
+                    beta: Fraction::new(1, 4),
+                    // A data-centre fabric's round trips are tens of
+                    // microseconds; RTO.Min bounds RTO_k anyway.
+                    granularity: Duration::from_micros(10),
+                }),
+                last_echo: None,
+                loss: 0.0,
+                feedback: self.feedback_for(false, None),
+                window_start: None,
+                loss_events: 0,
+                event_at: None,
             },
         );
         if let Some(c) = self.control_msync(cx.now(), cx.rto(), h) {
@@ -352,15 +420,21 @@ impl GroupServer {
         if m.control_echo.wrapping_sub(ctl.echoed) < 1 << 31 {
             ctl.echoed = m.control_echo;
         }
-        // RTT sample (draft §"Round-Trip Time and Timers").
-        if m.timestamp_echo != 0 {
-            let r = ts_now
-                .wrapping_sub(m.timestamp_echo)
-                .wrapping_sub(m.ack_delay_us);
-            if r < 1 << 31 {
-                let sample = Duration::from_micros(u64::from(r));
-                ctl.srtt = Some(ctl.srtt.map_or(sample, |s| (s * 7 + sample) / 8));
-            }
+        // RTT sample (draft §"Round-Trip Time and Timers"): "R = now -
+        // Timestamp Echo - Ack Delay [...] provided the echoed Timestamp is
+        // one it sent no longer ago than Mcast.RTO.Max times 4 and R is not
+        // negative, and uses each echoed Timestamp at most once per
+        // member".
+        let max_age = (crate::defaults::RTO_MAX * 4).as_micros() as u32;
+        let age = ts_now.wrapping_sub(m.timestamp_echo);
+        let r = age.wrapping_sub(m.ack_delay_us);
+        if m.timestamp_echo != 0
+            && ctl.last_echo != Some(m.timestamp_echo)
+            && age <= max_age
+            && r <= age
+        {
+            ctl.last_echo = Some(m.timestamp_echo);
+            ctl.rtt.observe(Duration::from_micros(u64::from(r)));
         }
         let snapshot = m.sync.map(|s| (s.last_sync_sequence, s.group_received));
         let prev = ctl.last_snapshot;
@@ -394,12 +468,33 @@ impl GroupServer {
             if let (Some(n1), Some(n2)) = (sent(s1), sent(s2))
                 && let Some(ctl) = self.members.get_mut(&h)
             {
-                ctl.expected += n2.saturating_sub(n1);
+                let e = n2.saturating_sub(n1);
                 // Duplicates on the group path count as received too.
-                ctl.received += u64::from(r2.wrapping_sub(r1));
+                let g = u64::from(r2.wrapping_sub(r1));
+                ctl.expected += e;
+                ctl.received += g;
+                // p_k (draft §"Group Congestion Window"): "an interval loss
+                // rate l = 1 - min(G, E) / E, and p_k := p_k +
+                // Mcast.CC.LossGain * (l - p_k)".
+                if e > 0 {
+                    let l = 1.0 - g.min(e) as f64 / e as f64;
+                    ctl.loss += crate::defaults::CC_LOSS_GAIN * (l - ctl.loss);
+                }
+                ctl.window_start.get_or_insert(now);
+                if g < e {
+                    ctl.note_loss_event(now);
+                }
             }
         }
-        self.judge_path(h);
+        if (!gaps.is_empty() || m.reported_through != m.cumulative_mtsn_ack)
+            && let Some(ctl) = self.members.get_mut(&h)
+        {
+            ctl.note_loss_event(now);
+        }
+        if self.sender.acker() == Some(h) {
+            self.acker_heard = Some(now);
+        }
+        self.judge_path(now, h);
         if m.joined
             && self.sender.member(h).map(|x| x.kind) == Some(MemberKind::Joining)
             && snapshot.is_some()
@@ -408,6 +503,7 @@ impl GroupServer {
             self.sender.confirm(h);
         }
         self.pump_sender_events();
+        self.consider_acker(now, h);
         self.wake_unicast();
     }
 
@@ -415,28 +511,217 @@ impl GroupServer {
     /// chunks was sent, the member's loss over it decides: above the
     /// fallback threshold a multicast member falls back; at or below the
     /// return threshold a member in fallback returns.
-    fn judge_path(&mut self, h: AssociationHandle) {
+    fn judge_path(&mut self, now: Instant, h: AssociationHandle) {
         let window = self.cfg.fallback_window.max(1);
         let Some(ctl) = self.members.get_mut(&h) else {
             return;
         };
-        if ctl.expected < window {
+        // A window spans at least W items and Mcast.Fallback.MinTime.
+        let min_time = crate::defaults::FALLBACK_MIN_TIME.apply(ctl.rtt.srtt().unwrap_or_default());
+        if ctl.expected < window || ctl.window_start.is_none_or(|t| now < t + min_time) {
             return;
         }
         let got = ctl.received.min(ctl.expected);
         let loss = 1.0 - got as f64 / ctl.expected as f64;
+        // "at least Mcast.Fallback.MinEvents loss events: a burst of losses
+        // in one round trip is one event, and does not send a healthy
+        // member to fallback".
+        let events = ctl.loss_events;
         ctl.expected = 0;
         ctl.received = 0;
+        ctl.window_start = None;
+        ctl.loss_events = 0;
+        let lossy =
+            loss > self.cfg.fallback_threshold && events >= crate::defaults::FALLBACK_MIN_EVENTS;
+        // The slow-member rule (draft §"Moving to Fallback"): a member whose
+        // T_k stayed below Mcast.Fallback.SlowFactor times the median of
+        // the active members for a measurement window cannot set the
+        // group's rate.
+        let slow = self.median_throughput.is_some_and(|med| {
+            ctl.throughput(crate::defaults::RTO_MIN) < crate::defaults::FALLBACK_SLOW_FACTOR * med
+        });
         match self.sender.member(h).map(|m| m.kind) {
-            Some(MemberKind::Multicast | MemberKind::Returning)
-                if loss > self.cfg.fallback_threshold =>
-            {
+            Some(MemberKind::Multicast | MemberKind::Returning) if lossy || slow => {
                 self.sender.fall_back(h);
             }
             Some(MemberKind::Fallback) if loss <= self.cfg.return_threshold => {
                 self.sender.member_reached(h);
             }
             _ => {}
+        }
+    }
+
+    /// Ack Period P (draft §"Acknowledgement: MSACK Timing and Feedback
+    /// Scaling"): Mcast.Msack.Period, "raised if necessary to the number of
+    /// joined members divided by Mcast.Msack.MaxRate".
+    fn ack_period(&self) -> Duration {
+        use crate::defaults as d;
+        let base = d::MSACK_PERIOD.apply(self.srtt_g.unwrap_or_default());
+        let joined = self.members.len() as u64;
+        let by_rate = Duration::from_nanos(joined * 1_000_000_000 / u64::from(d::MSACK_MAX_RATE));
+        base.max(by_rate)
+    }
+
+    /// A member's Feedback values (draft table "Feedback values").
+    fn feedback_for(&self, acker: bool, srtt_k: Option<Duration>) -> Feedback {
+        use crate::defaults as d;
+        let us = |t: Duration| t.as_micros().min(u128::from(u32::MAX)) as u32;
+        let period = self.ack_period();
+        if acker {
+            Feedback {
+                ack_spacing: d::MSACK_ACKER_PACKETS,
+                ack_delay_us: us(d::MSACK_DELAY.apply(srtt_k.unwrap_or_default())),
+                ack_period_us: us(period),
+                loss_report_delay_us: 0,
+            }
+        } else {
+            // Wp: the group window in packets.
+            let wp = (self.cfg.sender.window_bytes / self.cfg.max_packet.max(1)) as u64;
+            Feedback {
+                ack_spacing: d::MSACK_SPACING.apply(wp).min(u64::from(u16::MAX)) as u16,
+                ack_delay_us: us(period),
+                ack_period_us: us(period),
+                loss_report_delay_us: us(d::MSACK_LOSS_DELAY.apply(self.srtt_g.unwrap_or_default())),
+            }
+        }
+    }
+
+    /// Sends member `h` new Feedback values if its role changed or a value
+    /// moved by more than a quarter (draft §"Acknowledgement: MSACK Timing
+    /// and Feedback Scaling").
+    fn update_feedback(&mut self, h: AssociationHandle) {
+        let acker = self.sender.acker() == Some(h);
+        let Some(srtt_k) = self.members.get(&h).map(|c| c.rtt.srtt()) else {
+            return;
+        };
+        let want = self.feedback_for(acker, srtt_k);
+        let Some(ctl) = self.members.get_mut(&h) else {
+            return;
+        };
+        let have = ctl.feedback;
+        let moved = |a: u32, b: u32| a.abs_diff(b) > a.max(b) / 4;
+        let changed = (have.loss_report_delay_us == 0) != (want.loss_report_delay_us == 0)
+            || moved(have.ack_spacing.into(), want.ack_spacing.into())
+            || moved(have.ack_delay_us, want.ack_delay_us)
+            || moved(have.ack_period_us, want.ack_period_us)
+            || moved(have.loss_report_delay_us, want.loss_report_delay_us);
+        if changed {
+            ctl.feedback = want;
+            ctl.seq = ctl.seq.wrapping_add(1);
+            // Sent with the next packet on the association.
+            ctl.resend_due = true;
+            self.wake.push(h);
+        }
+    }
+
+    /// After an MSACK from `h`: it becomes the acker if there is none, or if
+    /// its T_k is below Mcast.CC.AckerSwitch times the acker's (draft
+    /// §"Group Congestion Window").
+    fn consider_acker(&mut self, now: Instant, h: AssociationHandle) {
+        let active =
+            |s: &Self, x: AssociationHandle| s.sender.member(x).is_some_and(|m| m.kind.is_active());
+        match self.sender.acker() {
+            Some(a) if a == h || !active(self, h) => {}
+            Some(a) => {
+                let floor = self.srtt_g.unwrap_or(crate::defaults::RTO_MIN);
+                let (Some(ta), Some(th)) = (
+                    self.members.get(&a).map(|c| c.throughput(floor)),
+                    self.members.get(&h).map(|c| c.throughput(floor)),
+                ) else {
+                    return;
+                };
+                if th < crate::defaults::CC_ACKER_SWITCH * ta {
+                    self.switch_acker(now, Some(h));
+                }
+            }
+            None => self.select_acker(now),
+        }
+    }
+
+    /// Selects the active member with the smallest T_k as the acker.
+    fn select_acker(&mut self, now: Instant) {
+        let floor = self.srtt_g.unwrap_or(crate::defaults::RTO_MIN);
+        let best = self
+            .members
+            .iter()
+            .filter(|(h, _)| self.sender.member(**h).is_some_and(|m| m.kind.is_active()))
+            .map(|(h, c)| (*h, c.throughput(floor)))
+            .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
+            .map(|(h, _)| h);
+        self.switch_acker(now, best);
+    }
+
+    fn switch_acker(&mut self, now: Instant, new: Option<AssociationHandle>) {
+        let old = self.sender.acker();
+        self.sender.set_acker(now, new);
+        let new = self.sender.acker();
+        if old == new {
+            return;
+        }
+        self.acker_heard = Some(now);
+        for h in [old, new].into_iter().flatten() {
+            self.update_feedback(h);
+        }
+    }
+
+    /// RTO of the acker, for its silence (draft §"Group Congestion
+    /// Window": RTO_acker).
+    fn acker_deadline(&self) -> Option<Instant> {
+        let a = self.sender.acker()?;
+        if self.sender.congestion().flight == 0 {
+            return None;
+        }
+        Some(self.acker_heard? + self.members.get(&a)?.rtt.rto())
+    }
+
+    /// Draft §"Round-Trip Time and Timers": SRTT_g and everything derived
+    /// from it, the median T_k, the acker if there is none, and the
+    /// members' Feedback values. Run with the group-path MSYNCs, at least
+    /// once per Mcast.Sync.Interval while data is outstanding.
+    fn refresh(&mut self, now: Instant) {
+        use crate::defaults as d;
+        let active: Vec<AssociationHandle> = self
+            .members
+            .keys()
+            .copied()
+            .filter(|h| self.sender.member(*h).is_some_and(|m| m.kind.is_active()))
+            .collect();
+        let pool: Vec<AssociationHandle> = if active.is_empty() {
+            self.members.keys().copied().collect()
+        } else {
+            active.clone()
+        };
+        self.srtt_g = pool
+            .iter()
+            .filter_map(|h| self.members.get(h).and_then(|c| c.rtt.srtt()))
+            .max();
+        let g = self.srtt_g.unwrap_or_default();
+        let derive = |rule: d::DurationRule, floor: Duration| g.mul_f64(rule.factor).max(floor);
+        self.sync_interval = derive(d::SYNC_INTERVAL, self.cfg.sync_interval);
+        self.tail_delay = derive(d::SYNC_TAIL_DELAY, self.cfg.tail_delay);
+        let floors = &self.cfg.sender;
+        let timers = (
+            derive(d::MSACK_LOSS_DELAY, floors.repair_holdoff),
+            derive(d::MEMBER_STALL_TIMEOUT, floors.stall_timeout),
+            derive(d::JOIN_CONFIRM_TIMEOUT, floors.confirm_timeout),
+        );
+        self.sender.set_timers(timers.0, timers.1, timers.2);
+        self.sender.set_srtt_g(g.max(d::RTO_MIN));
+        let floor = self.srtt_g.unwrap_or(d::RTO_MIN);
+        let mut t: Vec<f64> = active
+            .iter()
+            .filter_map(|h| self.members.get(h).map(|c| c.throughput(floor)))
+            .collect();
+        self.median_throughput = (t.len() >= 3).then(|| {
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        });
+        if self.sender.acker().is_none() {
+            self.select_acker(now);
+        }
+        let all: Vec<AssociationHandle> = self.members.keys().copied().collect();
+        for h in all {
+            self.update_feedback(h);
         }
     }
 
@@ -503,6 +788,7 @@ impl Extension for GroupServer {
         let mut b = PacketBuilder::new(buf, header, self.cfg.max_packet);
         let sync_due = self.next_sync.is_some_and(|t| t <= now);
         if sync_due {
+            self.refresh(now);
             self.sync_seq = self.sync_seq.wrapping_add(1);
             self.sent_before_sync
                 .push_back((self.sync_seq, self.sender.group_chunks_sent));
@@ -525,16 +811,23 @@ impl Extension for GroupServer {
                             .member(*h)
                             .is_some_and(|s| s.kind != MemberKind::Multicast)
                     });
-                self.next_sync = busy.then_some(now + self.cfg.sync_interval);
+                self.next_sync = busy.then_some(now + self.sync_interval);
             }
         }
         let mut new = false;
+        let mut data = false;
+        // Draft §"Group Congestion Window": new data and multicast repairs
+        // only while cwnd_g and the burst limit allow; MSYNCs always.
+        let may_send = self.sender.may_send_group(now);
         loop {
             let room = b.remaining();
+            if !may_send {
+                break;
+            }
             if room < 20 + 4 + 16 {
                 break;
             }
-            let next = match self.sender.poll_group_repair() {
+            let next = match self.sender.poll_group_repair(now) {
                 Some(r) => Some(r),
                 None => {
                     // A new fragment only if one fits what is left.
@@ -554,13 +847,18 @@ impl Extension for GroupServer {
                 // would; a fragment is sized to fit an empty packet.
                 break;
             }
+            data = true;
+        }
+        if data {
+            self.sender.on_group_packet(now);
         }
         if new {
             // Barrier messages whose group prefix is now assigned may go.
             self.wake.extend(self.after_group.keys().copied());
-            self.next_sync = Some(self.next_sync.map_or(now + self.cfg.tail_delay, |t| {
-                t.min(now + self.cfg.tail_delay)
-            }));
+            self.next_sync = Some(
+                self.next_sync
+                    .map_or(now + self.tail_delay, |t| t.min(now + self.tail_delay)),
+            );
             self.wake_unicast();
         }
         if b.is_empty() {
@@ -579,13 +877,29 @@ impl Extension for GroupServer {
         // Queued messages need no timer: the runtime polls for packets after
         // every input (an application call or an MSACK that opens the
         // window).
-        [self.sender.poll_timeout(), self.next_sync]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.sender.poll_timeout(),
+            self.next_sync,
+            self.sender.group_reopens_at(),
+            self.acker_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        if self.acker_deadline().is_some_and(|t| t <= now) {
+            // Draft §"Group Congestion Window": "When no MSACK arrives from
+            // the acker for RTO_acker while group data is outstanding for
+            // it, [...] cwnd_g = MTU, and selects the acker anew."
+            self.sender.acker_timeout(now);
+            if let Some(c) = self.sender.acker().and_then(|a| self.members.get_mut(&a)) {
+                c.rtt.backoff();
+            }
+            self.acker_heard = Some(now);
+            self.select_acker(now);
+        }
         self.sender.handle_timeout(now);
         self.pump_sender_events();
         self.wake_unicast();

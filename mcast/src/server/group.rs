@@ -15,15 +15,18 @@
 //! member's cumulative ack).
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use mcsctp_core::congestion::{ControllerFactory, Rfc9260RenoConfig};
 use mcsctp_core::event::AssociationHandle;
 use mcsctp_core::serial::{Ppid, StreamId};
 use mcsctp_core::tx::send_queue::{OutgoingMessage, SendError, SendQueue, SendQueueConfig};
 use mcsctp_core::user_data::UserDataChunk;
 
 use super::acks::AckSet;
+use super::cc::GroupWindow;
 use crate::Mtsn;
 
 /// A member, named by its association.
@@ -88,6 +91,17 @@ pub struct GroupSenderConfig {
     /// confirmed in this time goes to fallback (draft §"Presumed
     /// Reachable").
     pub confirm_timeout: Duration,
+    /// The algorithm of the group congestion window cwnd_g (draft §"Group
+    /// Congestion Window": RFC 9260 §7.2 clocked by the acker; core's
+    /// [`Controller`](mcsctp_core::congestion::Controller) trait, so CUBIC
+    /// or an application's own controller fits as well).
+    pub congestion: Arc<dyn ControllerFactory>,
+    /// Mcast.Group.MaxPacket: the group path's MTU for the window.
+    pub max_packet: usize,
+    /// Mcast.CC.MaxBurst.
+    pub max_burst: u32,
+    /// Mcast.Msack.AckerPackets.
+    pub acker_packets: u32,
 }
 
 /// The draft's defaults (crate::defaults), the RTT-derived ones at their
@@ -112,6 +126,10 @@ impl Default for GroupSenderConfig {
             reach: u64::from(d::MTSN_REACH),
             stall_timeout: d::MEMBER_STALL_TIMEOUT.floor,
             confirm_timeout: d::JOIN_CONFIRM_TIMEOUT.floor,
+            congestion: Arc::new(Rfc9260RenoConfig::default()),
+            max_packet: d::GROUP_MAX_PACKET,
+            max_burst: d::CC_MAX_BURST,
+            acker_packets: u32::from(d::MSACK_ACKER_PACKETS),
         }
     }
 }
@@ -197,6 +215,20 @@ pub struct MemberStats {
     pub returns: u64,
 }
 
+/// The group congestion window's figures (draft §"Group Congestion
+/// Window").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupCongestion {
+    /// cwnd_g, octets of user data.
+    pub cwnd: usize,
+    /// ssthresh_g.
+    pub ssthresh: usize,
+    /// Outstanding octets (unacknowledged by the acker).
+    pub flight: usize,
+    /// Window reductions (Fast Recovery entries and acker timeouts).
+    pub events: u64,
+}
+
 /// The group sender's core.
 #[derive(Debug)]
 pub struct GroupSender<K = MemberId> {
@@ -231,6 +263,12 @@ pub struct GroupSender<K = MemberId> {
     pub group_chunks_sent: u64,
     /// Group-path retransmissions.
     pub group_repairs_sent: u64,
+    /// The group congestion window (built at the first use, when the time
+    /// is known) and its acker.
+    window: Option<GroupWindow>,
+    acker: Option<K>,
+    /// SRTT_g: the span of the window without an acker.
+    srtt_g: Duration,
 }
 
 impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
@@ -259,12 +297,106 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             last_end: None,
             group_chunks_sent: 0,
             group_repairs_sent: 0,
+            window: None,
+            acker: None,
+            srtt_g: crate::defaults::RTO_MIN,
             cfg,
         }
     }
 
     fn wire(u: u64) -> Mtsn {
         Mtsn(u as u32)
+    }
+
+    fn window(&mut self, now: Instant) -> &mut GroupWindow {
+        let cfg = &self.cfg;
+        self.window.get_or_insert_with(|| {
+            GroupWindow::new(
+                cfg.congestion.build(now, cfg.max_packet, cfg.window_bytes),
+                cfg.max_packet,
+                cfg.max_burst,
+                cfg.acker_packets,
+            )
+        })
+    }
+
+    /// The acker (draft §"Group Congestion Window").
+    pub fn acker(&self) -> Option<K> {
+        self.acker
+    }
+
+    /// Makes `acker` the acker (an active member; anything else clears
+    /// it): cwnd_g is kept, the outstanding data recomputed from its
+    /// acknowledgement state.
+    pub fn set_acker(&mut self, now: Instant, acker: Option<K>) {
+        let acker = acker.filter(|id| self.members.get(id).is_some_and(|m| m.kind.is_active()));
+        if acker == self.acker && self.window.is_some() {
+            return;
+        }
+        self.acker = acker;
+        self.window(now);
+        let base = self.mctsn + 1;
+        let sent = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.group_sent_at.is_some())
+            .map(|(i, s)| (base + i as u64, s.chunk.payload.len()));
+        let acks = acker.and_then(|id| self.members.get(&id)).map(|m| &m.acks);
+        if let Some(w) = self.window.as_mut() {
+            w.set_acker(acks, sent);
+        }
+    }
+
+    /// SRTT_g, which spans the group window while there is no acker.
+    pub fn set_srtt_g(&mut self, srtt_g: Duration) {
+        self.srtt_g = srtt_g.max(Duration::from_micros(1));
+    }
+
+    /// Sets the timers the caller derives from round-trip times (draft
+    /// §"Round-Trip Time and Timers"): the repair holdoff
+    /// (Mcast.Msack.LossDelay), Mcast.Member.StallTimeout and
+    /// Mcast.Join.ConfirmTimeout.
+    pub fn set_timers(&mut self, repair_holdoff: Duration, stall: Duration, confirm: Duration) {
+        self.cfg.repair_holdoff = repair_holdoff;
+        self.cfg.stall_timeout = stall;
+        self.cfg.confirm_timeout = confirm;
+    }
+
+    /// Whether the group congestion window lets another group packet go
+    /// now (draft §"Group Congestion Window").
+    pub fn may_send_group(&mut self, now: Instant) -> bool {
+        let rtt = self.srtt_g;
+        self.window(now).may_send(now, rtt)
+    }
+
+    /// A group packet went out (for the burst limit).
+    pub fn on_group_packet(&mut self, now: Instant) {
+        self.window(now).on_packet();
+    }
+
+    /// Without an acker, when the window lets the group path send again.
+    pub fn group_reopens_at(&self) -> Option<Instant> {
+        self.window.as_ref()?.reopens_at(self.srtt_g)
+    }
+
+    /// The acker was silent for its RTO with group data outstanding (draft
+    /// §"Group Congestion Window"): cwnd_g collapses to one MTU and the
+    /// caller selects the acker anew.
+    pub fn acker_timeout(&mut self, now: Instant) {
+        self.window(now).on_acker_timeout(now);
+    }
+
+    /// The group congestion window's figures.
+    pub fn congestion(&self) -> GroupCongestion {
+        self.window
+            .as_ref()
+            .map_or_else(GroupCongestion::default, |w| GroupCongestion {
+                cwnd: w.cwnd(),
+                ssthresh: w.ssthresh(),
+                flight: w.flight(),
+                events: w.congestion_events,
+            })
     }
 
     /// The next MTSN the group will assign (a new member's Start MTSN).
@@ -354,6 +486,9 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
     /// Removes a member (leave, abort, failure); its share of the window is
     /// released at once.
     pub fn remove_member(&mut self, id: K) {
+        if self.acker == Some(id) {
+            self.clear_acker();
+        }
         if self.members.remove(&id).is_some() {
             self.release();
         }
@@ -432,6 +567,8 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             group_sent_at: Some(now),
         });
         self.group_chunks_sent += 1;
+        let len = p.chunk.payload.len();
+        self.window(now).on_sent(now, t, len, false);
         if p.chunk.flags.is_end() {
             self.stream_counts.entry(p.chunk.stream.0).or_default().1 += 1;
             self.last_end = Some(t);
@@ -462,6 +599,9 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             .map(|(id, _)| *id)
             .collect();
         for id in gone {
+            if self.acker == Some(id) {
+                self.clear_acker();
+            }
             self.members.remove(&id);
             self.events.push_back(MemberEvent::Removed(id));
         }
@@ -548,6 +688,11 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         m.unicast_sent.retain(|&t, _| !acks.has(t));
         m.unicast.retain(|(t, _)| !acks.has(*t));
         m.held.retain(|&t, _| !acks.has(t));
+        if self.acker == Some(id)
+            && let Some(w) = self.window.as_mut()
+        {
+            w.on_acker_ack(now, &m.acks, through, highest, None, None);
+        }
         let missing = m.acks.missing(through, 4096);
         let kind = m.kind;
         let mark = self.bytes_through(acked_cum);
@@ -717,7 +862,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
     }
 
     /// The next MTSN to retransmit on the group path.
-    pub fn poll_group_repair(&mut self) -> Option<(Mtsn, UserDataChunk)> {
+    pub fn poll_group_repair(&mut self, now: Instant) -> Option<(Mtsn, UserDataChunk)> {
         while let Some(t) = self.group_repairs.pop_front() {
             if t > self.mctsn
                 && let Some(c) = self
@@ -727,6 +872,11 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             {
                 self.group_repairs_sent += 1;
                 self.group_chunks_sent += 1;
+                let acked = self
+                    .acker
+                    .and_then(|a| self.members.get(&a))
+                    .is_some_and(|m| m.acks.has(t));
+                self.window(now).on_sent(now, t, c.payload.len(), acked);
                 return Some((Self::wire(t), c));
             }
         }
@@ -833,6 +983,18 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         {
             m.kind = kind;
             self.events.push_back(MemberEvent::Changed(id, kind));
+            if !kind.is_active() && self.acker == Some(id) {
+                self.clear_acker();
+            }
+        }
+    }
+
+    /// The acker stopped being active (or left): none until the caller
+    /// selects another.
+    fn clear_acker(&mut self) {
+        self.acker = None;
+        if let Some(w) = self.window.as_mut() {
+            w.set_acker(None, std::iter::empty());
         }
     }
 
@@ -878,6 +1040,9 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
                 }
             }
             self.mctsn = t;
+        }
+        if let Some(w) = self.window.as_mut() {
+            w.released_through(self.mctsn);
         }
     }
 }

@@ -2,5 +2,6 @@
 //! MDATA" to §"Member Leave, Removal, Abort, Restart and Failure").
 
 mod acks;
+mod cc;
 pub mod ext;
 pub mod group;

@@ -139,21 +139,25 @@ fn a_loss_many_members_share_is_repaired_once_by_multicast() {
     for id in 0..5 {
         g.on_ack(t, id, s[0].wrapping_sub(1), s[1], &[(2, 2)], u32::MAX);
     }
-    assert!(g.poll_group_repair().is_none());
+    assert!(g.poll_group_repair(t).is_none());
     let now = later;
     // Threshold (draft defaults): T(20) = max(3, min(ceil(0.05 * 20), 8))
     // = 3, as crate::defaults::multicast_repair_threshold says.
     assert_eq!(crate::defaults::multicast_repair_threshold(20), 3);
     for id in 0..2 {
         g.on_ack(now, id, s[0].wrapping_sub(1), s[1], &[(2, 2)], u32::MAX);
-        assert!(g.poll_group_repair().is_none(), "{} reports wait", id + 1);
+        assert!(
+            g.poll_group_repair(now).is_none(),
+            "{} reports wait",
+            id + 1
+        );
     }
     g.on_ack(now, 2, s[0].wrapping_sub(1), s[1], &[(2, 2)], u32::MAX);
     let (m, _) = g
-        .poll_group_repair()
+        .poll_group_repair(now)
         .expect("three reports: multicast repair");
     assert_eq!(m, s[0]);
-    assert!(g.poll_group_repair().is_none(), "once");
+    assert!(g.poll_group_repair(now).is_none(), "once");
     assert!((0..3).all(|id| !g.has_unicast(id)), "no unicast copies");
 }
 
@@ -175,7 +179,7 @@ fn a_report_the_threshold_never_reaches_is_repaired_after_the_holdoff() {
     assert_eq!(due, now + holdoff);
     g.handle_timeout(due);
     assert_eq!(g.poll_unicast(due, 3, usize::MAX).map(|x| x.0), Some(s[0]));
-    assert!(g.poll_group_repair().is_none());
+    assert!(g.poll_group_repair(due).is_none());
 }
 
 #[test]
