@@ -89,6 +89,12 @@ struct Membership {
     loss_report_at: Option<Instant>,
     /// The next periodic MSACK.
     period_at: Option<Instant>,
+    /// A group-caused MSACK (regular or loss report) of a member that is
+    /// not the acker, after its jitter and rate limit (draft §"Rate
+    /// limits").
+    group_msack_at: Option<Instant>,
+    /// When the last group-caused MSACK went out.
+    last_group_msack: Option<Instant>,
     /// BARRIER D=0 holds: the unicast message (stream, unordered, SSN or
     /// MID) waits until the cumulative MTSN ack reaches the MTSN.
     holds: Vec<(u16, bool, u32, Mtsn)>,
@@ -188,9 +194,20 @@ impl GroupMember {
         let Some(m) = self.groups.get_mut(&h) else {
             return;
         };
-        if spacing_reached || (missing && loss_delay.is_zero()) {
+        if missing && loss_delay.is_zero() {
+            // The acker reports a loss at once.
             m.due = true;
         }
+        if spacing_reached {
+            if loss_delay.is_zero() {
+                m.due = true;
+            } else {
+                self.schedule_group_msack(h, now, true);
+            }
+        }
+        let Some(m) = self.groups.get_mut(&h) else {
+            return;
+        };
         if let Some(w) = wait {
             m.loss_report_at = Some(now + w);
         }
@@ -205,6 +222,35 @@ impl GroupMember {
             let period = Duration::from_micros(u64::from(fb.ack_period_us));
             m.period_at = Some(now + period);
         }
+    }
+
+    /// A group-caused MSACK of a member that is not the acker (draft
+    /// §"Acknowledgement: MSACK Timing and Feedback Scaling"): a regular
+    /// acknowledgement waits a further random time up to a quarter of the
+    /// Ack Period, and no two such MSACKs go less than a quarter of the Ack
+    /// Period apart, "whatever the group path carries".
+    /// A loss report (`regular` false) goes at once unless the rate limit
+    /// holds it.
+    fn schedule_group_msack(&mut self, h: AssociationHandle, now: Instant, regular: bool) {
+        let Some(quarter) = self
+            .groups
+            .get(&h)
+            .and_then(|m| m.feedback)
+            .map(|f| Duration::from_micros(u64::from(f.ack_period_us)) / 4)
+        else {
+            return;
+        };
+        let jitter = if regular {
+            self.jitter(quarter)
+        } else {
+            Duration::ZERO
+        };
+        let Some(m) = self.groups.get_mut(&h) else {
+            return;
+        };
+        let earliest = m.last_group_msack.map_or(now, |t| (t + quarter).max(now));
+        let at = (now + jitter).max(earliest);
+        m.group_msack_at = Some(m.group_msack_at.map_or(at, |t| t.min(at)));
     }
 
     fn deliver_all(m: &mut Membership, cx: &mut Context<'_>) {
@@ -250,6 +296,7 @@ impl GroupMember {
         m.due = false;
         m.first_new = None;
         m.loss_report_at = None;
+        m.group_msack_at = None;
         let period = m.feedback.map_or(Duration::from_millis(20), |f| {
             Duration::from_micros(u64::from(f.ack_period_us))
         });
@@ -433,6 +480,8 @@ impl Extension for GroupMember {
                 first_new: None,
                 loss_report_at: None,
                 period_at: None,
+                group_msack_at: None,
+                last_group_msack: None,
                 holds: Vec::new(),
                 received_group: 0,
                 duplicates: 0,
@@ -538,6 +587,7 @@ impl Extension for GroupMember {
             m.first_new.zip(delay).map(|(f, d)| f + d),
             m.loss_report_at,
             m.period_at,
+            m.group_msack_at,
             m.rx.deadline(),
         ]
         .into_iter()
@@ -556,21 +606,34 @@ impl Extension for GroupMember {
         let delay = m
             .feedback
             .map(|f| Duration::from_micros(u64::from(f.ack_delay_us)));
+        let acker = m.feedback.is_some_and(|f| f.loss_report_delay_us == 0);
+        // (regular acknowledgement, loss report) caused by the group path.
+        let mut caused = (false, false);
         if m.first_new.zip(delay).is_some_and(|(f, d)| f + d <= now) {
-            m.due = true;
             m.first_new = None;
+            caused.0 = true;
         }
         if m.loss_report_at.is_some_and(|t| t <= now) {
             m.loss_report_at = None;
-            if m.rx.has_missing() {
-                m.due = true;
-            }
+            caused.1 = m.rx.has_missing();
+        }
+        if m.group_msack_at.is_some_and(|t| t <= now) {
+            m.group_msack_at = None;
+            m.last_group_msack = Some(now);
+            m.due = true;
         }
         if m.period_at.is_some_and(|t| t <= now) {
             m.period_at = None;
             m.due = true;
         }
-        if m.due {
+        if caused.0 || caused.1 {
+            if acker {
+                m.due = true;
+            } else if !m.due {
+                self.schedule_group_msack(h, now, !caused.1);
+            }
+        }
+        if self.groups.get(&h).is_some_and(|m| m.due) {
             self.wake.push(h);
         }
     }
