@@ -15,8 +15,12 @@
 //! the others acknowledge sparsely (§"Group Congestion Window",
 //! §"Acknowledgement: MSACK Timing and Feedback Scaling").
 //!
-//! Not yet here (see the issue notes): group authentication (AUTH),
-//! BARRIER D=1, and abandonment.
+//! Group messages may have a lifetime: what expires before every member
+//! has it is abandoned and skipped with I-FORWARD-TSN semantics
+//! (§"Abandoning Group Messages").
+//!
+//! Not yet here (see the issue notes): group authentication (AUTH) and
+//! BARRIER D=1.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -37,7 +41,7 @@ use mcsctp_core::user_data::UserDataChunk;
 
 use super::group::{GroupSender, GroupSenderConfig, MemberEvent, MemberKind, MemberStats};
 use crate::Mtsn;
-use crate::chunk::msync::{Feedback, Msync, MsyncParam, Start};
+use crate::chunk::msync::{Feedback, Forward, ForwardEntry, Msync, MsyncParam, Start};
 use crate::chunk::{self as mchunk, Barrier, McastChunk, Mdata};
 use crate::chunk::{Mreach, ReachStatus};
 use crate::param::MulticastCapable;
@@ -141,6 +145,9 @@ struct Ctl {
     window_start: Option<Instant>,
     loss_events: u32,
     event_at: Option<Instant>,
+    /// The skip points of the control state last sent, with its Control
+    /// Sequence Number.
+    forward: Option<(u32, Vec<ForwardEntry>)>,
 }
 
 impl Ctl {
@@ -247,8 +254,14 @@ impl GroupServer {
     ) -> Result<(), SendError> {
         self.sender
             .send(now, stream, ppid, payload.clone(), false)?;
+        self.queue_plain(|| OutgoingMessage::new(stream, ppid, payload.clone()));
+        Ok(())
+    }
+
+    /// Queues a group message for every plain peer.
+    fn queue_plain(&mut self, msg: impl Fn() -> OutgoingMessage) {
         for (h, q) in &mut self.plain {
-            q.push_back(OutgoingMessage::new(stream, ppid, payload.clone()));
+            q.push_back(msg());
             self.wake.push(*h);
         }
         // A plain peer that cannot take the group's messages as fast as
@@ -265,6 +278,24 @@ impl GroupServer {
             self.plain.remove(&h);
             self.events.push_back(GroupEvent::Removed(h));
         }
+    }
+
+    /// Sends a group message with options (draft §"Abandoning Group
+    /// Messages"): `msg.unordered`, and `msg.lifetime`, after which the
+    /// message is abandoned for every member that does not have it yet
+    /// (members skip it with I-FORWARD-TSN semantics; plain peers through
+    /// their association's PR-SCTP, if negotiated). Its other options are
+    /// ignored.
+    pub fn send_message(&mut self, now: Instant, msg: OutgoingMessage) -> Result<(), SendError> {
+        let (stream, ppid, payload) = (msg.stream, msg.ppid, msg.payload.clone());
+        let (unordered, lifetime) = (msg.unordered, msg.lifetime);
+        self.sender.send_message(now, msg)?;
+        self.queue_plain(|| {
+            let mut m = OutgoingMessage::new(stream, ppid, payload.clone());
+            m.unordered = unordered;
+            m.lifetime = lifetime;
+            m
+        });
         Ok(())
     }
 
@@ -325,7 +356,19 @@ impl GroupServer {
         now.saturating_duration_since(e).as_micros() as u32
     }
 
+    /// Members with new skip points get their control state again.
+    fn send_forwards(&mut self) {
+        for h in self.sender.take_forward_due() {
+            if let Some(ctl) = self.members.get_mut(&h) {
+                ctl.seq = ctl.seq.wrapping_add(1);
+                ctl.resend_due = true;
+                self.wake.push(h);
+            }
+        }
+    }
+
     fn pump_sender_events(&mut self) {
+        self.send_forwards();
         while let Some(e) = self.sender.poll_event() {
             self.events.push_back(match e {
                 MemberEvent::Changed(h, k) => GroupEvent::Member(h, k),
@@ -346,15 +389,23 @@ impl GroupServer {
         let ts = self.timestamp(now);
         let highest = self.sender.highest_sent();
         let mctsn = self.sender.mctsn();
+        let forward = self.sender.forward(h);
         let ctl = self.members.get_mut(&h)?;
         let fb = ctl.feedback;
         ctl.resend_at = Some(now + rto.max(crate::defaults::RTO_MIN));
         ctl.resend_due = false;
-        let m = Msync::new(self.sync_seq, highest, mctsn, ts, ctl.seq)
+        let mut m = Msync::new(self.sync_seq, highest, mctsn, ts, ctl.seq)
             .with_param(&MsyncParam::Start(Start {
                 start_mtsn: ctl.start,
             }))
             .with_param(&MsyncParam::Feedback(fb));
+        // Abandoned messages (draft §"Abandoning Group Messages"): the
+        // Forward stays in the control state until echoed.
+        ctl.forward = None;
+        if let Some((cum, entries)) = forward {
+            m = m.with_param(&MsyncParam::Forward(Forward::new(cum, &entries)));
+            ctl.forward = Some((ctl.seq, entries));
+        }
         Some(m.to_raw())
     }
 
@@ -396,6 +447,7 @@ impl GroupServer {
                 window_start: None,
                 loss_events: 0,
                 event_at: None,
+                forward: None,
             },
         );
         if let Some(c) = self.control_msync(cx.now(), cx.rto(), h) {
@@ -420,6 +472,10 @@ impl GroupServer {
         if m.control_echo.wrapping_sub(ctl.echoed) < 1 << 31 {
             ctl.echoed = m.control_echo;
         }
+        let echoed_forward = ctl
+            .forward
+            .take_if(|(seq, _)| ctl.echoed.wrapping_sub(*seq) < 1 << 31)
+            .map(|(_, entries)| entries);
         // RTT sample (draft §"Round-Trip Time and Timers"): "R = now -
         // Timestamp Echo - Ack Delay [...] provided the echoed Timestamp is
         // one it sent no longer ago than Mcast.RTO.Max times 4 and R is not
@@ -450,6 +506,9 @@ impl GroupServer {
             &gaps,
             m.a_grwnd,
         );
+        if let Some(entries) = echoed_forward {
+            self.sender.forward_echoed(h, &entries);
+        }
         // Unicast MDATA acknowledged leaves the association's window
         // (draft §"Loss Detection for Unicast MDATA").
         cx.data_acked(outcome.unicast_acked_bytes);
@@ -879,6 +938,7 @@ impl Extension for GroupServer {
         // window).
         [
             self.sender.poll_timeout(),
+            self.sender.next_expiry(),
             self.next_sync,
             self.sender.group_reopens_at(),
             self.acker_deadline(),
@@ -900,6 +960,7 @@ impl Extension for GroupServer {
             self.acker_heard = Some(now);
             self.select_acker(now);
         }
+        self.sender.expire(now);
         self.sender.handle_timeout(now);
         self.pump_sender_events();
         self.wake_unicast();
@@ -999,6 +1060,11 @@ impl Extension for GroupServer {
     fn poll_chunks(&mut self, cx: &mut Context<'_>, room: Room, out: &mut Vec<RawChunk>) {
         let h = cx.association();
         let now = cx.now();
+        // Unicast MDATA abandoned in flight leaves the window.
+        let released = self.sender.take_unicast_released(h);
+        if released > 0 {
+            cx.data_acked(released);
+        }
         // Unicast messages behind a barrier, once their group prefix has
         // its MTSNs.
         if let Some(q) = self.after_group.get_mut(&h) {
@@ -1071,6 +1137,7 @@ impl Extension for GroupServer {
             .and_then(|q| q.front())
             .is_some_and(|(p, _)| self.sender.prefix_end(p).is_some())
             || self.sender.has_unicast(a)
+            || self.sender.has_unicast_released(a)
             || self.plain.get(&a).is_some_and(|q| !q.is_empty())
             || self
                 .members

@@ -14,15 +14,17 @@
 //! MTSNs from members are mapped back against a sliding base (the
 //! member's cumulative ack).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mcsctp_core::congestion::{ControllerFactory, Rfc9260RenoConfig};
 use mcsctp_core::event::AssociationHandle;
-use mcsctp_core::serial::{Ppid, StreamId};
-use mcsctp_core::tx::send_queue::{OutgoingMessage, SendError, SendQueue, SendQueueConfig};
+use mcsctp_core::serial::{Mid, Ppid, StreamId};
+use mcsctp_core::tx::send_queue::{
+    MessageKey, OutgoingMessage, SendError, SendQueue, SendQueueConfig,
+};
 use mcsctp_core::user_data::UserDataChunk;
 
 use super::acks::AckSet;
@@ -149,6 +151,22 @@ struct Slot<K> {
     first_report: Option<Instant>,
     /// The last group-path transmission.
     group_sent_at: Option<Instant>,
+    /// Abandoned (draft §"Abandoning Group Messages"): it holds nobody
+    /// back and is never transmitted again.
+    abandoned: bool,
+}
+
+/// A message with a lifetime that has MTSNs (draft §"Abandoning Group
+/// Messages").
+#[derive(Debug)]
+struct Expiring {
+    key: MessageKey,
+    expires_at: Instant,
+    /// Its first and latest MTSN.
+    first: u64,
+    last: u64,
+    /// Whether its last fragment has an MTSN.
+    complete: bool,
 }
 
 /// The server's state of one member.
@@ -179,6 +197,14 @@ struct Member {
     repairs: u64,
     fallbacks: u64,
     returns: u64,
+    /// Abandoned messages that concern it, per group stream and U: MID and
+    /// first MTSN, in order (draft §"Abandoning Group Messages"); kept
+    /// until the member echoes a control state whose skip point covers
+    /// them.
+    skips: BTreeMap<(u16, bool), VecDeque<(Mid, u64)>>,
+    /// Octets of unicast MDATA abandoned while in flight on its
+    /// association, not yet taken out of that association's window.
+    released_unicast: usize,
 }
 
 /// Something the application hears about a member.
@@ -263,6 +289,15 @@ pub struct GroupSender<K = MemberId> {
     pub group_chunks_sent: u64,
     /// Group-path retransmissions.
     pub group_repairs_sent: u64,
+    /// Messages with a lifetime that have MTSNs, by queue sequence number.
+    expiring: BTreeMap<u64, Expiring>,
+    /// Abandoned MTSNs a member may still lack (pruned once every member's
+    /// cumulative ack passed them).
+    abandoned: BTreeSet<u64>,
+    /// Members that have new skip points to be told of.
+    forward_due: BTreeSet<K>,
+    /// Group messages abandoned (those that had MTSNs).
+    pub messages_abandoned: u64,
     /// The group congestion window (built at the first use, when the time
     /// is known) and its acker.
     window: Option<GroupWindow>,
@@ -297,6 +332,10 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             last_end: None,
             group_chunks_sent: 0,
             group_repairs_sent: 0,
+            expiring: BTreeMap::new(),
+            abandoned: BTreeSet::new(),
+            forward_due: BTreeSet::new(),
+            messages_abandoned: 0,
             window: None,
             acker: None,
             srtt_g: crate::defaults::RTO_MIN,
@@ -430,9 +469,170 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
     ) -> Result<(), SendError> {
         let mut msg = OutgoingMessage::new(stream, ppid, payload);
         msg.unordered = unordered;
-        self.queue.enqueue(now, msg)?;
+        self.send_message(now, msg)
+    }
+
+    /// Queues a group message with its options: U, and a lifetime after
+    /// which it is abandoned for every member unless all have it (draft
+    /// §"Abandoning Group Messages", PR-SCTP's timed reliability, RFC 3758
+    /// §4). Other options of [`OutgoingMessage`] are ignored.
+    pub fn send_message(&mut self, now: Instant, msg: OutgoingMessage) -> Result<(), SendError> {
+        let mut m = OutgoingMessage::new(msg.stream, msg.ppid, msg.payload);
+        m.unordered = msg.unordered;
+        m.lifetime = msg.lifetime;
+        let stream = m.stream;
+        self.queue.enqueue(now, m)?;
         self.stream_counts.entry(stream.0).or_default().0 += 1;
         Ok(())
+    }
+
+    /// Abandons the messages whose lifetime has ended (draft §"Abandoning
+    /// Group Messages"): those never started are dropped (they have no
+    /// MTSN and no MID, and leave no gap); a message with MTSNs that some
+    /// member still lacks is abandoned for every member at once: never
+    /// transmitted again on any path, released from the group buffer and
+    /// every backlog, and its skip point is queued for the members it
+    /// concerns.
+    pub fn expire(&mut self, now: Instant) {
+        for m in self.queue.expire(now) {
+            // No MTSN: it will never complete; a barrier behind it does not
+            // wait for it.
+            self.stream_counts.entry(m.stream.0).or_default().1 += 1;
+        }
+        let due: Vec<u64> = self
+            .expiring
+            .iter()
+            .filter(|(_, e)| e.expires_at <= now)
+            .map(|(seq, _)| *seq)
+            .collect();
+        let mut any = false;
+        for seq in due {
+            let Some(e) = self.expiring.remove(&seq) else {
+                continue;
+            };
+            let lacking = !e.complete
+                || self
+                    .members
+                    .values()
+                    .any(|m| (e.first.max(m.start)..=e.last).any(|t| !m.acks.has(t)));
+            if lacking {
+                self.abandon(&e);
+                any = true;
+            }
+        }
+        if any {
+            self.release();
+        }
+    }
+
+    /// When [`GroupSender::expire`] has something to do next.
+    pub fn next_expiry(&self) -> Option<Instant> {
+        let queued = self.queue.next_expiry();
+        let assigned = self.expiring.values().map(|e| e.expires_at).min();
+        [queued, assigned].into_iter().flatten().min()
+    }
+
+    fn abandon(&mut self, e: &Expiring) {
+        // The unsent rest of the message is dropped; it completes the
+        // stream's message for barrier positions.
+        if !e.complete && self.queue.abandon_message(&e.key) {
+            self.stream_counts.entry(e.key.stream.0).or_default().1 += 1;
+        }
+        let range = e.first..=e.last;
+        for t in range.clone() {
+            if t > self.mctsn
+                && let Some(s) = self.slots.get_mut((t - self.mctsn - 1) as usize)
+            {
+                s.abandoned = true;
+                s.reporters.clear();
+                s.first_report = None;
+            }
+        }
+        self.messages_abandoned += 1;
+        self.group_repairs.retain(|t| !range.contains(t));
+        self.abandoned.extend(range.clone());
+        for (id, m) in &mut self.members {
+            m.unicast.retain(|(t, _)| !range.contains(t));
+            // What was sent by unicast and is now abandoned leaves the
+            // association's flight as if acknowledged (RFC 3758 §3.5 A1).
+            for (t, _) in m.unicast_sent.range(range.clone()) {
+                m.released_unicast += m.held.get(t).map_or(0, |c| 20 + c.payload.len());
+            }
+            m.held.retain(|t, _| !range.contains(t));
+            m.unicast_sent.retain(|t, _| !range.contains(t));
+            // It concerns every member whose Start MTSN was fixed no later
+            // than the message's first MTSN.
+            if m.start <= e.first {
+                m.skips
+                    .entry((e.key.stream.0, e.key.unordered))
+                    .or_default()
+                    .push_back((e.key.mid, e.first));
+                self.forward_due.insert(*id);
+            }
+        }
+    }
+
+    /// Members with skip points they have not been told of yet (their
+    /// control state must go again).
+    pub fn take_forward_due(&mut self) -> Vec<K> {
+        std::mem::take(&mut self.forward_due).into_iter().collect()
+    }
+
+    /// Member `id`'s Forward (draft §"Abandoning Group Messages"): its New
+    /// Cumulative MTSN and the skip points whose first fragment is at or
+    /// below it; `None` if it has nothing to skip.
+    pub fn forward(&self, id: K) -> Option<(Mtsn, Vec<crate::chunk::msync::ForwardEntry>)> {
+        let m = self.members.get(&id)?;
+        if m.skips.is_empty() {
+            return None;
+        }
+        // "the highest MTSN such that every MTSN ahead of k's Cumulative
+        // MTSN Ack up to it is acknowledged by k or abandoned".
+        let mut cum = m.acks.cum();
+        while cum + 1 < self.next && (m.acks.has(cum + 1) || self.abandoned.contains(&(cum + 1))) {
+            cum += 1;
+        }
+        // Per stream and U, "the highest MID among the abandoned messages
+        // [...] provided the first fragment of that message is at or below
+        // the New Cumulative MTSN" (a stream's messages are abandoned in
+        // order, so the last such entry).
+        let entries = m
+            .skips
+            .iter()
+            .filter_map(|(&(stream, unordered), list)| {
+                let (mid, _) = list.iter().take_while(|(_, first)| *first <= cum).last()?;
+                Some(crate::chunk::msync::ForwardEntry {
+                    stream: StreamId(stream),
+                    unordered,
+                    mid: *mid,
+                })
+            })
+            .collect();
+        Some((Self::wire(cum), entries))
+    }
+
+    /// The member echoed a control state that carried `entries`: those skip
+    /// points are done (unless a later abandonment replaced them).
+    pub fn forward_echoed(&mut self, id: K, entries: &[crate::chunk::msync::ForwardEntry]) {
+        if let Some(m) = self.members.get_mut(&id) {
+            for e in entries {
+                let key = (e.stream.0, e.unordered);
+                if let Some(list) = m.skips.get_mut(&key) {
+                    // Everything up to the echoed skip point is done.
+                    if let Some(i) = list.iter().position(|(mid, _)| *mid == e.mid) {
+                        list.drain(..=i);
+                    }
+                    if list.is_empty() {
+                        m.skips.remove(&key);
+                    }
+                }
+            }
+        }
+        // Abandoned MTSNs every member has passed are forgotten.
+        if let Some(low) = self.members.values().map(|m| m.acks.cum()).min() {
+            let keep = self.abandoned.split_off(&(low + 1));
+            self.abandoned = keep;
+        }
     }
 
     /// Where the group stands now, as a barrier's position: per stream, the
@@ -477,6 +677,8 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
                 repairs: 0,
                 fallbacks: 0,
                 returns: 0,
+                skips: BTreeMap::new(),
+                released_unicast: 0,
             },
         );
         self.events.push_back(MemberEvent::Changed(id, kind));
@@ -565,7 +767,19 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             reporters: Vec::new(),
             first_report: None,
             group_sent_at: Some(now),
+            abandoned: false,
         });
+        if let Some(at) = p.expires_at {
+            let e = self.expiring.entry(p.message.seq).or_insert(Expiring {
+                key: p.message,
+                expires_at: at,
+                first: t,
+                last: t,
+                complete: false,
+            });
+            e.last = t;
+            e.complete = p.chunk.flags.is_end();
+        }
         self.group_chunks_sent += 1;
         let len = p.chunk.payload.len();
         self.window(now).on_sent(now, t, len, false);
@@ -614,6 +828,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             return self
                 .slots
                 .get((t - self.mctsn - 1) as usize)
+                .filter(|s| !s.abandoned)
                 .map(|s| s.chunk.clone());
         }
         let m = self.members.get(&id)?;
@@ -714,6 +929,14 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
     /// One MTSN reported missing by a member (draft §"Unicast or
     /// Multicast").
     fn on_missing(&mut self, now: Instant, id: K, kind: MemberKind, t: u64) {
+        // "a member that reports an abandoned MTSN missing gets it [the
+        // Forward] sent again at once".
+        if self.abandoned.contains(&t) {
+            if self.members.get(&id).is_some_and(|m| !m.skips.is_empty()) {
+                self.forward_due.insert(id);
+            }
+            return;
+        }
         let a = self.active_count();
         let threshold = self
             .cfg
@@ -903,6 +1126,21 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         Some((Self::wire(t), c))
     }
 
+    /// Octets of `id`'s unicast MDATA that were abandoned in flight: the
+    /// caller takes them out of the association's window.
+    pub fn take_unicast_released(&mut self, id: K) -> usize {
+        self.members
+            .get_mut(&id)
+            .map_or(0, |m| std::mem::take(&mut m.released_unicast))
+    }
+
+    /// Whether `id` has abandoned unicast octets to take out of its window.
+    pub fn has_unicast_released(&self, id: K) -> bool {
+        self.members
+            .get(&id)
+            .is_some_and(|m| m.released_unicast > 0)
+    }
+
     /// Whether `id` is owed something by unicast.
     pub fn has_unicast(&self, id: K) -> bool {
         self.members.get(&id).is_some_and(|m| !m.unicast.is_empty())
@@ -1013,14 +1251,16 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         }
         while !self.slots.is_empty() {
             let t = self.mctsn + 1;
-            let held = self.members.values().any(|m| {
-                let counts = match m.kind {
-                    MemberKind::Multicast => t >= m.start,
-                    MemberKind::Returning => t >= m.return_from,
-                    _ => false,
-                };
-                counts && !m.acks.has(t)
-            });
+            let abandoned = self.slots.front().is_some_and(|s| s.abandoned);
+            let held = !abandoned
+                && self.members.values().any(|m| {
+                    let counts = match m.kind {
+                        MemberKind::Multicast => t >= m.start,
+                        MemberKind::Returning => t >= m.return_from,
+                        _ => false,
+                    };
+                    counts && !m.acks.has(t)
+                });
             if held {
                 break;
             }
@@ -1028,7 +1268,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
                 self.slot_bytes -= s.chunk.payload.len();
                 // Members for which the MTSN did not count keep what they
                 // still need (their backlog).
-                for m in self.members.values_mut() {
+                for m in self.members.values_mut().filter(|_| !s.abandoned) {
                     let counted = match m.kind {
                         MemberKind::Multicast => true,
                         MemberKind::Returning => t >= m.return_from,

@@ -304,3 +304,56 @@ fn a_member_too_far_behind_is_removed_with_an_event() {
     assert!(events.contains(&MemberEvent::Removed(2)));
     assert_eq!(g.mctsn(), g.highest_sent());
 }
+
+#[test]
+fn an_expired_message_is_abandoned_for_every_member_with_a_skip_point() {
+    use crate::chunk::msync::ForwardEntry;
+    use mcsctp_core::serial::Mid;
+    use mcsctp_core::tx::send_queue::OutgoingMessage;
+
+    let now = t0();
+    let mut g = sender(GroupSenderConfig {
+        max_fragment: 40,
+        ..GroupSenderConfig::default()
+    });
+    g.add_member(now, 1, MemberKind::Multicast);
+    g.add_member(now, 2, MemberKind::Multicast);
+    // Three fragments, 5 ms to live; then a message without a lifetime.
+    let mut msg = OutgoingMessage::new(StreamId(0), Ppid(0), Bytes::from(vec![7u8; 100]));
+    msg.lifetime = Some(Duration::from_millis(5));
+    g.send_message(now, msg).unwrap();
+    send_n(&mut g, now, 1);
+    // Two fragments go out; member 1 gets both, member 2 the first.
+    let a = g.poll_new(now, 40).unwrap().0;
+    let b = g.poll_new(now, 40).unwrap().0;
+    ack(&mut g, now, 1, b);
+    ack(&mut g, now, 2, a);
+    assert_eq!(g.next_expiry(), Some(now + Duration::from_millis(5)));
+    let later = now + Duration::from_millis(5);
+    g.expire(later);
+    assert_eq!(g.messages_abandoned, 1);
+    assert_eq!(g.mctsn(), b, "an abandoned MTSN holds nobody back");
+    assert_eq!(g.take_forward_due(), vec![1, 2]);
+    let skip = ForwardEntry {
+        stream: StreamId(0),
+        unordered: false,
+        mid: Mid(0),
+    };
+    // Member 2 lacks b, which is abandoned: its New Cumulative MTSN is b.
+    assert_eq!(g.forward(2), Some((b, vec![skip])));
+    // Member 1 holds every fragment assigned so far and is told too: its
+    // stream would otherwise wait for the third fragment for ever.
+    assert_eq!(g.forward(1), Some((b, vec![skip])));
+    // A report of the abandoned MTSN is answered with the Forward, never
+    // with the data.
+    g.on_ack(later, 2, a, b, &[], u32::MAX);
+    assert!(!g.has_unicast(2));
+    assert_eq!(g.take_forward_due(), vec![2]);
+    // The unsent third fragment never goes; the next message does.
+    let (t, c) = g.poll_new(later, 200).expect("the next message");
+    assert_eq!((t, c.mid, c.payload[0]), (Mtsn(b.0 + 1), Mid(1), 0));
+    // Echoed: nothing left to skip.
+    g.forward_echoed(2, &[skip]);
+    assert_eq!(g.forward(2), None);
+    assert!(g.forward(1).is_some(), "member 1 has not echoed yet");
+}
