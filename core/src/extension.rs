@@ -188,6 +188,8 @@ pub(crate) struct ExtSlot {
     /// Parameters the extension added to this side's INIT (kept for its
     /// retransmissions and for a new INIT after a Stale Cookie).
     pub(crate) init_params: Vec<RawParam>,
+    /// [`Context::abort`]: the reason, until the association acts on it.
+    pub(crate) abort: Option<Bytes>,
 }
 
 /// The association an extension hook works on: what it may read of it and
@@ -290,6 +292,18 @@ impl Context<'_> {
     /// Room in the association's send buffer.
     pub fn send_buffer_available(&self) -> usize {
         self.send.available()
+    }
+
+    /// Ends the association with an ABORT carrying a User-Initiated Abort
+    /// cause with `reason` (RFC 9260 §9.1, as
+    /// [`Endpoint::abort`](crate::endpoint::Endpoint::abort) does), e.g.
+    /// when the extension's own reliability mechanism gave up on the peer.
+    /// Takes effect when the hook returns from
+    /// [`Extension::handle_chunk`] or
+    /// [`Extension::handle_association_timeout`], and otherwise at the
+    /// association's next timer check.
+    pub fn abort(&mut self, reason: &[u8]) {
+        self.slot.abort = Some(Bytes::copy_from_slice(reason));
     }
 }
 

@@ -91,6 +91,8 @@ struct Toy {
     prefixed: Vec<(u32, u32)>,
     /// User messages the toy sends as the application would.
     messages: Vec<Bytes>,
+    /// Give up on the peer (Context::abort) at the association timer.
+    abort_on_timer: bool,
 }
 
 impl Toy {
@@ -341,6 +343,9 @@ impl Extension for Toy {
 
     fn handle_association_timeout(&mut self, cx: &mut Context<'_>) {
         self.hit("handle_association_timeout");
+        if self.abort_on_timer {
+            cx.abort(b"toy gave up");
+        }
         let now = cx.now();
         self.held.retain(|h| h.2 > now);
         self.log.push("barrier released".into());
@@ -975,4 +980,55 @@ fn an_extension_may_not_register_core_chunk_types() {
         }
     }
     assert!(Endpoint::with_extension(EndpointConfig::with_seed(3), now, Stray).is_err());
+}
+
+#[test]
+fn an_extension_may_abort_its_association() {
+    let mut net = Net::new(toy(true), toy(true));
+    let (ha, hz) = net.connect();
+    net.a.extension_mut().abort_on_timer = true;
+    let at = net.now + Duration::from_millis(5);
+    net.a.extension_mut().held.push((0, 0, at));
+    // Anything the application does files the association's timers again.
+    net.a
+        .send(
+            net.now,
+            ha,
+            StreamId(0),
+            Ppid(0),
+            Bytes::from_static(b"x"),
+            SendOptions::default(),
+        )
+        .unwrap();
+    net.settle();
+    let from = net.log.len();
+    net.advance(at);
+    // RFC 9260 §9.1: an ABORT with a User-Initiated Abort cause went out.
+    let aborts: Vec<&Datagram> = net
+        .sent_between(from)
+        .iter()
+        .filter(|d| d.chunk_types().contains(&ChunkType::ABORT))
+        .collect();
+    assert_eq!(aborts.len(), 1);
+    assert_eq!(aborts[0].to, z_addr());
+    assert!(
+        net.a.association_state(ha).is_none(),
+        "A's association is gone"
+    );
+    let peer_closed = std::iter::from_fn(|| net.z.poll_event()).any(|e| {
+        matches!(e, Event::Closed { association, reason: CloseReason::AbortedByPeer(_), .. } if association == hz)
+    });
+    assert!(peer_closed, "Z heard the ABORT");
+    assert_eq!(net.a.extension().closed, vec![ha]);
+    assert_eq!(net.z.extension().closed, vec![hz]);
+    let closed = std::iter::from_fn(|| net.a.poll_event()).any(|e| {
+        matches!(
+            e,
+            Event::Closed {
+                reason: CloseReason::AbortedLocally,
+                ..
+            }
+        )
+    });
+    assert!(closed, "the application hears why");
 }

@@ -1086,3 +1086,51 @@ fn expired_messages_are_skipped_and_nothing_waits_for_them() {
         );
     }
 }
+
+/// Draft §"Control State" step 3: a member that stops answering (every
+/// path to it cut) while its control state changes (a message it lacks is
+/// abandoned, so a Forward must reach it) gets the control state again,
+/// backing off, and after Assoc.Max.Retrans unanswered retransmissions the
+/// server aborts its association; the others are not held.
+#[test]
+fn a_member_that_never_echoes_its_control_state_is_aborted() {
+    use mcsctp_core::tx::send_queue::OutgoingMessage;
+    let mut s = scenario(4, vec![0.0, 0.0, 0.0]);
+    s.messages = 0;
+    let mut w = build(&s);
+    connect_all(&mut w);
+    let gone = w.members[2];
+    w.net.set_link(w.server, gone, LinkConfig::DEFAULT.cut());
+    w.net.set_link(gone, w.server, LinkConfig::DEFAULT.cut());
+    w.net
+        .set_group_link(group_addr(), gone, LinkConfig::DEFAULT.cut());
+    let now = w.net.now();
+    for i in 0..20 {
+        let mut m = OutgoingMessage::new(StreamId(0), Ppid(51), payload(i, 1000));
+        m.lifetime = Some(Duration::from_millis(5));
+        server(&mut w.net, w.server)
+            .ep
+            .extension_mut()
+            .send_message(now, m)
+            .unwrap();
+    }
+    let others = w.members[..2].to_vec();
+    wait_for(&mut w, &others, 20);
+    let start = w.net.now();
+    let sid = w.server;
+    w.net
+        .run_until_cond(
+            |net| server(net, sid).ep.association_count() == 2,
+            Duration::from_secs(5),
+        )
+        .expect("the server gives up on the member");
+    let took = w.net.now() - start;
+    // Ten retransmissions from RTO_k, doubling up to Mcast.RTO.Max (200 ms):
+    // well under two seconds. (With the bound lifted, nothing else closes
+    // the association within the 5 s this waits: core's heartbeats come
+    // every 30 s and the member is owed no data.)
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    println!("the silent member's association was aborted after {took:?}");
+    let g = server(&mut w.net, w.server).ep.extension();
+    assert_eq!(g.members().count(), 2, "the member left the group");
+}

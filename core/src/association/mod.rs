@@ -548,6 +548,18 @@ impl Association {
 
     /// ABORT primitive (RFC 9260 §9.1, §10.1): an ABORT with a
     /// User-Initiated Abort cause, then gone.
+    /// Acts on the extension's [`Context::abort`](crate::extension::Context::abort);
+    /// returns whether the association was aborted.
+    pub(crate) fn ext_abort(&mut self, now: Instant) -> bool {
+        match self.ext.abort.take() {
+            Some(reason) => {
+                self.abort_locally(now, reason);
+                true
+            }
+            None => false,
+        }
+    }
+
     pub(crate) fn abort_locally(&mut self, now: Instant, reason: Bytes) {
         if matches!(self.state, State::Closed) {
             return;
@@ -734,6 +746,9 @@ impl Association {
             if self.ext_chunks.contains(typ) {
                 // The extension's chunk, with the one after it in view.
                 let verdict = ext.handle_chunk(&mut ext_cx!(self, now, false), &raw, chunks.peek());
+                if self.ext_abort(now) {
+                    break;
+                }
                 let flow = match verdict {
                     ChunkVerdict::Continue => Flow::Continue,
                     ChunkVerdict::Stop => Flow::Stop,
@@ -796,7 +811,7 @@ impl Association {
                 continue;
             }
             let verdict = ext.handle_chunk(&mut ext_cx!(self, now, true), &raw, chunks.peek());
-            if verdict == ChunkVerdict::Stop {
+            if self.ext_abort(now) || verdict == ChunkVerdict::Stop {
                 break;
             }
         }

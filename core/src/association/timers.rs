@@ -48,7 +48,7 @@ impl Association {
     /// Handles every timer due at `now`. Calling it early is harmless.
     pub(crate) fn handle_timeout(&mut self, now: Instant, ext: &mut dyn Extension) {
         self.handle_state_timers(now);
-        if matches!(self.state, State::Closed) {
+        if matches!(self.state, State::Closed) || self.ext_abort(now) {
             return;
         }
         if self.state.is_established_or_later()
@@ -57,6 +57,9 @@ impl Association {
                 .is_some_and(|d| d <= now)
         {
             ext.handle_association_timeout(&mut ext_cx!(self, now, false));
+            if self.ext_abort(now) {
+                return;
+            }
         }
         // The zero window probe is due: from now on nothing holds it back
         // (and the timer must not fire again).

@@ -75,6 +75,10 @@ pub struct GroupServerConfig {
     pub fallback_threshold: f64,
     /// Mcast.Return.LossThreshold.
     pub return_threshold: f64,
+    /// Assoc.Max.Retrans for the control state: unanswered retransmissions
+    /// after which the member's association is aborted (draft §"Control
+    /// State" step 3; RFC 9260's default, 10).
+    pub control_max_retrans: u32,
 }
 
 impl GroupServerConfig {
@@ -92,6 +96,7 @@ impl GroupServerConfig {
             fallback_window: u64::from(crate::defaults::FALLBACK_WINDOW),
             fallback_threshold: crate::defaults::FALLBACK_LOSS_THRESHOLD,
             return_threshold: crate::defaults::RETURN_LOSS_THRESHOLD,
+            control_max_retrans: 10,
         }
     }
 }
@@ -148,6 +153,11 @@ struct Ctl {
     /// The skip points of the control state last sent, with its Control
     /// Sequence Number.
     forward: Option<(u32, Vec<ForwardEntry>)>,
+    /// The Control Sequence Number last sent, how often it was sent again,
+    /// and the wait before the next retransmission.
+    sent_seq: Option<u32>,
+    resends: u32,
+    resend_interval: Duration,
 }
 
 impl Ctl {
@@ -380,19 +390,26 @@ impl GroupServer {
         }
     }
 
-    fn control_msync(
-        &mut self,
-        now: Instant,
-        rto: Duration,
-        h: AssociationHandle,
-    ) -> Option<RawChunk> {
+    /// The member's control state in an MSYNC on its association (draft
+    /// §"Control State" steps 2 and 3): a new Control Sequence Number waits
+    /// RTO_k for its echo, each retransmission of the same number twice as
+    /// long as the one before, up to Mcast.RTO.Max.
+    fn control_msync(&mut self, now: Instant, h: AssociationHandle) -> Option<RawChunk> {
         let ts = self.timestamp(now);
         let highest = self.sender.highest_sent();
         let mctsn = self.sender.mctsn();
         let forward = self.sender.forward(h);
         let ctl = self.members.get_mut(&h)?;
         let fb = ctl.feedback;
-        ctl.resend_at = Some(now + rto.max(crate::defaults::RTO_MIN));
+        if ctl.sent_seq == Some(ctl.seq) {
+            ctl.resends += 1;
+            ctl.resend_interval = (ctl.resend_interval * 2).min(crate::defaults::RTO_MAX);
+        } else {
+            ctl.sent_seq = Some(ctl.seq);
+            ctl.resends = 0;
+            ctl.resend_interval = ctl.rtt.rto();
+        }
+        ctl.resend_at = Some(now + ctl.resend_interval.max(crate::defaults::RTO_MIN));
         ctl.resend_due = false;
         let mut m = Msync::new(self.sync_seq, highest, mctsn, ts, ctl.seq)
             .with_param(&MsyncParam::Start(Start {
@@ -448,9 +465,12 @@ impl GroupServer {
                 loss_events: 0,
                 event_at: None,
                 forward: None,
+                sent_seq: None,
+                resends: 0,
+                resend_interval: cx.rto(),
             },
         );
-        if let Some(c) = self.control_msync(cx.now(), cx.rto(), h) {
+        if let Some(c) = self.control_msync(cx.now(), h) {
             self.bytes_unicast += c.len() as u64;
             cx.send_chunk(c);
         }
@@ -1022,7 +1042,7 @@ impl Extension for GroupServer {
             Establishment::Accepted { cookie } | Establishment::Restarted { cookie } => cookie,
             Establishment::Repeated { .. } => {
                 // The same member: send its control state again.
-                if let Some(c) = self.control_msync(cx.now(), cx.rto(), h) {
+                if let Some(c) = self.control_msync(cx.now(), h) {
                     cx.send_chunk(c);
                 }
                 return;
@@ -1110,7 +1130,7 @@ impl Extension for GroupServer {
             .get(&h)
             .is_some_and(|c| c.echoed != c.seq && c.resend_due);
         let mut space = room.packet;
-        if resend && let Some(c) = self.control_msync(now, cx.rto(), h) {
+        if resend && let Some(c) = self.control_msync(now, h) {
             space = space.saturating_sub(c.len().next_multiple_of(4));
             self.bytes_unicast += c.len() as u64;
             out.push(c);
@@ -1154,9 +1174,18 @@ impl Extension for GroupServer {
 
     fn handle_association_timeout(&mut self, cx: &mut Context<'_>) {
         let h = cx.association();
+        let limit = self.cfg.control_max_retrans;
         if let Some(c) = self.members.get_mut(&h)
             && c.resend_at.is_some_and(|t| t <= cx.now())
         {
+            if c.resends >= limit {
+                // Draft §"Control State" step 3: "After Assoc.Max.Retrans
+                // unanswered retransmissions it considers the association
+                // failed and aborts it." (on_closed removes the member.)
+                c.resend_at = None;
+                cx.abort(b"mcsctp: group control state not acknowledged");
+                return;
+            }
             c.resend_due = true;
             self.wake.push(h);
         }
