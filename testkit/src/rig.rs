@@ -19,7 +19,7 @@
 //!   packets (checked), and timing it times the server endpoint alone,
 //!   without the simulator, the members or the harness.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{DefaultHasher, Hasher};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -266,6 +266,12 @@ pub struct Source {
     group: bool,
     next: usize,
     cursors: BTreeMap<AssociationHandle, usize>,
+    /// Messages due at the last sweep over every association.
+    swept: usize,
+    /// Remote addresses of the datagrams received since the last top-up,
+    /// and the association of each remote address.
+    touched: Vec<SocketAddr>,
+    by_remote: HashMap<SocketAddr, AssociationHandle>,
     due_at_last: usize,
     /// Sends (message, association) that came later than their time
     /// because the send buffer was full (paced sources).
@@ -283,6 +289,9 @@ impl Source {
             group,
             next: 0,
             cursors: BTreeMap::new(),
+            swept: 0,
+            touched: Vec::new(),
+            by_remote: HashMap::new(),
             due_at_last: 0,
             late: 0,
         }
@@ -351,7 +360,26 @@ impl Source {
             }
             return;
         }
-        let hs: Vec<AssociationHandle> = ep.associations().collect();
+        // Fan-out: every association when a new message fell due, else
+        // only those a datagram just came from (a SACK is what frees a send
+        // buffer), so that a step costs O(1) however many there are.
+        let hs: Vec<AssociationHandle> = if due > self.swept {
+            self.swept = due;
+            self.touched.clear();
+            let hs: Vec<AssociationHandle> = ep.associations().collect();
+            for &h in &hs {
+                if let Some(a) = ep.remote_address(h) {
+                    self.by_remote.insert(a, h);
+                }
+            }
+            hs
+        } else {
+            let by_remote = &self.by_remote;
+            self.touched
+                .drain(..)
+                .filter_map(|a| by_remote.get(&a).copied())
+                .collect()
+        };
         for h in hs {
             let mut c = self.cursors.get(&h).copied().unwrap_or(0);
             while c < due {
@@ -444,6 +472,8 @@ pub struct Rig {
     /// Every call into the endpoint, if recording.
     pub recording: Option<Recording>,
     endpoint_timeout: Option<Instant>,
+    /// When the endpoint last handled its timeout.
+    handled_at: Option<Instant>,
 }
 
 impl Rig {
@@ -456,6 +486,7 @@ impl Rig {
             counters: Counters::default(),
             recording: record.then(Recording::default),
             endpoint_timeout: None,
+            handled_at: None,
         }
     }
 
@@ -484,6 +515,9 @@ impl Rig {
         data: &Bytes,
     ) {
         self.counters.received_packets += 1;
+        if !self.source.group && self.source.start.is_some() {
+            self.source.touched.push(remote);
+        }
         self.record(
             now,
             Call::Datagram {
@@ -494,8 +528,12 @@ impl Rig {
         );
     }
 
-    pub(crate) fn endpoint_due(&self, now: Instant) -> bool {
-        self.endpoint_timeout.is_some_and(|t| t <= now)
+    pub(crate) fn endpoint_due(&mut self, now: Instant) -> bool {
+        let due = self.endpoint_timeout.is_some_and(|t| t <= now);
+        if due {
+            self.handled_at = Some(now);
+        }
+        due
     }
 
     pub(crate) fn poll_timeout(&mut self, endpoint: Option<Instant>) -> Option<Instant> {
@@ -503,6 +541,13 @@ impl Rig {
             r.calls.push((Duration::ZERO, Call::PollTimeout));
         }
         self.endpoint_timeout = endpoint;
+        // A timer the endpoint was already asked to handle, still due
+        // while the link has no room, is work only `poll_transmit` can do
+        // (the group server's MSYNC time is such a timer): a runtime
+        // blocked on a full socket waits for room, which comes at the next
+        // departure, rather than spin on it.
+        let endpoint =
+            endpoint.filter(|t| self.egress.has_room() || self.handled_at.is_none_or(|h| h < *t));
         [
             endpoint,
             self.egress.next_departure(),
