@@ -273,7 +273,7 @@ pub const STALL_GAP: Duration = Duration::from_millis(250);
 /// receiver still short is remembered and checked from there on, so a
 /// step costs O(1) however many receivers there are; progress is summed
 /// once per 25 ms of simulated time.
-fn all_have(w: &mut World, receivers: &[NodeId], n: usize) -> Result<(), String> {
+pub fn all_have(w: &mut World, receivers: &[NodeId], n: usize) -> Result<(), String> {
     let start = w.net.now();
     let total =
         |w: &World| -> usize { receivers.iter().map(|&id| w.net.node(id).delivered()).sum() };
