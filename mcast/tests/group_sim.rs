@@ -21,7 +21,7 @@ use mcsctp_core::serial::{Ppid, StreamId};
 use mcsctp_mcast::server::group::MemberKind;
 use mcsctp_sim::LinkConfig;
 use mcsctp_testkit::group::{
-    Peer, build, check_suffix, connect_all, got_of, group_addr, handles, kind_of, member,
+    Peer, build, check_suffix, connect_all, got_of, group_addr, handles, kind_of, member, payload,
     perform_joins, run, scenario, send_range, server, server_addr, wait_for,
 };
 
