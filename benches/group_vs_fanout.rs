@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo bench --bench group_vs_fanout                 # everything, ~3 min
 //! GROUP_BENCH=figures cargo bench --bench group_vs_fanout   # simulated figures only
+//! GROUP_BENCH=cpu cargo bench --bench group_vs_fanout       # bytes and CPU rows only
 //! GROUP_BENCH_SEED=7 cargo bench --bench group_vs_fanout    # another seed
 //! cargo bench --bench group_vs_fanout -- 'cpu/N=16'   # a criterion filter (CPU rows)
 //! ```
@@ -125,6 +126,7 @@ fn verdict(met: bool) -> &'static str {
 /// A cell for a figure of a run that may have failed or stalled.
 fn cell(o: &Result<Outcome, String>, f: impl Fn(&Outcome) -> String) -> String {
     match o {
+        Err(e) if e == "not run" => "–".into(),
         Err(_) => "FAILED".into(),
         Ok(o) if o.stalled.is_some() => format!("STALLED ({})", f(o)),
         Ok(o) => f(o),
@@ -133,6 +135,15 @@ fn cell(o: &Result<Outcome, String>, f: impl Fn(&Outcome) -> String) -> String {
 
 fn ok(o: &Result<Outcome, String>) -> Option<&Outcome> {
     o.as_ref().ok().filter(|o| o.stalled.is_none())
+}
+
+/// A row's outcome; `none` if it did not run.
+fn get<'a>(
+    m: &'a BTreeMap<Key, Result<Outcome, String>>,
+    k: Key,
+    none: &'a Result<Outcome, String>,
+) -> &'a Result<Outcome, String> {
+    m.get(&k).unwrap_or(none)
 }
 
 fn median(v: &mut [f64]) -> Option<f64> {
@@ -147,6 +158,7 @@ fn main() {
         .unwrap_or(1);
     let what = std::env::var("GROUP_BENCH").unwrap_or_default();
     let figures_only = what == "figures";
+    let cpu_only = what == "cpu";
     let wall = std::env::var("GROUP_BENCH_CLOCK").is_ok_and(|v| v == "wall");
     let clock = Clock {
         wall,
@@ -177,14 +189,14 @@ fn main() {
         }
     }
     let mut goodput = BTreeMap::new();
-    for &loss in &GOODPUT_LOSSES {
+    for &loss in GOODPUT_LOSSES.iter().filter(|_| !cpu_only) {
         for setup in SETUPS {
             let c = with_seed(goodput_case(setup, loss));
             goodput.insert(key(&c), run(c));
         }
     }
     let mut feedback = BTreeMap::new();
-    for &(n, messages) in &FEEDBACK_ROWS {
+    for &(n, messages) in FEEDBACK_ROWS.iter().filter(|_| !cpu_only) {
         for setup in SETUPS {
             let c = with_seed(feedback_case(setup, n, messages));
             let k = key(&c);
@@ -196,7 +208,7 @@ fn main() {
         }
     }
     let mut latency = BTreeMap::new();
-    for &loss in &LATENCY_LOSSES {
+    for &loss in LATENCY_LOSSES.iter().filter(|_| !cpu_only) {
         for setup in SETUPS {
             let c = with_seed(latency_case(setup, loss));
             latency.insert(key(&c), run(c));
@@ -255,6 +267,7 @@ fn main() {
     }
 
     // ----- the report -----------------------------------------------------
+    let not_run: Result<Outcome, String> = Err("not run".into());
     let mut out = String::new();
     let _ = writeln!(out, "\n## Multicast group vs fan-out (seed {seed})\n");
     let _ = writeln!(
@@ -310,10 +323,11 @@ fn main() {
         "| loss | group: whole | group: last ¾ | group last ¾ ÷ loss-free | fan-out: whole | fan-out: last ¾ | group simulated ms | fan-out simulated ms | group repairs (multicast / unicast) | group members at the end |"
     );
     let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
-    let free = ok(&goodput[&(Setup::Group, 16, 0)]).and_then(Outcome::steady_goodput_bps);
+    let free =
+        ok(get(&goodput, (Setup::Group, 16, 0), &not_run)).and_then(Outcome::steady_goodput_bps);
     for &loss in &GOODPUT_LOSSES {
-        let g = &goodput[&(Setup::Group, 16, lk(loss))];
-        let f = &goodput[&(Setup::Fanout, 16, lk(loss))];
+        let g = get(&goodput, (Setup::Group, 16, lk(loss)), &not_run);
+        let f = get(&goodput, (Setup::Fanout, 16, lk(loss)), &not_run);
         let share = match (ok(g).and_then(Outcome::steady_goodput_bps), free) {
             (Some(x), Some(y)) => format!("{:.3}", x / y),
             _ => "–".into(),
@@ -385,7 +399,7 @@ fn main() {
     let _ = writeln!(out, "|---:|---|---:|---:|---:|---:|---:|---:|");
     for &loss in &LATENCY_LOSSES {
         for setup in SETUPS {
-            let o = &latency[&(setup, lc.receivers, lk(loss))];
+            let o = get(&latency, (setup, lc.receivers, lk(loss)), &not_run);
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -433,7 +447,8 @@ fn main() {
         }
     }
     if let (Some(x), Some(y)) = (
-        ok(&goodput[&(Setup::Group, 16, lk(0.01))]).and_then(Outcome::steady_goodput_bps),
+        ok(get(&goodput, (Setup::Group, 16, lk(0.01)), &not_run))
+            .and_then(Outcome::steady_goodput_bps),
         free,
     ) {
         let r = x / y;
@@ -454,7 +469,11 @@ fn main() {
             );
         }
     }
-    if let Some(o) = ok(&latency[&(Setup::Group, lc.receivers, lk(0.01))]) {
+    if let Some(o) = ok(get(
+        &latency,
+        (Setup::Group, lc.receivers, lk(0.01)),
+        &not_run,
+    )) {
         let p = o.latency(0.999);
         let _ = writeln!(
             out,
