@@ -30,8 +30,9 @@
 //! **The endpoints**: every endpoint has [`endpoint_config`]'s data-centre
 //! timers (RTO.Min 1 ms, delayed SACK 200 µs) and its defaults otherwise
 //! (I-DATA, 1 MiB send and receive buffers, RFC 9260 congestion control);
-//! the group has `GroupServerConfig::new`'s defaults. Every message fits
-//! one packet in both setups.
+//! the group has `GroupServerConfig::new`'s defaults. Every message would
+//! fit one packet in both setups (the group fills its packets by splitting
+//! messages; fan-out sends each whole).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -47,7 +48,7 @@ use crate::group::{
     EpNode, Inbox, Peer, Scenario, World, connect_all, endpoint_config, member_addr,
     member_endpoint, payload, plain, plain_endpoint, scenario, server, server_addr, server_config,
 };
-use crate::rig::{Call, Counters, Egress, GroupSend, Recording, Rig, Source, replay};
+use crate::rig::{Call, Counters, Egress, Recording, Rig, Source, replay};
 
 /// Who sends to the receivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -574,18 +575,9 @@ impl ServerEndpoint {
         buf: &mut Vec<u8>,
         check: bool,
     ) -> u64 {
-        fn go<X: GroupSend>(
-            ep: &mut Endpoint<X>,
-            epoch: Instant,
-            calls: &[(Duration, Call)],
-            buf: &mut Vec<u8>,
-            check: bool,
-        ) -> u64 {
-            replay(ep, epoch, calls, buf, check)
-        }
         match self {
-            Self::Group(ep) => go(ep, epoch, calls, buf, check),
-            Self::Fanout(ep) => go(ep, epoch, calls, buf, check),
+            Self::Group(ep) => replay(ep, epoch, calls, buf, check),
+            Self::Fanout(ep) => replay(ep, epoch, calls, buf, check),
         }
     }
 }
