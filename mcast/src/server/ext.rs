@@ -198,6 +198,10 @@ pub struct GroupServer {
     /// Group chunks sent before each recent group-path MSYNC.
     sent_before_sync: VecDeque<(u32, u64)>,
     next_sync: Option<Instant>,
+    /// The MSYNC timer fired; the MSYNC goes with the next group packet
+    /// (the timer is consumed so that a runtime that cannot send now does
+    /// not see it in the past again).
+    sync_due: bool,
     epoch: Option<Instant>,
     wake: Vec<AssociationHandle>,
     events: VecDeque<GroupEvent>,
@@ -238,6 +242,7 @@ impl GroupServer {
             sync_seq: 0,
             sent_before_sync: VecDeque::new(),
             next_sync: None,
+            sync_due: false,
             epoch: None,
             wake: Vec::new(),
             events: VecDeque::new(),
@@ -583,7 +588,11 @@ impl GroupServer {
         }
         self.pump_sender_events();
         self.consider_acker(now, h);
-        self.wake_unicast();
+        // An MSACK changes what this member is owed (repairs, fallback
+        // data); other members' queues change on timers, not here.
+        if self.sender.has_unicast(h) {
+            self.wake.push(h);
+        }
     }
 
     /// Draft §"Measuring the Group Path": once a window's worth of group
@@ -865,7 +874,7 @@ impl Extension for GroupServer {
             verification_tag: self.cfg.group_tag,
         };
         let mut b = PacketBuilder::new(buf, header, self.cfg.max_packet);
-        let sync_due = self.next_sync.is_some_and(|t| t <= now);
+        let sync_due = self.sync_due || self.next_sync.is_some_and(|t| t <= now);
         if sync_due {
             self.refresh(now);
             self.sync_seq = self.sync_seq.wrapping_add(1);
@@ -883,6 +892,7 @@ impl Extension for GroupServer {
                 0,
             );
             if b.add(&m).is_ok() {
+                self.sync_due = false;
                 let busy = self.sender.buffered_bytes() > 0
                     || self.sender.has_queued()
                     || self.members.keys().any(|h| {
@@ -979,6 +989,10 @@ impl Extension for GroupServer {
             }
             self.acker_heard = Some(now);
             self.select_acker(now);
+        }
+        if self.next_sync.is_some_and(|t| t <= now) {
+            self.next_sync = None;
+            self.sync_due = true;
         }
         self.sender.expire(now);
         self.sender.handle_timeout(now);

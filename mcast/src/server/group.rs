@@ -1120,7 +1120,13 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             return None;
         }
         let (t, c) = m.unicast.pop_front()?;
-        m.unicast_sent.insert(t, now);
+        if m.unicast_sent.insert(t, now).is_some() {
+            // Sent again: the earlier copy leaves the association's flight
+            // (the new one is counted), as a retransmitted chunk counts
+            // once in RFC 9260's flight size; the acknowledgement gives
+            // back one copy.
+            m.released_unicast += 20 + c.payload.len();
+        }
         // Kept until acknowledged: it may have to be sent again.
         m.held.insert(t, c.clone());
         Some((Self::wire(t), c))
