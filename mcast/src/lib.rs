@@ -20,16 +20,16 @@
 //! | [`defaults`] | §"Protocol Parameters": every named default, read from one place |
 //! | [`Mtsn`] | §"The MTSN Number Space", §"Wrap-Safe Comparison of MTSNs" |
 //! | [`server::group`] | §"Sending MDATA", §"Repair", §"Multicast Cumulative TSN, Buffer Release and the Group Window", §"Hold-Back Policy", §"Backlog Limits and Eviction" |
-//! | [`server::ext`] | the server's [`mcsctp_core::extension::Extension`]: §"Server: Start MTSN", §"Control State", §"Measuring the Group Path", §"Plain SCTP Peers", §"Sending BARRIER" |
+//! | [`server::ext`] | the server's [`mcsctp_core::extension::Extension`]: §"Server: Start MTSN", §"Control State", §"Group Authentication" (signing, key changes), §"Measuring the Group Path", §"Backlog Limits and Eviction", §"Plain SCTP Peers", §"Sending BARRIER" |
 //! | [`member::rx`] | §"Receiving MDATA" (on core's `DataTracker` and `ReassemblyQueue`) |
-//! | [`member::ext`] | the member's [`mcsctp_core::extension::Extension`]: §"Client: INIT and Join", §"Acknowledgement: MSACK Timing and Feedback Scaling", §"Receiving BARRIER" |
+//! | [`member::ext`] | the member's [`mcsctp_core::extension::Extension`]: §"Client: INIT and Join", §"Receiving Group Packets" (source, MAC, chunk checks), §"Acknowledgement: MSACK Timing and Feedback Scaling", §"Receiving BARRIER" |
 //!
-//! The simulator tests (`mcast/tests/group_sim.rs`) drive servers, members
-//! and plain SCTP peers through `mcsctp-sim`. Not built yet: AUTH on group
-//! packets (the A flag is offered clear), the group congestion window and
-//! acker (the group path is bounded by the group window and the members'
-//! a_grwnd only), BARRIER D=1, group abandonment (Forward), key changes,
-//! and the runtime (sockets, joins) of the next issue.
+//! The simulator tests (`mcast/tests/group_sim.rs`,
+//! `mcast/tests/hostile_members.rs`) drive servers, members and plain SCTP
+//! peers through `mcsctp-sim`. Not built yet: the group congestion window
+//! and acker (the group path is bounded by the group window and the
+//! members' a_grwnd only), BARRIER D=1, group abandonment (Forward), and
+//! the runtime (sockets, joins) of the next issue.
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 

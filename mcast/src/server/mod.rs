@@ -4,3 +4,4 @@
 mod acks;
 pub mod ext;
 pub mod group;
+mod keys;
