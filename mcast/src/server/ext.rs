@@ -450,6 +450,7 @@ impl GroupServer {
         let deadline = now + self.cfg.rekey_timeout.apply(self.srtt_g());
         if self.keys.member_gone(deadline) {
             self.key_change_started();
+            self.next_sync.get_or_insert(now);
         }
     }
 
@@ -889,8 +890,11 @@ impl Extension for GroupServer {
                 0,
             );
             if b.add(&m).is_ok() {
+                // Draft §"MSYNC: Tail Loss, Timestamps and Late Join": also
+                // while "a key change is in progress".
                 let busy = self.sender.buffered_bytes() > 0
                     || self.sender.has_queued()
+                    || self.keys.next().is_some()
                     || self.members.keys().any(|h| {
                         self.sender
                             .member(*h)
