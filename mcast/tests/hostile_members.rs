@@ -1233,7 +1233,9 @@ fn silent_member_is_removed_in_bounds(seed: u64) {
 
 #[test]
 fn a_member_that_stops_acknowledging_falls_back_then_is_removed() {
-    for seed in 1..=2 {
+    // Seed 5 once sent the healthy member to fallback before its MSACKs
+    // stopped, on counting noise alone (no loss events).
+    for seed in [1, 2, 5] {
         silent_member_is_removed_in_bounds(seed);
     }
 }

@@ -69,6 +69,9 @@ pub struct GroupServerConfig {
     pub fallback_window: u64,
     /// Mcast.Fallback.LossThreshold.
     pub fallback_threshold: f64,
+    /// Mcast.Fallback.MinEvents: loss events a measurement window needs to
+    /// send a member to fallback.
+    pub fallback_min_events: u32,
     /// Mcast.Return.LossThreshold.
     pub return_threshold: f64,
     /// Mcast.Group.Authenticate: every group packet begins with an AUTH
@@ -112,6 +115,7 @@ impl GroupServerConfig {
             plain_backlog: 4096,
             fallback_window: u64::from(crate::defaults::FALLBACK_WINDOW),
             fallback_threshold: crate::defaults::FALLBACK_LOSS_THRESHOLD,
+            fallback_min_events: crate::defaults::FALLBACK_MIN_EVENTS,
             return_threshold: crate::defaults::RETURN_LOSS_THRESHOLD,
             authenticate: crate::defaults::GROUP_AUTHENTICATE,
             key_seed: [0; 32],
@@ -183,6 +187,11 @@ struct Ctl {
     /// The member's acknowledged count when it last advanced, when, and
     /// whether it had a backlog then (for Mcast.Member.ProgressTimeout).
     progress: (u64, Instant, bool),
+    /// Loss events in the current measurement window, when the last one
+    /// began, and the member's repair count when last looked at.
+    loss_events: u32,
+    event_at: Option<Instant>,
+    repairs_seen: u64,
 }
 
 /// Whether Control Sequence Number `echo` is `seq` or later (serial).
@@ -681,6 +690,9 @@ impl GroupServer {
                 ended: None,
                 retries: 0,
                 progress: (0, cx.now(), false),
+                loss_events: 0,
+                event_at: None,
+                repairs_seen: 0,
             },
         );
         if let Some(c) = self.control_msync(cx.now(), cx.rto(), h) {
@@ -756,7 +768,7 @@ impl GroupServer {
                 ctl.received += u64::from(r2.wrapping_sub(r1));
             }
         }
-        self.judge_path(h);
+        self.judge_path(now, h);
         if m.joined
             && self.sender.member(h).map(|x| x.kind) == Some(MemberKind::Joining)
             && snapshot.is_some()
@@ -773,23 +785,45 @@ impl GroupServer {
 
     /// Draft §"Measuring the Group Path": once a window's worth of group
     /// chunks was sent, the member's loss over it decides: above the
-    /// fallback threshold a multicast member falls back; at or below the
-    /// return threshold a member in fallback returns.
-    fn judge_path(&mut self, h: AssociationHandle) {
+    /// fallback threshold, with enough loss events, a multicast member
+    /// falls back; at or below the return threshold a member in fallback
+    /// returns.
+    fn judge_path(&mut self, now: Instant, h: AssociationHandle) {
         let window = self.cfg.fallback_window.max(1);
+        let repairs = self.sender.member(h).map_or(0, |m| m.repairs);
         let Some(ctl) = self.members.get_mut(&h) else {
             return;
         };
+        // Loss events: the member's group-path losses, counted where the
+        // server repairs them (only past the reordering allowance, so a
+        // packet that merely arrives late is none); repairs less than
+        // SRTT_k after the first of an event belong to it.
+        if repairs > ctl.repairs_seen {
+            let srtt = ctl.srtt.unwrap_or_default();
+            if ctl.event_at.is_none_or(|t| now >= t + srtt) {
+                ctl.loss_events += 1;
+                ctl.event_at = Some(now);
+            }
+            ctl.repairs_seen = repairs;
+        }
         if ctl.expected < window {
             return;
         }
         let got = ctl.received.min(ctl.expected);
         let loss = 1.0 - got as f64 / ctl.expected as f64;
+        let events = std::mem::take(&mut ctl.loss_events);
         ctl.expected = 0;
         ctl.received = 0;
         match self.sender.member(h).map(|m| m.kind) {
+            // Draft §"Moving to Fallback": "a measurement window closes
+            // with a loss rate above Mcast.Fallback.LossThreshold and at
+            // least Mcast.Fallback.MinEvents loss events". Without the
+            // events, group packets reordered around an MSYNC (which shift
+            // a few items from one side of the member's snapshot to the
+            // other) can show a member that lost nothing above the
+            // threshold.
             Some(MemberKind::Multicast | MemberKind::Returning)
-                if loss > self.cfg.fallback_threshold =>
+                if loss > self.cfg.fallback_threshold && events >= self.cfg.fallback_min_events =>
             {
                 self.sender.fall_back(h);
             }
