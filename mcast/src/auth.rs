@@ -30,6 +30,7 @@ use mcsctp_core::chunk::{ChunkError, ChunkType, WireChunk};
 use mcsctp_core::packet::{COMMON_HEADER_LEN, checksum};
 use sha2::Sha256;
 
+use crate::chunk::msync::GroupKey;
 use crate::chunk::{be16, need};
 
 /// HMAC Identifier of HMAC-SHA-256 in the RFC 4895 registry, the one
@@ -206,6 +207,111 @@ pub fn verify_group_packet<'k>(
     Ok(epoch)
 }
 
+/// The group keys a member holds (draft §"Group Authentication"): at most
+/// two, those of the two most recent epochs the server sent it.
+///
+/// "A member keeps at most two keys [...] and accepts group packets
+/// authenticated with either." The keys of one control state travel
+/// together, so a control state with Group Key parameters replaces the
+/// member's keys ([`KeyRing::replace`]): when the server drops the old key
+/// after a change, the member drops it too. And once a group packet
+/// verifies with the newer of two keys, the server has switched to it, so
+/// the older one is dropped at once ([`KeyRing::verify`]).
+#[derive(Clone, Default)]
+pub struct KeyRing {
+    keys: [Option<(u16, [u8; HMAC_SHA256_LEN])>; 2],
+}
+
+/// Whether epoch `a` is after epoch `b` (serial arithmetic modulo 2^16).
+fn epoch_after(a: u16, b: u16) -> bool {
+    let d = a.wrapping_sub(b);
+    d != 0 && d < 1 << 15
+}
+
+impl KeyRing {
+    /// No key: nothing verifies.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.keys.iter().all(Option::is_none)
+    }
+
+    /// The epochs held, oldest first.
+    pub fn epochs(&self) -> Vec<u16> {
+        let mut e: Vec<u16> = self.keys.iter().flatten().map(|k| k.0).collect();
+        if e.len() == 2 && epoch_after(e[0], e[1]) {
+            e.swap(0, 1);
+        }
+        e
+    }
+
+    /// Takes the Group Key parameters of one control state as the keys
+    /// held. Keys of an algorithm the member does not support are ignored
+    /// ("A member ignores a Group Key with an HMAC Identifier it does not
+    /// support"); if none is left, the keys held stay as they are. Of more
+    /// than two, the two most recent epochs are kept.
+    pub fn replace<'k>(&mut self, keys: impl IntoIterator<Item = &'k GroupKey>) {
+        let mut new: Vec<(u16, [u8; HMAC_SHA256_LEN])> = Vec::with_capacity(2);
+        for k in keys {
+            let Ok(key) = <[u8; HMAC_SHA256_LEN]>::try_from(&k.key[..]) else {
+                continue;
+            };
+            if !k.is_hmac_sha256() {
+                continue;
+            }
+            new.retain(|x| x.0 != k.key_epoch);
+            new.push((k.key_epoch, key));
+        }
+        if new.is_empty() {
+            return;
+        }
+        // An MSYNC carries at most two; of more, the two most recent.
+        new.sort_by(|a, b| {
+            if epoch_after(a.0, b.0) {
+                core::cmp::Ordering::Greater
+            } else {
+                core::cmp::Ordering::Less
+            }
+        });
+        let kept = &new[new.len().saturating_sub(2)..];
+        self.keys = [kept.first().copied(), kept.get(1).copied()];
+    }
+
+    /// Forgets every key (the membership has ended).
+    pub fn clear(&mut self) {
+        self.keys = [None, None];
+    }
+
+    /// Verifies a received group packet (draft §"Receiving Group Packets"
+    /// step 4) with the key of the epoch it names; returns the epoch. A
+    /// packet that verifies with the newer of two keys retires the older
+    /// one.
+    pub fn verify(&mut self, packet: &[u8]) -> Result<u16, AuthError> {
+        let keys = self.keys;
+        let epoch = verify_group_packet(packet, |e| {
+            keys.iter().flatten().find(|k| k.0 == e).map(|k| &k.1[..])
+        })?;
+        for slot in &mut self.keys {
+            if slot.is_some_and(|k| epoch_after(epoch, k.0)) {
+                *slot = None;
+            }
+        }
+        Ok(epoch)
+    }
+}
+
+/// The keys themselves are never printed.
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("epochs", &self.epochs())
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,5 +397,61 @@ mod tests {
             verify_group_packet(&[], |_| None),
             Err(AuthError::NoAuthChunk)
         );
+    }
+
+    fn group_key(epoch: u16, fill: u8) -> GroupKey {
+        GroupKey {
+            key_epoch: epoch,
+            hmac_id: HMAC_SHA256,
+            key: Bytes::from(vec![fill; 32]),
+        }
+    }
+
+    fn signed(epoch: u16, fill: u8) -> Vec<u8> {
+        let mut p = packet();
+        p[16..18].copy_from_slice(&epoch.to_be_bytes());
+        sign_group_packet(&mut p, &[fill; 32]).expect("signs");
+        p
+    }
+
+    #[test]
+    fn a_key_ring_holds_two_epochs_and_retires_the_older_on_use_of_the_newer() {
+        let mut ring = KeyRing::new();
+        assert!(ring.is_empty());
+        assert_eq!(ring.verify(&signed(1, 1)), Err(AuthError::UnknownEpoch(1)));
+        ring.replace(&[group_key(1, 1)]);
+        assert_eq!(ring.verify(&signed(1, 1)), Ok(1));
+        // A change: both keys; packets of either epoch verify.
+        ring.replace(&[group_key(1, 1), group_key(2, 2)]);
+        assert_eq!(ring.epochs(), vec![1, 2]);
+        assert_eq!(ring.verify(&signed(1, 1)), Ok(1));
+        assert_eq!(ring.epochs(), vec![1, 2]);
+        // Epoch 2 signed with epoch 1's key: no.
+        assert_eq!(ring.verify(&signed(2, 1)), Err(AuthError::BadHmac));
+        // The server switched: the first packet of epoch 2 retires epoch 1.
+        assert_eq!(ring.verify(&signed(2, 2)), Ok(2));
+        assert_eq!(ring.epochs(), vec![2]);
+        assert_eq!(ring.verify(&signed(1, 1)), Err(AuthError::UnknownEpoch(1)));
+        // Control state without the old key replaces the keys held.
+        ring.replace(&[group_key(2, 2), group_key(3, 3)]);
+        ring.replace(&[group_key(3, 3)]);
+        assert_eq!(ring.epochs(), vec![3]);
+        assert_eq!(ring.verify(&signed(2, 2)), Err(AuthError::UnknownEpoch(2)));
+        // Unsupported keys are ignored; nothing usable leaves the keys.
+        let odd = GroupKey {
+            key_epoch: 4,
+            hmac_id: 1,
+            key: Bytes::from(vec![4; 20]),
+        };
+        ring.replace(&[odd]);
+        assert_eq!(ring.epochs(), vec![3]);
+        // Across the epoch wrap, the two most recent of three.
+        ring.replace(&[group_key(65535, 5), group_key(0, 6), group_key(65534, 7)]);
+        assert_eq!(ring.epochs(), vec![65535, 0]);
+        assert_eq!(ring.verify(&signed(0, 6)), Ok(0));
+        assert_eq!(ring.epochs(), vec![0]);
+        assert!(!format!("{ring:?}").contains("[6, 6"));
+        ring.clear();
+        assert!(ring.is_empty());
     }
 }

@@ -24,8 +24,9 @@
 //! | [`member::rx`] | §"Receiving MDATA" (on core's `DataTracker` and `ReassemblyQueue`) |
 //! | [`member::ext`] | the member's [`mcsctp_core::extension::Extension`]: §"Client: INIT and Join", §"Acknowledgement: MSACK Timing and Feedback Scaling", §"Receiving BARRIER" |
 //!
-//! The simulator tests (`mcast/tests/group_sim.rs`) drive servers, members
-//! and plain SCTP peers through `mcsctp-sim`. Not built yet: BARRIER D=1
+//! The simulator tests (`mcast/tests/group_sim.rs`,
+//! `mcast/tests/hostile_members.rs`) drive servers, members and plain SCTP
+//! peers through `mcsctp-sim`. Not built yet: BARRIER D=1
 //! (unicast first), and the runtime (sockets, joins) of the next issue.
 //!
 //! # Example

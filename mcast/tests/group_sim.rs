@@ -123,8 +123,10 @@ fn a_member_whose_group_path_recovers_returns_to_multicast() {
     send_range(&mut w, 0, 300, 1000);
     wait_for(&mut w, &ids, 300);
     assert_eq!(kind_of(&mut w, ids[1]).0, MemberKind::Fallback);
-    // The group path heals.
+    // The group path heals; the member may return once its hold-down time
+    // (Mcast.Return.MinTime, 200 ms after it fell back) has passed.
     w.net.clear_group_link(group_addr(), ids[1]);
+    let _ = w.net.run_for(Duration::from_millis(250));
     // Rounds of traffic with time between them, so that group-path
     // MSYNCs measure the path (draft §"Measuring the Group Path").
     for round in 0..8u32 {

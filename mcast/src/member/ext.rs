@@ -8,9 +8,15 @@
 //! COOKIE ECHO until the runtime says how it went
 //! ([`GroupMember::join_result`]); the MREACH bundled with the COOKIE ECHO
 //! reports it.
+//!
+//! Group packets are checked before any of their chunks is looked at
+//! (draft §"Receiving Group Packets"): source address, group tag, the
+//! group MAC with the keys the control state brought
+//! (§"Group Authentication"), and the chunk types; a packet that fails is
+//! counted ([`Discards`]) and dropped silently.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use mcsctp_core::chunk::{InitCommon, RawChunk, WireChunk};
@@ -22,6 +28,7 @@ use mcsctp_core::rx::reassembly::Delivery;
 
 use super::rx::{GroupReceiver, GroupReceiverConfig, Path};
 use crate::Mtsn;
+use crate::auth::KeyRing;
 use crate::chunk::msync::{Feedback, Msync};
 use crate::chunk::{self as mchunk, Barrier, McastChunk, Mdata};
 use crate::chunk::{Mreach, ReachReason, ReachStatus};
@@ -50,6 +57,21 @@ pub enum MemberEvent {
     Started(AssociationHandle, Mtsn),
     /// The server ended the membership (End of Membership reason).
     Ended(AssociationHandle, u16),
+}
+
+/// Group packets a member discarded silently (draft §"Receiving Group
+/// Packets"), by the step that refused them. None of them is ever
+/// answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Discards {
+    /// Step 1: the IP source address is not the group's Source Address.
+    pub source: u64,
+    /// Step 4: the group is authenticated and the packet has no AUTH chunk
+    /// first, or one that does not verify with a key the member holds.
+    pub unauthenticated: u64,
+    /// Step 5: a chunk other than the leading AUTH, MDATA and MSYNC, or an
+    /// MSYNC with parameters or a Control Sequence Number.
+    pub malformed: u64,
 }
 
 /// Settings of a member endpoint.
@@ -102,6 +124,14 @@ struct Membership {
     received_group: u64,
     duplicates: u64,
     ended: bool,
+    /// The source of group packets (the Source Address, or the server's
+    /// address if that is unspecified).
+    source: IpAddr,
+    /// The group keys of the control state (draft §"Group
+    /// Authentication").
+    keys: KeyRing,
+    /// Group packets refused.
+    discards: Discards,
 }
 
 /// The member side of the extension.
@@ -154,6 +184,50 @@ impl GroupMember {
         self.groups
             .get(&association)
             .map(|m| (m.received_group, m.duplicates))
+    }
+
+    /// Group packets of the association's group discarded, by reason.
+    pub fn discards(&self, association: AssociationHandle) -> Option<Discards> {
+        self.groups.get(&association).map(|m| m.discards)
+    }
+
+    /// The epochs of the group keys the member holds for the association's
+    /// group, oldest first (never the keys).
+    pub fn key_epochs(&self, association: AssociationHandle) -> Option<Vec<u16>> {
+        self.groups.get(&association).map(|m| m.keys.epochs())
+    }
+
+    /// Draft §"Receiving Group Packets", steps 1, 4 and 5 (core checked the
+    /// checksum, step 2, and the caller the tag, step 3): whether the
+    /// member processes the packet.
+    fn accept_group_packet(m: &mut Membership, remote: SocketAddr, packet: &Packet) -> bool {
+        if remote.ip() != m.source {
+            m.discards.source += 1;
+            return false;
+        }
+        let auth = m.group.authenticated;
+        if auth && m.keys.verify(packet.as_bytes()).is_err() {
+            m.discards.unauthenticated += 1;
+            return false;
+        }
+        let well_formed = packet.chunks().enumerate().all(|(i, c)| {
+            if i == 0 && auth {
+                // The AUTH chunk just verified.
+                return true;
+            }
+            match c.typ {
+                mchunk::MDATA => true,
+                mchunk::MSYNC => matches!(
+                    McastChunk::parse(&c),
+                    Some(Ok(McastChunk::Msync(s))) if s.is_group_form()
+                ),
+                _ => false,
+            }
+        });
+        if !well_formed {
+            m.discards.malformed += 1;
+        }
+        well_formed
     }
 
     /// Whether some group of this endpoint has its Start MTSN (group
@@ -311,6 +385,22 @@ impl GroupMember {
         let Some(m) = self.groups.get_mut(&h) else {
             return;
         };
+        // Draft §"MSYNC: Tail Loss, Timestamps and Late Join": a group-path
+        // MSYNC whose Sync Sequence Number is not ahead of the last one is
+        // a reordered or replayed copy (the group MAC does not stop
+        // replays): ignored, so that it moves neither the snapshot the
+        // server measures the group path with nor the timestamp it takes
+        // RTT samples from.
+        if foreign
+            && m.sync.is_some_and(|last| {
+                sync.sync_sequence
+                    .wrapping_sub(last.last_sync_sequence)
+                    .wrapping_sub(1)
+                    >= 1 << 31
+            })
+        {
+            return;
+        }
         m.last_timestamp = Some((sync.timestamp, now));
         if foreign {
             // Group path: no parameters allowed (draft §"Receiving Group
@@ -349,8 +439,13 @@ impl GroupMember {
                     .collect();
                 m.rx.apply_forward(now, f.new_cumulative_mtsn, skips);
             }
+            // Draft §"Group Authentication": the keys of one control state
+            // travel together and replace those held.
+            let keys: Vec<_> = sync.group_keys().collect();
+            m.keys.replace(&keys);
             if let Some(end) = sync.end_of_membership() {
                 m.ended = true;
+                m.keys.clear();
                 self.events
                     .push_back(MemberEvent::Ended(h, end.reason.to_u16()));
             }
@@ -423,14 +518,15 @@ impl Extension for GroupMember {
         &mut self,
         _now: Instant,
         local: SocketAddr,
-        _remote: SocketAddr,
+        remote: SocketAddr,
         packet: &Packet,
     ) -> Option<AssociationHandle> {
         let tag = packet.header().verification_tag;
-        self.groups
-            .iter()
-            .find(|(_, m)| m.group.group_tag == tag && m.addr.port() == local.port() && !m.ended)
-            .map(|(h, _)| *h)
+        let (h, m) = self
+            .groups
+            .iter_mut()
+            .find(|(_, m)| m.group.group_tag == tag && m.addr.port() == local.port() && !m.ended)?;
+        Self::accept_group_packet(m, remote, packet).then_some(*h)
     }
 
     fn drain_wakeups(&mut self, out: &mut Vec<AssociationHandle>) {
@@ -452,15 +548,16 @@ impl Extension for GroupMember {
         };
         let addr = SocketAddr::new(group.addresses.group(), group.port);
         let source = group.addresses.source();
+        let source = if source.is_unspecified() {
+            cx.remote().ip()
+        } else {
+            source
+        };
         let h = cx.association();
         self.joins.push_back(JoinRequest {
             association: h,
             group: addr,
-            source: if source.is_unspecified() {
-                cx.remote().ip()
-            } else {
-                source
-            },
+            source,
         });
         self.events.push_back(MemberEvent::Offered(h, addr));
         let rx = GroupReceiver::new(self.cfg.receiver.clone(), group.initial_mtsn);
@@ -486,6 +583,9 @@ impl Extension for GroupMember {
                 received_group: 0,
                 duplicates: 0,
                 ended: false,
+                source,
+                keys: KeyRing::new(),
+                discards: Discards::default(),
             },
         );
     }

@@ -19,8 +19,12 @@
 //! has it is abandoned and skipped with I-FORWARD-TSN semantics
 //! (§"Abandoning Group Messages").
 //!
-//! Not yet here (see the issue notes): group authentication (AUTH) and
-//! BARRIER D=1.
+//! Group packets are authenticated with the group key, which changes
+//! whenever a member becomes GONE (§"Group Authentication"; the keys are in
+//! `server/keys.rs`); members that make no progress or fall too far behind
+//! are evicted with an End of Membership (§"Backlog Limits and Eviction").
+//!
+//! Not yet here (see the issue notes): BARRIER D=1.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -40,10 +44,15 @@ use mcsctp_core::tx::send_queue::{OutgoingMessage, SendError};
 use mcsctp_core::user_data::UserDataChunk;
 
 use super::group::{GroupSender, GroupSenderConfig, MemberEvent, MemberKind, MemberStats};
+use super::keys::GroupKeys;
 use crate::Mtsn;
-use crate::chunk::msync::{Feedback, Forward, ForwardEntry, Msync, MsyncParam, Start};
+use crate::auth::{GroupAuth, sign_group_packet};
+use crate::chunk::msync::{
+    EndOfMembership, EndReason, Feedback, Forward, ForwardEntry, Msync, MsyncParam, Start,
+};
 use crate::chunk::{self as mchunk, Barrier, McastChunk, Mdata};
 use crate::chunk::{Mreach, ReachStatus};
+use crate::defaults::DurationRule;
 use crate::param::MulticastCapable;
 use crate::param::{GroupAddresses, MulticastGroup, StreamRange};
 
@@ -73,12 +82,34 @@ pub struct GroupServerConfig {
     pub fallback_window: u64,
     /// Mcast.Fallback.LossThreshold.
     pub fallback_threshold: f64,
+    /// Mcast.Fallback.MinEvents: loss events a measurement window needs to
+    /// send a member to fallback.
+    pub fallback_min_events: u32,
     /// Mcast.Return.LossThreshold.
     pub return_threshold: f64,
     /// Assoc.Max.Retrans for the control state: unanswered retransmissions
     /// after which the member's association is aborted (draft §"Control
     /// State" step 3; RFC 9260's default, 10).
     pub control_max_retrans: u32,
+    /// Mcast.Group.Authenticate: every group packet begins with an AUTH
+    /// chunk keyed with the group key, and the A flag is offered (draft
+    /// §"Group Authentication"). On by default.
+    pub authenticate: bool,
+    /// Seed of the group keys. The runtime fills it from the operating
+    /// system's randomness, as it does the endpoint's seed; a test fixes it
+    /// to replay a run. All zero by default.
+    pub key_seed: [u8; 32],
+    /// Mcast.Key.RekeyTimeout (of SRTT_g): how long a key change waits for
+    /// every member's acknowledgement.
+    pub rekey_timeout: DurationRule,
+    /// Mcast.Member.ProgressTimeout (of SRTT_k): a member with a backlog
+    /// whose cumulative ack stands still this long is evicted.
+    pub progress_timeout: DurationRule,
+    /// Mcast.Member.MaxBacklog: octets of backlog a member may have.
+    pub member_max_backlog: u64,
+    /// Mcast.Group.MaxBacklog: octets of backlog all members may have
+    /// together.
+    pub group_max_backlog: u64,
 }
 
 impl GroupServerConfig {
@@ -95,8 +126,15 @@ impl GroupServerConfig {
             plain_backlog: 4096,
             fallback_window: u64::from(crate::defaults::FALLBACK_WINDOW),
             fallback_threshold: crate::defaults::FALLBACK_LOSS_THRESHOLD,
+            fallback_min_events: crate::defaults::FALLBACK_MIN_EVENTS,
             return_threshold: crate::defaults::RETURN_LOSS_THRESHOLD,
             control_max_retrans: 10,
+            authenticate: crate::defaults::GROUP_AUTHENTICATE,
+            key_seed: [0; 32],
+            rekey_timeout: crate::defaults::KEY_REKEY_TIMEOUT,
+            progress_timeout: crate::defaults::MEMBER_PROGRESS_TIMEOUT,
+            member_max_backlog: crate::defaults::MEMBER_MAX_BACKLOG,
+            group_max_backlog: crate::defaults::GROUP_MAX_BACKLOG,
         }
     }
 }
@@ -106,12 +144,25 @@ impl GroupServerConfig {
 pub enum GroupEvent {
     /// A member's state changed (joined, fallback, return...).
     Member(AssociationHandle, MemberKind),
-    /// A member or plain peer was removed (it fell too far behind).
+    /// A member or plain peer was removed: it fell too far behind or made
+    /// no progress (draft §"Backlog Limits and Eviction"), or the
+    /// application removed it. A member's membership ends with an End of
+    /// Membership in its control state; its association stays up.
     Removed(AssociationHandle),
     /// A peer without the extension gets the group's messages as DATA.
     PlainJoined(AssociationHandle),
-    /// A member or plain peer left (its association ended).
+    /// A member or plain peer left (its association ended, or the member
+    /// resigned).
     Left(AssociationHandle),
+    /// A key change began (draft §"Group Authentication"): the group key of
+    /// this epoch was created and sent to every member.
+    KeyChangeStarted(u16),
+    /// The key change ended: group packets are authenticated with the key
+    /// of this epoch, and the previous key left every control state.
+    KeyChanged(u16),
+    /// The member had not acknowledged the new key when the change ended:
+    /// it was moved to fallback, and returns once it acknowledges the key.
+    KeyNotAcknowledged(AssociationHandle),
 }
 
 /// A unicast message behind the group messages queued before it: the
@@ -150,6 +201,14 @@ struct Ctl {
     window_start: Option<Instant>,
     loss_events: u32,
     event_at: Option<Instant>,
+    /// The member's state as last seen, when it last fell back, when it
+    /// last entered MULTICAST from RETURNING, and its hold-down time H
+    /// (draft §"Moving to Fallback").
+    kind: Option<MemberKind>,
+    fell_back_at: Option<Instant>,
+    multicast_since: Option<Instant>,
+    returned: bool,
+    holddown: Duration,
     /// The skip points of the control state last sent, with its Control
     /// Sequence Number.
     forward: Option<(u32, Vec<ForwardEntry>)>,
@@ -158,9 +217,53 @@ struct Ctl {
     sent_seq: Option<u32>,
     resends: u32,
     resend_interval: Duration,
+    /// The Control Sequence Number that first carried the newest group key
+    /// (the member holds that key once it echoes this number or a later
+    /// one).
+    key_seq: u32,
+    /// The membership ended with this End of Membership (the member is
+    /// GONE); the control state goes on until it is echoed.
+    ended: Option<EndReason>,
+    /// Retransmissions of an ended member's control state.
+    retries: u32,
+    /// The member's acknowledged count when it last advanced, when, and
+    /// whether it had a backlog then (for Mcast.Member.ProgressTimeout).
+    progress: (u64, Instant, bool),
 }
 
 impl Ctl {
+    /// Draft §"Moving to Fallback" step 4, the hold-down time H: "if the
+    /// member comes from RETURNING, or from MULTICAST less than
+    /// Mcast.Return.StableTime after it last entered MULTICAST from
+    /// RETURNING, H becomes the smaller of 2 * H and Mcast.Return.MaxTime;
+    /// otherwise H becomes Mcast.Return.MinTime".
+    fn kind_changed(&mut self, now: Instant, kind: MemberKind) {
+        use crate::defaults as d;
+        match kind {
+            MemberKind::Fallback => {
+                let unstable = self.kind == Some(MemberKind::Returning)
+                    || (self.kind == Some(MemberKind::Multicast)
+                        && self
+                            .multicast_since
+                            .is_some_and(|t| now < t + d::RETURN_STABLE_TIME));
+                self.holddown = if unstable {
+                    (self.holddown * 2).min(d::RETURN_MAX_TIME)
+                } else {
+                    d::RETURN_MIN_TIME
+                };
+                self.fell_back_at = Some(now);
+            }
+            // A return (RETURNING entered from FALLBACK, not the joining
+            // member's confirmation) that completes.
+            MemberKind::Returning => self.returned = self.kind == Some(MemberKind::Fallback),
+            MemberKind::Multicast if self.kind == Some(MemberKind::Returning) && self.returned => {
+                self.multicast_since = Some(now);
+            }
+            _ => {}
+        }
+        self.kind = Some(kind);
+    }
+
     /// A group-path loss seen at `now`: a new loss event unless within
     /// SRTT_k of the current event's first loss.
     fn note_loss_event(&mut self, now: Instant) {
@@ -181,6 +284,19 @@ impl Ctl {
         1.0 / (srtt.as_secs_f64() * self.loss.max(crate::defaults::CC_MIN_LOSS).sqrt())
     }
 }
+
+/// Whether Control Sequence Number `echo` is `seq` or later (serial).
+fn covers(echo: u32, seq: u32) -> bool {
+    echo.wrapping_sub(seq) < 1 << 31
+}
+
+/// Retransmissions of an ended member's control state before the server
+/// forgets it (RFC 9260's Assoc.Max.Retrans default).
+const END_MAX_RETRANS: u32 = 10;
+
+/// How often, at most, backlogs are measured when new MTSNs go out (they
+/// are also measured on every MSACK and timer).
+const BACKLOG_CHECK: Duration = Duration::from_millis(1);
 
 /// The server side of the extension, one group.
 #[derive(Debug)]
@@ -223,6 +339,13 @@ pub struct GroupServer {
     median_throughput: Option<f64>,
     /// When the acker last sent an MSACK (its silence collapses cwnd_g).
     acker_heard: Option<Instant>,
+    /// The group keys (draft §"Group Authentication").
+    keys: GroupKeys,
+    /// When backlogs were last measured.
+    backlog_checked: Option<Instant>,
+    /// A member became GONE where no clock was at hand (its association
+    /// closed): the key change begins at the next timeout.
+    gone_pending: bool,
     /// Octets the server put on the group path.
     pub bytes_multicast: u64,
     /// Octets of MDATA and control the server put on associations.
@@ -235,6 +358,9 @@ impl GroupServer {
         let (sync_interval, tail_delay) = (cfg.sync_interval, cfg.tail_delay);
         Self {
             sender: GroupSender::new(cfg.sender.clone()),
+            keys: GroupKeys::new(cfg.key_seed),
+            backlog_checked: None,
+            gone_pending: false,
             cfg,
             members: BTreeMap::new(),
             awaiting: BTreeSet::new(),
@@ -342,9 +468,44 @@ impl GroupServer {
         self.sender.member(a)
     }
 
-    /// The members and plain peers.
+    /// The members and plain peers (not those whose membership ended).
     pub fn members(&self) -> impl Iterator<Item = AssociationHandle> + '_ {
-        self.members.keys().chain(self.plain.keys()).copied()
+        self.members
+            .iter()
+            .filter(|(_, c)| c.ended.is_none())
+            .map(|(h, _)| h)
+            .chain(self.plain.keys())
+            .copied()
+    }
+
+    /// Ends a member's membership (draft §"Member Leave, Removal, Abort,
+    /// Restart and Failure", Removal): End of Membership (reason 1) in its
+    /// control state, retransmitted until echoed; the member is GONE at
+    /// once, which starts a key change. Its association stays up.
+    pub fn remove(&mut self, now: Instant, member: AssociationHandle) {
+        self.end_membership(now, member, EndReason::Removed);
+        self.pump_sender_events(now);
+    }
+
+    /// The epoch of the key that authenticates group packets now, if the
+    /// group is authenticated.
+    pub fn key_epoch(&self) -> Option<u16> {
+        self.cfg.authenticate.then(|| self.keys.current().key_epoch)
+    }
+
+    /// Whether a key change is in progress.
+    pub fn is_rekeying(&self) -> bool {
+        self.keys.next().is_some()
+    }
+
+    /// Key changes completed since the group was created.
+    pub fn key_changes(&self) -> u64 {
+        self.keys.changes()
+    }
+
+    /// Octets of a member's backlog (draft §"Backlog Limits and Eviction").
+    pub fn backlog_bytes(&self, member: AssociationHandle) -> Option<usize> {
+        self.sender.backlog_bytes(member)
     }
 
     /// Whether everything sent has been acknowledged by every member and
@@ -382,17 +543,234 @@ impl GroupServer {
         }
     }
 
-    fn pump_sender_events(&mut self) {
+    fn pump_sender_events(&mut self, now: Instant) {
         self.send_forwards();
         while let Some(e) = self.sender.poll_event() {
-            self.events.push_back(match e {
-                MemberEvent::Changed(h, k) => GroupEvent::Member(h, k),
-                MemberEvent::Removed(h) => {
-                    self.members.remove(&h);
-                    GroupEvent::Removed(h)
+            match e {
+                MemberEvent::Changed(h, k) => {
+                    if let Some(c) = self.members.get_mut(&h) {
+                        c.kind_changed(now, k);
+                    }
+                    self.events.push_back(GroupEvent::Member(h, k));
                 }
-            });
+                // Out of reach (draft §"Backlog Limits and Eviction"):
+                // evicted, reason 3.
+                MemberEvent::Removed(h) => self.end_membership(now, h, EndReason::BacklogLimit),
+            }
         }
+    }
+
+    /// Draft §"Member Leave, Removal, Abort, Restart and Failure": "The
+    /// server stops counting the member (it is GONE) when it adds the End
+    /// of Membership" to its control state. Every member that becomes GONE
+    /// starts a key change.
+    fn end_membership(&mut self, now: Instant, h: AssociationHandle, reason: EndReason) {
+        let Some(c) = self.members.get_mut(&h) else {
+            return;
+        };
+        if c.ended.is_some() {
+            return;
+        }
+        c.ended = Some(reason);
+        self.bump(h);
+        self.sender.remove_member(h);
+        self.events.push_back(match reason {
+            EndReason::ResignAcknowledged => GroupEvent::Left(h),
+            _ => GroupEvent::Removed(h),
+        });
+        self.member_gone(now);
+    }
+
+    /// The member's control state changed: a new Control Sequence Number,
+    /// sent at once (draft §"Control State" step 2).
+    fn bump(&mut self, h: AssociationHandle) {
+        if let Some(c) = self.members.get_mut(&h) {
+            c.seq = c.seq.wrapping_add(1);
+            c.resend_due = true;
+            c.retries = 0;
+            self.wake.push(h);
+        }
+    }
+
+    /// SRTT_g: the largest SRTT_k of the active members (draft §"Round-Trip
+    /// Time and Timers").
+    fn srtt_g(&self) -> Duration {
+        self.members
+            .iter()
+            .filter(|(h, _)| self.sender.member(**h).is_some_and(|m| m.kind.is_active()))
+            .filter_map(|(_, c)| c.rtt.srtt())
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// Draft §"Group Authentication": a member became GONE; a new key
+    /// unless a change is in progress (then another change follows it).
+    fn member_gone(&mut self, now: Instant) {
+        if !self.cfg.authenticate {
+            return;
+        }
+        let deadline = now + self.cfg.rekey_timeout.apply(self.srtt_g());
+        if self.keys.member_gone(deadline) {
+            self.key_change_started();
+            self.next_sync.get_or_insert(now);
+        }
+    }
+
+    /// "The server creates the next key and adds it to the control state of
+    /// every member that is not GONE".
+    fn key_change_started(&mut self) {
+        let hs: Vec<AssociationHandle> = self
+            .members
+            .iter()
+            .filter(|(_, c)| c.ended.is_none())
+            .map(|(h, _)| *h)
+            .collect();
+        for h in hs {
+            self.bump(h);
+            if let Some(c) = self.members.get_mut(&h) {
+                c.key_seq = c.seq;
+            }
+        }
+        if let Some(k) = self.keys.next() {
+            self.events
+                .push_back(GroupEvent::KeyChangeStarted(k.key_epoch));
+        }
+    }
+
+    /// "[...] until every such member has echoed a Control Sequence Number
+    /// that covers the new key, or until Mcast.Key.RekeyTimeout has passed.
+    /// It then authenticates with the new key and removes the old one from
+    /// the control state. A member that had not acknowledged the new key in
+    /// time is moved to FALLBACK".
+    fn check_key_change(&mut self, now: Instant) {
+        let Some(deadline) = self.keys.deadline() else {
+            return;
+        };
+        let late: Vec<AssociationHandle> = self
+            .members
+            .iter()
+            .filter(|(_, c)| c.ended.is_none() && !covers(c.echoed, c.key_seq))
+            .map(|(h, _)| *h)
+            .collect();
+        if !late.is_empty() && now < deadline {
+            return;
+        }
+        for &h in &late {
+            self.events.push_back(GroupEvent::KeyNotAcknowledged(h));
+            self.sender.fall_back(h);
+            self.wake.push(h);
+        }
+        let again = self.keys.finish();
+        let hs: Vec<AssociationHandle> = self
+            .members
+            .iter()
+            .filter(|(_, c)| c.ended.is_none())
+            .map(|(h, _)| *h)
+            .collect();
+        for h in hs {
+            self.bump(h);
+        }
+        self.events
+            .push_back(GroupEvent::KeyChanged(self.keys.current().key_epoch));
+        if again {
+            self.member_gone(now);
+        }
+    }
+
+    /// Whether the member holds the newest group key (or the group is not
+    /// authenticated).
+    fn has_key(&self, h: AssociationHandle) -> bool {
+        !self.cfg.authenticate
+            || self
+                .members
+                .get(&h)
+                .is_some_and(|c| covers(c.echoed, c.key_seq))
+    }
+
+    /// Draft §"Backlog Limits and Eviction": a member that is not active
+    /// is evicted when its backlog exceeds Mcast.Member.MaxBacklog, or when
+    /// it has a backlog and its cumulative ack has not advanced for
+    /// Mcast.Member.ProgressTimeout; while all backlogs together exceed
+    /// Mcast.Group.MaxBacklog, the largest is evicted.
+    fn enforce_backlogs(&mut self, now: Instant) {
+        self.backlog_checked = Some(now);
+        let mut evict = Vec::new();
+        let mut sizes = Vec::new();
+        for (&h, c) in self.members.iter_mut() {
+            if c.ended.is_some() {
+                continue;
+            }
+            let Some(st) = self.sender.member(h) else {
+                continue;
+            };
+            if st.kind == MemberKind::Multicast {
+                c.progress = (st.acked, now, false);
+                continue;
+            }
+            let backlog = self.sender.backlog_bytes(h).unwrap_or(0) as u64;
+            // The timeout runs from the first check that finds the member
+            // with a backlog and no progress since the one before.
+            if st.acked != c.progress.0 || backlog == 0 || !c.progress.2 {
+                c.progress = (st.acked, now, backlog > 0);
+            } else if now
+                >= c.progress.1
+                    + self
+                        .cfg
+                        .progress_timeout
+                        .apply(c.rtt.srtt().unwrap_or_default())
+            {
+                evict.push((h, EndReason::NoProgress));
+                continue;
+            }
+            if backlog > self.cfg.member_max_backlog {
+                evict.push((h, EndReason::BacklogLimit));
+                continue;
+            }
+            sizes.push((backlog, h));
+        }
+        let mut total: u64 = sizes.iter().map(|(b, _)| b).sum();
+        sizes.sort();
+        while total > self.cfg.group_max_backlog {
+            let Some((b, h)) = sizes.pop() else {
+                break;
+            };
+            total -= b;
+            evict.push((h, EndReason::BacklogLimit));
+        }
+        for (h, reason) in evict {
+            self.end_membership(now, h, reason);
+        }
+    }
+
+    /// [`Self::enforce_backlogs`], at most every [`BACKLOG_CHECK`].
+    fn check_backlogs(&mut self, now: Instant) {
+        if self
+            .backlog_checked
+            .is_none_or(|t| now >= t + BACKLOG_CHECK)
+        {
+            self.enforce_backlogs(now);
+        }
+    }
+
+    /// When the next member would be evicted for lack of progress.
+    fn progress_deadline(&self) -> Option<Instant> {
+        self.members
+            .iter()
+            .filter(|(h, c)| {
+                c.ended.is_none()
+                    && self
+                        .sender
+                        .member(**h)
+                        .is_some_and(|m| m.kind != MemberKind::Multicast)
+            })
+            .map(|(_, c)| {
+                c.progress.1
+                    + self
+                        .cfg
+                        .progress_timeout
+                        .apply(c.rtt.srtt().unwrap_or_default())
+            })
+            .min()
     }
 
     /// The member's control state in an MSYNC on its association (draft
@@ -416,7 +794,16 @@ impl GroupServer {
         }
         ctl.resend_at = Some(now + ctl.resend_interval.max(crate::defaults::RTO_MIN));
         ctl.resend_due = false;
-        let mut m = Msync::new(self.sync_seq, highest, mctsn, ts, ctl.seq)
+        let m = Msync::new(self.sync_seq, highest, mctsn, ts, ctl.seq);
+        if let Some(reason) = ctl.ended {
+            // A GONE member's control state is its End of Membership.
+            ctl.retries += 1;
+            return Some(
+                m.with_param(&MsyncParam::End(EndOfMembership { reason }))
+                    .to_raw(),
+            );
+        }
+        let mut m = m
             .with_param(&MsyncParam::Start(Start {
                 start_mtsn: ctl.start,
             }))
@@ -428,12 +815,34 @@ impl GroupServer {
             m = m.with_param(&MsyncParam::Forward(Forward::new(cum, &entries)));
             ctl.forward = Some((ctl.seq, entries));
         }
+        // Draft §"Group Authentication": the current key and, during a
+        // change, the next one; they travel together, so the member's keys
+        // are exactly these.
+        if self.cfg.authenticate {
+            for k in self.keys.control_keys() {
+                m = m.with_param(&MsyncParam::GroupKey(k.clone()));
+            }
+        }
         Some(m.to_raw())
     }
 
     fn on_mreach(&mut self, cx: &mut Context<'_>, r: Mreach) {
         let h = cx.association();
-        if r.group_tag != self.cfg.group_tag || !self.awaiting.remove(&h) {
+        if r.group_tag != self.cfg.group_tag {
+            return;
+        }
+        if !self.awaiting.remove(&h) {
+            // Draft §"Member Leave, Removal, Abort, Restart and Failure",
+            // Leave: RESIGN ends the membership (End of Membership, reason
+            // 2); after that, the End of Membership is sent again.
+            if r.status == ReachStatus::Resign {
+                if self.members.get(&h).is_some_and(|c| c.ended.is_some()) {
+                    self.bump(h);
+                } else {
+                    self.end_membership(cx.now(), h, EndReason::ResignAcknowledged);
+                    self.pump_sender_events(cx.now());
+                }
+            }
             return;
         }
         let kind = match r.status {
@@ -470,16 +879,25 @@ impl GroupServer {
                 loss_events: 0,
                 event_at: None,
                 forward: None,
+                kind: None,
+                fell_back_at: None,
+                multicast_since: None,
+                returned: false,
+                holddown: crate::defaults::RETURN_MIN_TIME,
                 sent_seq: None,
                 resends: 0,
                 resend_interval: cx.rto(),
+                key_seq: 1,
+                ended: None,
+                retries: 0,
+                progress: (0, cx.now(), false),
             },
         );
         if let Some(c) = self.control_msync(cx.now(), h) {
             self.bytes_unicast += c.len() as u64;
             cx.send_chunk(c);
         }
-        self.pump_sender_events();
+        self.pump_sender_events(cx.now());
         // A joining member needs group-path MSYNCs to be confirmed.
         self.next_sync.get_or_insert(cx.now());
     }
@@ -496,6 +914,10 @@ impl GroupServer {
         };
         if m.control_echo.wrapping_sub(ctl.echoed) < 1 << 31 {
             ctl.echoed = m.control_echo;
+        }
+        if ctl.ended.is_some() {
+            // GONE: only the echo of its End of Membership matters.
+            return;
         }
         let echoed_forward = ctl
             .forward
@@ -582,14 +1004,18 @@ impl GroupServer {
         if m.joined
             && self.sender.member(h).map(|x| x.kind) == Some(MemberKind::Joining)
             && snapshot.is_some()
+            && self.has_key(h)
         {
             // It received a group-path MSYNC sent after it was created.
             self.sender.confirm(h);
         }
-        self.pump_sender_events();
+        self.check_key_change(now);
+        self.check_backlogs(now);
+        self.pump_sender_events(now);
         self.consider_acker(now, h);
         // An MSACK changes what this member is owed (repairs, fallback
-        // data); other members' queues change on timers, not here.
+        // data); other members' queues change on timers (and key changes,
+        // which wake whom they move).
         if self.sender.has_unicast(h) {
             self.wake.push(h);
         }
@@ -597,8 +1023,9 @@ impl GroupServer {
 
     /// Draft §"Measuring the Group Path": once a window's worth of group
     /// chunks was sent, the member's loss over it decides: above the
-    /// fallback threshold a multicast member falls back; at or below the
-    /// return threshold a member in fallback returns.
+    /// fallback threshold, with enough loss events, a multicast member
+    /// falls back; at or below the return threshold a member in fallback
+    /// returns.
     fn judge_path(&mut self, now: Instant, h: AssociationHandle) {
         let window = self.cfg.fallback_window.max(1);
         let Some(ctl) = self.members.get_mut(&h) else {
@@ -619,12 +1046,20 @@ impl GroupServer {
         ctl.received = 0;
         ctl.window_start = None;
         ctl.loss_events = 0;
-        let lossy =
-            loss > self.cfg.fallback_threshold && events >= crate::defaults::FALLBACK_MIN_EVENTS;
+        // Draft §"Moving to Fallback": "a measurement window closes with a
+        // loss rate above Mcast.Fallback.LossThreshold and at least
+        // Mcast.Fallback.MinEvents loss events". Without the events, group
+        // packets reordered around an MSYNC (which shift a few items from
+        // one side of the member's snapshot to the other) can show a member
+        // that lost nothing above the threshold.
+        let lossy = loss > self.cfg.fallback_threshold && events >= self.cfg.fallback_min_events;
         // The slow-member rule (draft §"Moving to Fallback"): a member whose
         // T_k stayed below Mcast.Fallback.SlowFactor times the median of
         // the active members for a measurement window cannot set the
         // group's rate.
+        // Draft §"Returning to Multicast": not before the hold-down time H
+        // has passed since it fell back.
+        let held_down = ctl.fell_back_at.is_some_and(|t| now < t + ctl.holddown);
         let slow = self.median_throughput.is_some_and(|med| {
             ctl.throughput(crate::defaults::RTO_MIN) < crate::defaults::FALLBACK_SLOW_FACTOR * med
         });
@@ -632,7 +1067,11 @@ impl GroupServer {
             Some(MemberKind::Multicast | MemberKind::Returning) if lossy || slow => {
                 self.sender.fall_back(h);
             }
-            Some(MemberKind::Fallback) if loss <= self.cfg.return_threshold => {
+            // Draft §"Returning to Multicast": "in an authenticated group,
+            // the member has acknowledged the current group key".
+            Some(MemberKind::Fallback)
+                if loss <= self.cfg.return_threshold && !held_down && self.has_key(h) =>
+            {
                 self.sender.member_reached(h);
             }
             _ => {}
@@ -873,7 +1312,17 @@ impl Extension for GroupServer {
             dst_port: self.cfg.group.port(),
             verification_tag: self.cfg.group_tag,
         };
+        let start = buf.len();
         let mut b = PacketBuilder::new(buf, header, self.cfg.max_packet);
+        // Draft §"Group Packet Format": "If the A flag [...] is set, the
+        // first chunk is an AUTH chunk computed with the group key".
+        let auth = self.cfg.authenticate;
+        if auth
+            && b.add(&GroupAuth::placeholder(self.keys.current().key_epoch))
+                .is_err()
+        {
+            return None;
+        }
         let sync_due = self.sync_due || self.next_sync.is_some_and(|t| t <= now);
         if sync_due {
             self.refresh(now);
@@ -893,8 +1342,11 @@ impl Extension for GroupServer {
             );
             if b.add(&m).is_ok() {
                 self.sync_due = false;
+                // Draft §"MSYNC: Tail Loss, Timestamps and Late Join": also
+                // while "a key change is in progress".
                 let busy = self.sender.buffered_bytes() > 0
                     || self.sender.has_queued()
+                    || self.keys.next().is_some()
                     || self.members.keys().any(|h| {
                         self.sender
                             .member(*h)
@@ -950,10 +1402,24 @@ impl Extension for GroupServer {
             );
             self.wake_unicast();
         }
-        if b.is_empty() {
+        if new {
+            self.check_backlogs(now);
+            self.pump_sender_events(now);
+        }
+        if b.chunk_count() <= usize::from(auth) {
             return None;
         }
         let len = b.finish();
+        if auth {
+            // Draft §"Group Authentication": the HMAC over the AUTH chunk
+            // with a zero HMAC and every chunk after it, keyed with the
+            // current epoch's key; then the CRC32c again.
+            let key = self.keys.current().key.clone();
+            if sign_group_packet(&mut buf[start..start + len], &key).is_err() {
+                buf.truncate(start);
+                return None;
+            }
+        }
         self.bytes_multicast += len as u64;
         Some(Transmit {
             destination: self.cfg.group,
@@ -972,6 +1438,10 @@ impl Extension for GroupServer {
             self.next_sync,
             self.sender.group_reopens_at(),
             self.acker_deadline(),
+            self.keys.deadline(),
+            self.progress_deadline(),
+            // Due at once (any time in the past).
+            self.epoch.filter(|_| self.gone_pending),
         ]
         .into_iter()
         .flatten()
@@ -996,7 +1466,12 @@ impl Extension for GroupServer {
         }
         self.sender.expire(now);
         self.sender.handle_timeout(now);
-        self.pump_sender_events();
+        if std::mem::take(&mut self.gone_pending) {
+            self.member_gone(now);
+        }
+        self.check_key_change(now);
+        self.enforce_backlogs(now);
+        self.pump_sender_events(now);
         self.wake_unicast();
     }
 
@@ -1033,7 +1508,7 @@ impl Extension for GroupServer {
             self.cfg.group_tag,
             self.sender.next_mtsn(),
             self.cfg.group.port(),
-            false,
+            self.cfg.authenticate,
             false,
             100,
             addresses,
@@ -1192,6 +1667,13 @@ impl Extension for GroupServer {
         if let Some(c) = self.members.get_mut(&h)
             && c.resend_at.is_some_and(|t| t <= cx.now())
         {
+            if c.ended.is_some() && c.retries > END_MAX_RETRANS {
+                // An End of Membership that is never echoed: the membership
+                // is over either way; stop sending it.
+                c.echoed = c.seq;
+                c.resend_at = None;
+                return;
+            }
             if c.resends >= limit {
                 // Draft §"Control State" step 3: "After Assoc.Max.Retrans
                 // unanswered retransmissions it considers the association
@@ -1209,11 +1691,18 @@ impl Extension for GroupServer {
         self.awaiting.remove(&association);
         self.after_group.remove(&association);
         self.marks.retain(|_, (a, _, _)| *a != association);
-        let was =
-            self.members.remove(&association).is_some() | self.plain.remove(&association).is_some();
+        let member = self.members.remove(&association);
+        let was = member.is_some() | self.plain.remove(&association).is_some();
         self.sender.remove_member(association);
         if was {
             self.events.push_back(GroupEvent::Left(association));
+        }
+        // The association ended: a member not GONE before becomes GONE
+        // now, which changes the key (draft §"Member Leave, Removal, Abort,
+        // Restart and Failure"). `on_closed` has no clock: the change
+        // begins at the next timeout, due at once.
+        if member.is_some_and(|c| c.ended.is_none()) {
+            self.gone_pending = true;
         }
     }
 }

@@ -712,6 +712,29 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         self.events.pop_front()
     }
 
+    /// The octets of member `id`'s backlog (draft §"Backlog Limits and
+    /// Eviction": "the set of MTSNs ahead of its Cumulative MTSN Ack that
+    /// it has not acknowledged [...]; its size is the octets of their
+    /// chunks"): those still in the group buffer and those the server keeps
+    /// for it alone. Costs a walk of the group buffer and of what it keeps.
+    pub fn backlog_bytes(&self, id: K) -> Option<usize> {
+        let m = self.members.get(&id)?;
+        let kept: usize = m
+            .held
+            .range(..=self.mctsn)
+            .map(|(_, c)| c.payload.len())
+            .sum();
+        let buffered: usize = self
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (self.mctsn + 1 + i as u64, s))
+            .filter(|(t, _)| *t >= m.start && !m.acks.has(*t))
+            .map(|(_, s)| s.chunk.payload.len())
+            .sum();
+        Some(kept + buffered)
+    }
+
     /// Whether some member is joined to the IP group (the group path then
     /// carries every MTSN, draft §"Sending MDATA").
     pub fn any_joined(&self) -> bool {

@@ -5,3 +5,4 @@ mod acks;
 mod cc;
 pub mod ext;
 pub mod group;
+mod keys;
