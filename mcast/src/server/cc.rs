@@ -186,16 +186,8 @@ impl GroupWindow {
         // a chunk marked for retransmission does in RFC 9260 §7.2.4).
         let mut lost_after_recovery = false;
         let mut lost = 0usize;
-        let reported: Vec<(u64, usize)> = if through > cum {
-            self.flight
-                .range(cum + 1..=through)
-                .map(|(t, l)| (*t, *l))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        for (t, len) in reported {
-            self.flight.remove(&t);
+        let beyond = self.flight.split_off(&(through.max(cum) + 1));
+        for (t, len) in std::mem::replace(&mut self.flight, beyond) {
             if acks.has(t) {
                 acked += len;
             } else {

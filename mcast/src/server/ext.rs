@@ -393,10 +393,7 @@ impl GroupServer {
         ppid: Ppid,
         payload: Bytes,
     ) -> Result<(), SendError> {
-        self.sender
-            .send(now, stream, ppid, payload.clone(), false)?;
-        self.queue_plain(|| OutgoingMessage::new(stream, ppid, payload.clone()));
-        Ok(())
+        self.send_message(now, OutgoingMessage::new(stream, ppid, payload))
     }
 
     /// Queues a group message for every plain peer.
@@ -592,39 +589,36 @@ impl GroupServer {
         }
     }
 
-    /// SRTT_g: the largest SRTT_k of the active members (draft §"Round-Trip
-    /// Time and Timers").
-    fn srtt_g(&self) -> Duration {
-        self.members
-            .iter()
-            .filter(|(h, _)| self.sender.member(**h).is_some_and(|m| m.kind.is_active()))
-            .filter_map(|(_, c)| c.rtt.srtt())
-            .max()
-            .unwrap_or_default()
-    }
-
     /// Draft §"Group Authentication": a member became GONE; a new key
     /// unless a change is in progress (then another change follows it).
     fn member_gone(&mut self, now: Instant) {
         if !self.cfg.authenticate {
             return;
         }
-        let deadline = now + self.cfg.rekey_timeout.apply(self.srtt_g());
+        let deadline = now
+            + self
+                .cfg
+                .rekey_timeout
+                .apply(self.srtt_g.unwrap_or_default());
         if self.keys.member_gone(deadline) {
             self.key_change_started();
             self.next_sync.get_or_insert(now);
         }
     }
 
-    /// "The server creates the next key and adds it to the control state of
-    /// every member that is not GONE".
-    fn key_change_started(&mut self) {
-        let hs: Vec<AssociationHandle> = self
-            .members
+    /// The members that are not GONE.
+    fn live_members(&self) -> Vec<AssociationHandle> {
+        self.members
             .iter()
             .filter(|(_, c)| c.ended.is_none())
             .map(|(h, _)| *h)
-            .collect();
+            .collect()
+    }
+
+    /// "The server creates the next key and adds it to the control state of
+    /// every member that is not GONE".
+    fn key_change_started(&mut self) {
+        let hs = self.live_members();
         for h in hs {
             self.bump(h);
             if let Some(c) = self.members.get_mut(&h) {
@@ -661,12 +655,7 @@ impl GroupServer {
             self.wake.push(h);
         }
         let again = self.keys.finish();
-        let hs: Vec<AssociationHandle> = self
-            .members
-            .iter()
-            .filter(|(_, c)| c.ended.is_none())
-            .map(|(h, _)| *h)
-            .collect();
+        let hs = self.live_members();
         for h in hs {
             self.bump(h);
         }
@@ -1400,7 +1389,8 @@ impl Extension for GroupServer {
                 self.next_sync
                     .map_or(now + self.tail_delay, |t| t.min(now + self.tail_delay)),
             );
-            self.wake_unicast();
+            // New MTSNs are owed by unicast to the members in fallback only.
+            self.wake.extend(self.sender.fallback_members());
         }
         if new {
             self.check_backlogs(now);

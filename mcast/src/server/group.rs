@@ -298,6 +298,8 @@ pub struct GroupSender<K = MemberId> {
     forward_due: BTreeSet<K>,
     /// Group messages abandoned (those that had MTSNs).
     pub messages_abandoned: u64,
+    /// Members in fallback (every new MTSN is queued for them by unicast).
+    fallback: BTreeSet<K>,
     /// The group congestion window (built at the first use, when the time
     /// is known) and its acker.
     window: Option<GroupWindow>,
@@ -336,6 +338,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             abandoned: BTreeSet::new(),
             forward_due: BTreeSet::new(),
             messages_abandoned: 0,
+            fallback: BTreeSet::new(),
             window: None,
             acker: None,
             srtt_g: crate::defaults::RTO_MIN,
@@ -681,6 +684,9 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
                 released_unicast: 0,
             },
         );
+        if kind == MemberKind::Fallback {
+            self.fallback.insert(id);
+        }
         self.events.push_back(MemberEvent::Changed(id, kind));
         Self::wire(start)
     }
@@ -691,6 +697,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         if self.acker == Some(id) {
             self.clear_acker();
         }
+        self.fallback.remove(&id);
         if self.members.remove(&id).is_some() {
             self.release();
         }
@@ -818,8 +825,8 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         {
             self.recent.pop_front();
         }
-        for m in self.members.values_mut() {
-            if m.kind == MemberKind::Fallback {
+        for id in &self.fallback {
+            if let Some(m) = self.members.get_mut(id) {
                 m.unicast.push_back((t, p.chunk.clone()));
             }
         }
@@ -840,6 +847,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
                 self.clear_acker();
             }
             self.members.remove(&id);
+            self.fallback.remove(&id);
             self.events.push_back(MemberEvent::Removed(id));
         }
     }
@@ -1163,6 +1171,11 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             .map_or(0, |m| std::mem::take(&mut m.released_unicast))
     }
 
+    /// The members in fallback: each new MTSN is owed to them by unicast.
+    pub fn fallback_members(&self) -> impl Iterator<Item = K> + '_ {
+        self.fallback.iter().copied()
+    }
+
     /// Whether `id` has abandoned unicast octets to take out of its window.
     pub fn has_unicast_released(&self, id: K) -> bool {
         self.members
@@ -1249,6 +1262,11 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             && m.kind != kind
         {
             m.kind = kind;
+            if kind == MemberKind::Fallback {
+                self.fallback.insert(id);
+            } else {
+                self.fallback.remove(&id);
+            }
             self.events.push_back(MemberEvent::Changed(id, kind));
             if !kind.is_active() && self.acker == Some(id) {
                 self.clear_acker();
