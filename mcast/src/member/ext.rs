@@ -236,6 +236,15 @@ impl GroupMember {
         self.groups.values().any(|m| m.rx.started())
     }
 
+    /// Octets of MDATA the association's group receive path holds (out of
+    /// order, in reassembly, or kept before the Start MTSN), and the number
+    /// of unicast messages BARRIERs hold back: figures for memory bounds.
+    pub fn held(&self, association: AssociationHandle) -> Option<(usize, usize)> {
+        self.groups
+            .get(&association)
+            .map(|m| (m.rx.buffered_bytes(), m.holds.len()))
+    }
+
     fn jitter(&mut self, max: Duration) -> Duration {
         // xorshift64*: deterministic from the seed.
         self.rng ^= self.rng >> 12;

@@ -707,6 +707,21 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         })
     }
 
+    /// A member's backlog: the chunks it is owed by unicast or may still
+    /// need that the group buffer no longer holds, as (entries, octets of
+    /// user data); figures for memory bounds.
+    pub fn backlog(&self, id: K) -> Option<(usize, usize)> {
+        self.members.get(&id).map(|m| {
+            let octets = m
+                .unicast
+                .iter()
+                .map(|(_, c)| c.payload.len())
+                .sum::<usize>()
+                + m.held.values().map(|c| c.payload.len()).sum::<usize>();
+            (m.unicast.len() + m.held.len(), octets)
+        })
+    }
+
     /// The next membership event.
     pub fn poll_event(&mut self) -> Option<MemberEvent<K>> {
         self.events.pop_front()
