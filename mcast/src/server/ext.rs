@@ -1464,6 +1464,7 @@ impl Extension for GroupServer {
             self.next_sync = None;
             self.sync_due = true;
         }
+        self.sender.group_window_timeout(now);
         self.sender.expire(now);
         self.sender.handle_timeout(now);
         if std::mem::take(&mut self.gone_pending) {

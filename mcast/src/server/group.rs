@@ -419,6 +419,18 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         self.window.as_ref()?.reopens_at(self.srtt_g)
     }
 
+    /// The [`group_reopens_at`](Self::group_reopens_at) timer: the sends
+    /// that aged out leave the window now, so that the instant is never in
+    /// the past after the caller's `handle_timeout` (it moved only when the
+    /// next group packet was built, and with nothing to send a runtime
+    /// waiting for it spun).
+    pub fn group_window_timeout(&mut self, now: Instant) {
+        let rtt = self.srtt_g;
+        if let Some(w) = self.window.as_mut() {
+            w.prune_recent(now, rtt);
+        }
+    }
+
     /// The acker was silent for its RTO with group data outstanding (draft
     /// §"Group Congestion Window"): cwnd_g collapses to one MTU and the
     /// caller selects the acker anew.

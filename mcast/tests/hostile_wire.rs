@@ -1,0 +1,33 @@
+//! Protocol bugs the hostile-wire driver found in the multicast
+//! extension, pinned as scripts: the driver is
+//! `mcsctp_mcast::fuzzing::group_wire` (feature `fuzzing`), the code of the
+//! cargo-fuzz target `mcast_endpoint`. It checks every invariant itself
+//! and panics on a broken one.
+
+use mcsctp_mcast::fuzzing::group_wire;
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+// ----- what the scripts found ----------------------------------------------
+//
+// Each was a protocol bug in the server or member code, found by this
+// driver; the scripts below fail without the fix (the driver panics).
+
+/// Was a server bug, twice: a timer of the group path stayed due after
+/// `handle_timeout` until the next `poll_transmit` moved it, and with
+/// nothing to send `poll_transmit` never did: a runtime that waits for
+/// `poll_timeout` spins. First the MSYNC timer (tail-loss probe and sync
+/// interval; fixed on main by 0bf7742 independently), then the group
+/// congestion window's reopen time (without an acker the sends of the last
+/// round trip aged out only when the next group packet was built). Any
+/// script showed them; this one sends a group message and lets 2 ms pass.
+#[test]
+fn the_group_timers_are_not_due_after_handle_timeout() {
+    let o = group_wire::run(&hex("000c00022b0002"));
+    assert!(o.live, "{o:?}");
+}
