@@ -31,3 +31,22 @@ fn the_group_timers_are_not_due_after_handle_timeout() {
     let o = group_wire::run(&hex("000c00022b0002"));
     assert!(o.live, "{o:?}");
 }
+
+/// Was a member bug: a retransmission of a unicast message U with its
+/// BARRIER (D=0) that arrives after U was delivered left a hold on U's
+/// (stream, SSN) that nothing ever removed: held state growing with every
+/// late duplicate, and after the stream's SSNs wrap, a hold on an
+/// unrelated message. The script sends a group message and a message
+/// behind it, delivers both, then replays one datagram of the history
+/// (each in turn): the driver's bound (holds at most the messages behind
+/// the group not yet delivered) caught the replayed BARRIER.
+#[test]
+fn a_barrier_retransmitted_after_its_message_was_delivered_holds_nothing() {
+    for k in 0..32u8 {
+        let mut v = hex("000c00021d00030f");
+        v.extend_from_slice(&[0x0a, k, 0x00, 0x0f]);
+        let o = group_wire::run(&v);
+        // The driver's bound applied (nothing forged reached the member).
+        assert!(!o.taint.group_data && !o.taint.member_assoc, "{o:?}");
+    }
+}

@@ -475,6 +475,17 @@ impl GroupMember {
         if b.group_tag != m.group.group_tag || b.unicast_first {
             return;
         }
+        // A barrier whose group prefix is already complete holds nothing.
+        // In particular a retransmission of U with its BARRIER that arrives
+        // after U was delivered must not leave a hold behind: nothing would
+        // ever remove it (a leak, and after the stream's sequence numbers
+        // wrap it would hold an unrelated message).
+        if m.rx
+            .cumulative()
+            .is_some_and(|cum| cum.0.wrapping_sub(b.mtsn.0) < 1 << 31)
+        {
+            return;
+        }
         let key = match next.cloned().map(mcsctp_core::chunk::Chunk::parse) {
             Some(Ok(mcsctp_core::chunk::Chunk::Data(d))) if d.tsn == b.tsn => {
                 (d.stream.0, d.flags.is_unordered(), u32::from(d.ssn.0))
