@@ -50,3 +50,26 @@ fn a_barrier_retransmitted_after_its_message_was_delivered_holds_nothing() {
         assert!(!o.taint.group_data && !o.taint.member_assoc, "{o:?}");
     }
 }
+
+/// Was a server bug (fixed on main independently by 0bf7742): every
+/// unicast MDATA transmission added to the association's flight, but an
+/// acknowledgement took an MTSN off only once, so each retransmission of a
+/// repair or fallback chunk leaked its octets, and a member in fallback
+/// ended with a window used up by nothing. On main the script found a
+/// member bug as well: the stalled member was evicted (End of Membership)
+/// while a unicast message behind a BARRIER waited for group MTSNs that
+/// would never come, and that message and everything after it on its
+/// stream stayed held for ever. A BARRIER now releases when the
+/// membership ends (draft §"Semantics", D=0 (b)). Minimised from the
+/// generator's seed 1371 (one member, a lossy group path).
+#[test]
+fn unicast_retransmissions_do_not_leak_the_association_window() {
+    let o = group_wire::run(&hex(
+        "6e9aea38d8037d448252ce09c1b7eb695eeb0b851f20b8b88f4093622626ecec9074a358bfbefb78\
+         8334573d8c16454253e810a6342cbc9919df9a9c5430a6abfaa89f6a372f6a091b3b0112c821f824\
+         12030303b78e286204d1b78fb9f43436b49b0c54d9910ce0130d3a75e1f1210c40d3d1e10822ca12\
+         b39e36e75eb4e7b40ce5c25201b1b1410fe39de6b1010c712c3b037e310c83c6e2720ce003a1a12d\
+         7b118b002f8dd2dde20c925f",
+    ));
+    assert!(o.live && o.fallbacks > 0, "{o:?}");
+}

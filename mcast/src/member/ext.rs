@@ -676,9 +676,12 @@ impl Extension for GroupMember {
         };
         let target = m.holds[i].3;
         // Released once every MTSN through the barrier's is received (or
-        // abandoned) and the group messages among them delivered.
-        let reached =
-            m.rx.cumulative()
+        // abandoned) and the group messages among them delivered, or once
+        // the member is no longer a member (draft §"Semantics", D=0 (b):
+        // after End of Membership the prefix will never come).
+        let reached = m.ended
+            || m.rx
+                .cumulative()
                 .is_some_and(|cum| cum.0.wrapping_sub(target.0) < 1 << 31);
         if reached {
             m.holds.remove(i);
