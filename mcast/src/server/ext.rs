@@ -1625,11 +1625,15 @@ impl Extension for GroupServer {
             self.bytes_unicast += c.len() as u64;
             out.push(c);
         }
-        // Repairs and fallback data, within the association's windows.
+        // Repairs and fallback data, within the association's windows and
+        // the packet: a chunk taken here is sent now. (One that had to wait
+        // in core's queue for a later packet could be acknowledged by its
+        // group copy meanwhile, taken off the flight before it was counted
+        // in it, and then counted for ever.)
         let mut window = room.window;
         while space > 20 + 16 {
-            let Some((mtsn, c)) = self.sender.poll_unicast(now, h, window.saturating_sub(20))
-            else {
+            let fits = window.min(space).saturating_sub(20);
+            let Some((mtsn, c)) = self.sender.poll_unicast(now, h, fits) else {
                 break;
             };
             let d = Mdata::from_fragment(mtsn, &c).to_raw();
