@@ -101,3 +101,22 @@ fn unicast_mdata_is_taken_only_when_it_fits_the_packet() {
     ));
     assert!(o.live, "{o:?}");
 }
+
+/// Was a server bug: a member evicted or otherwise removed while its
+/// association lives on (End of Membership) took its unicast MDATA in
+/// flight with it out of the group sender, and those octets stayed in the
+/// association's flight for ever: the window it shares with DATA never
+/// opened again, and every later unicast message to that peer stalled on
+/// a perfect wire (about 1 in 60 of the generator's scripts on this
+/// base). Now the sender keeps them for the association, and the next
+/// `poll_chunks` takes them out of the window. Minimised from the
+/// generator's seed 13 (1000 octets).
+#[test]
+fn an_evicted_member_s_unicast_in_flight_leaves_the_association_window() {
+    let o = group_wire::run(&hex(
+        "fa0c33879da4642b00c52aaf68c823a8167a3d3712b62489a46c6fd28d6b39e73b0085515191d158\
+         24353696387f81a3435e65938363159b067534b883bc95a679a5753fe741a6bfb55278508dc84eb8\
+         ce1bf29c2f9ea1d5007ec1261a42f6debd3b21",
+    ));
+    assert!(o.live && o.removed > 0, "{o:?}");
+}

@@ -1699,6 +1699,8 @@ impl Extension for GroupServer {
         let member = self.members.remove(&association);
         let was = member.is_some() | self.plain.remove(&association).is_some();
         self.sender.remove_member(association);
+        // The association is gone: what it had in flight no longer counts.
+        let _ = self.sender.take_unicast_released(association);
         if was {
             self.events.push_back(GroupEvent::Left(association));
         }

@@ -304,6 +304,10 @@ pub struct GroupSender<K = MemberId> {
     acker: Option<K>,
     /// SRTT_g: the span of the window without an acker.
     srtt_g: Duration,
+    /// Octets of unicast MDATA in flight to members removed while their
+    /// association lives on (End of Membership): they leave its window
+    /// with [`take_unicast_released`](Self::take_unicast_released).
+    orphaned: BTreeMap<K, usize>,
 }
 
 impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
@@ -327,6 +331,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             members: BTreeMap::new(),
             group_repairs: VecDeque::new(),
             events: VecDeque::new(),
+            orphaned: BTreeMap::new(),
             recent: VecDeque::new(),
             stream_counts: BTreeMap::new(),
             last_end: None,
@@ -703,9 +708,27 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         if self.acker == Some(id) {
             self.clear_acker();
         }
-        if self.members.remove(&id).is_some() {
+        if self.forget(id) {
             self.release();
         }
+    }
+
+    /// Drops a member; what it had in flight by unicast is kept for its
+    /// association's window (the association may outlive the membership).
+    fn forget(&mut self, id: K) -> bool {
+        let Some(m) = self.members.remove(&id) else {
+            return false;
+        };
+        let in_flight = m
+            .unicast_sent
+            .keys()
+            .map(|t| m.held.get(t).map_or(0, |c| 20 + c.payload.len()))
+            .sum::<usize>()
+            + m.released_unicast;
+        if in_flight > 0 {
+            *self.orphaned.entry(id).or_default() += in_flight;
+        }
+        true
     }
 
     /// A member's state and figures.
@@ -866,7 +889,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             if self.acker == Some(id) {
                 self.clear_acker();
             }
-            self.members.remove(&id);
+            self.forget(id);
             self.events.push_back(MemberEvent::Removed(id));
         }
     }
@@ -1188,6 +1211,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         self.members
             .get_mut(&id)
             .map_or(0, |m| std::mem::take(&mut m.released_unicast))
+            + self.orphaned.remove(&id).unwrap_or(0)
     }
 
     /// Whether `id` has abandoned unicast octets to take out of its window.
@@ -1195,6 +1219,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         self.members
             .get(&id)
             .is_some_and(|m| m.released_unicast > 0)
+            || self.orphaned.contains_key(&id)
     }
 
     /// Whether `id` is owed something by unicast.
