@@ -120,3 +120,20 @@ fn an_evicted_member_s_unicast_in_flight_leaves_the_association_window() {
     ));
     assert!(o.live && o.removed > 0, "{o:?}");
 }
+
+/// Was a member bug, with the previous fix: after End of Membership a
+/// retransmitted BARRIER still registered a hold (the prefix it names will
+/// never come; draft §"Semantics" (b) releases it), which nothing removed.
+/// Now a member no longer a member ignores BARRIERs. Minimised from the
+/// generator's seed 5 (1000 octets).
+#[test]
+fn no_barrier_holds_after_end_of_membership() {
+    let o = group_wire::run(&hex(
+        "e2581525593d97bee88a5e1d7553531dd7e52331a4eaacbd6c6fa8aac87161c10cbf1ec823cd3f89\
+         4a49937a0499fc1b8e9202345fd3a9f6b87d4d57ea28a150b580fc1197a9cb50a78d551096c6e1d8\
+         1738bab498dc3911175aa50c11d10c91513bc12058011d306d93eb3c769a23146995701fd7c12351\
+         79190c64408a06f8a62f3b6bbdae398d137873a814c68a4248580f156f8a717e0c8307b80294167d\
+         c43a65054a1cd380e065bbffa0625d93e47c2ac1619da130bb9fde1bb1",
+    ));
+    assert!(!o.taint.group_data && !o.taint.member_assoc, "{o:?}");
+}

@@ -472,7 +472,7 @@ impl GroupMember {
         let Some(m) = self.groups.get_mut(&h) else {
             return;
         };
-        if b.group_tag != m.group.group_tag || b.unicast_first {
+        if b.group_tag != m.group.group_tag || b.unicast_first || m.ended {
             return;
         }
         // A barrier whose group prefix is already complete holds nothing.
