@@ -1636,8 +1636,16 @@ impl World {
                         self.members[i].expect_from = usize::MAX;
                     }
                 }
+                GroupEvent::Left(h) => {
+                    // The membership ended (a resignation acknowledged, or
+                    // the association ended): nothing of the group is owed
+                    // any more, and BARRIERs release (draft §"Semantics"
+                    // (b)).
+                    if let Some(i) = self.member_of(h) {
+                        self.members[i].expect_from = usize::MAX;
+                    }
+                }
                 GroupEvent::PlainJoined(_)
-                | GroupEvent::Left(_)
                 | GroupEvent::KeyChangeStarted(_)
                 | GroupEvent::KeyChanged(_)
                 | GroupEvent::KeyNotAcknowledged(_) => {}
