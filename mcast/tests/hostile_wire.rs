@@ -137,3 +137,24 @@ fn no_barrier_holds_after_end_of_membership() {
     ));
     assert!(!o.taint.group_data && !o.taint.member_assoc, "{o:?}");
 }
+
+/// Was a member bug: a_grwnd and the member's discard rule (draft
+/// §"Receiving MDATA" step 3) counted only what the group receive path
+/// held, not the group messages delivered to the application and not read
+/// yet. A member whose application stopped reading kept advertising its
+/// whole buffer, so the server kept sending and the member buffered group
+/// messages without bound (here 200 messages of 9000 octets, a 16 KiB
+/// group buffer: the driver's bound broke at about 300 000 octets). Now
+/// unread messages count against the buffer: the member's window closes
+/// and memory stays bounded.
+#[test]
+fn a_member_that_stops_reading_closes_its_window() {
+    // Small buffers; member 0 stops reading; 200 group messages of 9000
+    // octets, the wire flushed and 20 ms let pass after each.
+    let mut v = vec![0x08u8, 0x3d, 0, 0];
+    for i in 0..200u8 {
+        v.extend_from_slice(&[12, i % 16, 7, 15, 0xbb, 0, 20, 15]);
+    }
+    let o = group_wire::run(&v);
+    assert!(o.group_sent >= 200, "{o:?}");
+}

@@ -516,6 +516,7 @@ impl GroupMember {
             Path::Association
         };
         let mtsn = d.mtsn;
+        m.rx.set_unread(cx.delivered_unread());
         if m.rx.on_mdata(cx.now(), mtsn, d.into_fragment(), Some(path))
             == super::rx::Received::Duplicate
         {
@@ -692,6 +693,9 @@ impl Extension for GroupMember {
     fn poll_chunks(&mut self, cx: &mut Context<'_>, room: Room, out: &mut Vec<RawChunk>) {
         let h = cx.association();
         let due = self.groups.get(&h).is_some_and(|m| m.due && m.rx.started());
+        if let Some(m) = self.groups.get_mut(&h) {
+            m.rx.set_unread(cx.delivered_unread());
+        }
         if due && let Some(c) = self.build_msack(h, cx.now(), room.packet) {
             out.push(c);
         }
