@@ -134,11 +134,14 @@ const SIZES: [usize; 8] = [4, 17, 100, 1000, 1150, 1500, 3000, 9000];
 /// Simulated time the clean phase may take: a member stalled at the
 /// server falls back within Mcast.Member.StallTimeout, an association with
 /// data-centre timers fails within 10 × RTO.Max, a joining member is
-/// confirmed or falls back within Mcast.Join.ConfirmTimeout, and an
+/// confirmed or falls back within Mcast.Join.ConfirmTimeout, an
 /// incomplete group message is released after its incomplete-message
-/// timeout (30 s); then a handshake and the batch.
+/// timeout (30 s), and an association whose peer forgot it while nothing
+/// was sent is noticed at the next heartbeat (30 s, then 10 × RTO.Max);
+/// then a handshake and the batch.
 const CLEAN_TIME: Duration = Duration::from_secs(90);
-/// Rounds of the clean phase at most.
+/// Rounds of the clean phase at most (each delivers what is on the wire,
+/// then time jumps to the next timer, often a millisecond away).
 const CLEAN_ROUNDS: usize = 200_000;
 /// Simulated time and rounds of the clean phase when nothing is required
 /// of it (a forgery may have touched what it would check): it still runs
