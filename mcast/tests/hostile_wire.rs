@@ -387,3 +387,22 @@ fn a_member_that_stops_reading_closes_its_window() {
     let o = group_wire::run(&v);
     assert!(o.group_sent >= 200, "{o:?}");
 }
+
+/// Was a server bug (found by the fuzz target on main): a unicast message
+/// sent behind the group ([`send_after_group`]) was taken from its queue
+/// before the association's send buffer was asked; when the buffer was
+/// full the message was dropped, silently, and the next one on its stream
+/// went out in its place (a gap in an ordered stream the member never
+/// saw). Now a message leaves the queue only when the buffer takes it. The
+/// script: small buffers, one group message, then twenty messages of 9000
+/// octets behind it into a 64 KiB send buffer.
+///
+/// [`send_after_group`]: mcsctp_mcast::server::ext::GroupServer::send_after_group
+#[test]
+fn messages_behind_the_group_wait_for_room_in_the_send_buffer() {
+    let o = group_wire::run(&hex(
+        "080c00031d01071d01071d01071d01071d01071d01071d01071d01071d01071d01071d01071d0107\
+         1d01071d01071d01071d01071d01071d01071d01071d01070f0f0f",
+    ));
+    assert!(o.live, "{o:?}");
+}

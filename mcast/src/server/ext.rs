@@ -1579,10 +1579,16 @@ impl Extension for GroupServer {
         // its MTSNs.
         if let Some(q) = self.after_group.get_mut(&h) {
             let plain = self.plain.contains_key(&h);
-            while let Some((position, _)) = q.front() {
+            while let Some((position, msg)) = q.front() {
                 let Some(m) = self.sender.prefix_end(position) else {
                     break;
                 };
+                // Only a message the send buffer takes leaves the queue (one
+                // refused after it was taken was lost, silently, and the
+                // next one on its stream went ahead of it).
+                if msg.payload.len() > cx.send_buffer_available() {
+                    break;
+                }
                 let Some((_, mut msg)) = q.pop_front() else {
                     break;
                 };
