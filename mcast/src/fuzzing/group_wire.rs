@@ -1862,7 +1862,10 @@ impl World {
         // Multicast-Capable parameter, e.g. in a corrupted INIT) is a plain
         // peer: it gets the group's messages as DATA (draft §"Plain SCTP
         // Peers").
-        let plain = self.members[i].ep.extension().held(assoc).is_none();
+        // A forgery at the server (a mangled INIT, say) can also make it
+        // take the member for a plain peer while the member keeps its group
+        // state: then only the origin differs.
+        let plain = self.members[i].ep.extension().held(assoc).is_none() || self.taint.server_assoc;
         let exact = bytes == payload(id, sent.len).as_ref()
             && d.stream.0 == sent.stream
             && (group == (kind == Kind::Group) || (plain && !group));
