@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Builds every fuzz target, for CI: proves they compile and link against
-# the current mcsctp-core without running them.
+# the current mcsctp-core and mcsctp-mcast without running them. The
+# targets are the [[bin]]s of fuzz/Cargo.toml: parse_packet, roundtrip,
+# endpoint, mcast_parse and mcast_endpoint; `cargo fuzz build` builds them
+# all, and the check below fails if one is missing.
 #
 #   fuzz/ci-build.sh            # cargo fuzz build -O
 #   fuzz/ci-build.sh -a         # extra cargo-fuzz flags are passed through
@@ -23,7 +26,15 @@ flags=("$@")
 if [ "${FUZZ_TOOLCHAIN:-}" != stable ] && cargo +nightly --version >/dev/null 2>&1; then
     echo "ci-build: nightly ($(cargo +nightly --version))"
     cargo +nightly fuzz build --fuzz-dir "$here" "${flags[@]}"
+    listed="$(cargo +nightly fuzz list --fuzz-dir "$here")"
 else
     echo "ci-build: stable with RUSTC_BOOTSTRAP=1 ($(cargo --version))"
     RUSTC_BOOTSTRAP=1 cargo fuzz build --fuzz-dir "$here" "${flags[@]}"
+    listed="$(RUSTC_BOOTSTRAP=1 cargo fuzz list --fuzz-dir "$here")"
 fi
+for target in parse_packet roundtrip endpoint mcast_parse mcast_endpoint; do
+    if ! grep -qx "$target" <<< "$listed"; then
+        echo "ci-build: fuzz target $target is missing from fuzz/Cargo.toml" >&2
+        exit 1
+    fi
+done

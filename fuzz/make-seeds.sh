@@ -47,3 +47,16 @@ while read -r _ name hex; do
     printf '%s' "$hex" | xxd -r -p > "$dir/$name.bin"
 done <<< "$out"
 echo "$dir: $(ls "$dir" | wc -l) seeds"
+
+# The mcast_endpoint target reads scripts of operations on a group server
+# and its members (mcsctp_mcast::fuzzing::group_wire); its seeds are scripts
+# from the generator of mcast/tests/hostile_wire.rs.
+out="$(cargo test -q -p mcsctp-mcast --test hostile_wire print_fuzz_seeds \
+    -- --ignored --nocapture 2>/dev/null | grep '^SEED ')"
+dir="$here/seeds/mcast_endpoint"
+mkdir -p "$dir"
+rm -f "$dir"/*.bin
+while read -r _ name hex; do
+    printf '%s' "$hex" | xxd -r -p > "$dir/$name.bin"
+done <<< "$out"
+echo "$dir: $(ls "$dir" | wc -l) seeds"

@@ -262,6 +262,14 @@ impl Context<'_> {
         self.slot.deliveries.push_back(delivery);
     }
 
+    /// Octets of the messages the extension delivered ([`Context::deliver`])
+    /// that the application has not read yet: they occupy the receiver's
+    /// memory, so an extension that advertises a receive window counts them
+    /// (as the association counts its own unread messages in a_rwnd).
+    pub fn delivered_unread(&self) -> usize {
+        self.slot.deliveries.iter().map(|d| d.payload.len()).sum()
+    }
+
     /// The extension's data bytes on the association reported acknowledged
     /// (they no longer count against its congestion window).
     pub fn data_acked(&mut self, bytes: usize) {

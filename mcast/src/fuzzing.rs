@@ -21,6 +21,8 @@ use crate::chunk::{
 };
 use crate::param::{MulticastCapable, MulticastGroup};
 
+pub mod group_wire;
+
 /// Parse options with the extension's data chunk types registered, with or
 /// without the checksum.
 pub fn options(verify_checksum: bool) -> ParseOptions {

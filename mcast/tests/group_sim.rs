@@ -700,3 +700,64 @@ fn a_member_that_never_echoes_its_control_state_is_aborted() {
     let g = server(&mut w.net, w.server).ep.extension();
     assert_eq!(g.members().count(), 2, "the member left the group");
 }
+
+/// Per-member group-path loss spread evenly over 0–30 %, as the N = 8 full
+/// tier has it.
+fn spread_losses(n: usize) -> Vec<f64> {
+    if n == 1 {
+        return vec![0.3];
+    }
+    (0..n).map(|i| i as f64 * 0.3 / (n - 1) as f64).collect()
+}
+
+/// The N = 1 scenario of seed `seed`: the member's loss cycles through
+/// 0–30 % over the seeds, a plain peer alongside, 2 % duplication and
+/// reordering on the group path.
+fn one_member(seed: u64) -> mcsctp_testkit::group::Scenario {
+    let loss = 0.3 * ((seed - 1) % 7) as f64 / 6.0;
+    let mut s = scenario(seed, vec![loss]);
+    s.plain = 1;
+    s.duplicate = 0.02;
+    s.reorder = 0.02;
+    s
+}
+
+/// The N = 64 scenario of seed `seed`: losses spread over 0–30 %, a plain
+/// peer alongside, 2 % duplication and reordering on the group path.
+fn sixty_four(seed: u64) -> mcsctp_testkit::group::Scenario {
+    let mut s = scenario(seed, spread_losses(64));
+    s.plain = 1;
+    s.duplicate = 0.02;
+    s.reorder = 0.02;
+    s
+}
+
+#[test]
+fn one_member_up_to_30_percent_loss() {
+    for seed in 1..=7 {
+        run(&one_member(seed));
+    }
+}
+
+#[test]
+#[ignore = "full tier: cargo test -p mcsctp-mcast --profile simtest --test group_sim -- --ignored"]
+fn full_tier_200_seeds_1_member_up_to_30_percent_loss() {
+    for seed in 1..=200 {
+        run(&one_member(seed));
+    }
+}
+
+#[test]
+fn sixty_four_members_up_to_30_percent_loss() {
+    for seed in 1..=2 {
+        run(&sixty_four(seed));
+    }
+}
+
+#[test]
+#[ignore = "full tier: cargo test -p mcsctp-mcast --profile simtest --test group_sim -- --ignored"]
+fn full_tier_200_seeds_64_members_up_to_30_percent_loss() {
+    for seed in 1..=200 {
+        run(&sixty_four(seed));
+    }
+}

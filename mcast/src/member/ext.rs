@@ -236,6 +236,15 @@ impl GroupMember {
         self.groups.values().any(|m| m.rx.started())
     }
 
+    /// Octets of MDATA the association's group receive path holds (out of
+    /// order, in reassembly, or kept before the Start MTSN), and the number
+    /// of unicast messages BARRIERs hold back: figures for memory bounds.
+    pub fn held(&self, association: AssociationHandle) -> Option<(usize, usize)> {
+        self.groups
+            .get(&association)
+            .map(|m| (m.rx.buffered_bytes(), m.holds.len()))
+    }
+
     fn jitter(&mut self, max: Duration) -> Duration {
         // xorshift64*: deterministic from the seed.
         self.rng ^= self.rng >> 12;
@@ -463,7 +472,18 @@ impl GroupMember {
         let Some(m) = self.groups.get_mut(&h) else {
             return;
         };
-        if b.group_tag != m.group.group_tag || b.unicast_first {
+        if b.group_tag != m.group.group_tag || b.unicast_first || m.ended {
+            return;
+        }
+        // A barrier whose group prefix is already complete holds nothing.
+        // In particular a retransmission of U with its BARRIER that arrives
+        // after U was delivered must not leave a hold behind: nothing would
+        // ever remove it (a leak, and after the stream's sequence numbers
+        // wrap it would hold an unrelated message).
+        if m.rx
+            .cumulative()
+            .is_some_and(|cum| cum.0.wrapping_sub(b.mtsn.0) < 1 << 31)
+        {
             return;
         }
         let key = match next.cloned().map(mcsctp_core::chunk::Chunk::parse) {
@@ -496,6 +516,7 @@ impl GroupMember {
             Path::Association
         };
         let mtsn = d.mtsn;
+        m.rx.set_unread(cx.delivered_unread());
         if m.rx.on_mdata(cx.now(), mtsn, d.into_fragment(), Some(path))
             == super::rx::Received::Duplicate
         {
@@ -656,9 +677,12 @@ impl Extension for GroupMember {
         };
         let target = m.holds[i].3;
         // Released once every MTSN through the barrier's is received (or
-        // abandoned) and the group messages among them delivered.
-        let reached =
-            m.rx.cumulative()
+        // abandoned) and the group messages among them delivered, or once
+        // the member is no longer a member (draft §"Semantics", D=0 (b):
+        // after End of Membership the prefix will never come).
+        let reached = m.ended
+            || m.rx
+                .cumulative()
                 .is_some_and(|cum| cum.0.wrapping_sub(target.0) < 1 << 31);
         if reached {
             m.holds.remove(i);
@@ -669,6 +693,9 @@ impl Extension for GroupMember {
     fn poll_chunks(&mut self, cx: &mut Context<'_>, room: Room, out: &mut Vec<RawChunk>) {
         let h = cx.association();
         let due = self.groups.get(&h).is_some_and(|m| m.due && m.rx.started());
+        if let Some(m) = self.groups.get_mut(&h) {
+            m.rx.set_unread(cx.delivered_unread());
+        }
         if due && let Some(c) = self.build_msack(h, cx.now(), room.packet) {
             out.push(c);
         }

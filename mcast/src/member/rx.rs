@@ -116,6 +116,9 @@ pub struct GroupReceiver {
     pub last_unicast: Option<Mtsn>,
     /// New MDATA chunks since the last [`take_ack`](Self::take_ack).
     new_since_ack: u32,
+    /// Octets of group messages delivered that the application has not
+    /// read yet ([`set_unread`](Self::set_unread)).
+    unread: usize,
 }
 
 impl GroupReceiver {
@@ -139,6 +142,7 @@ impl GroupReceiver {
             group_received: 0,
             last_unicast: None,
             new_since_ack: 0,
+            unread: 0,
         }
     }
 
@@ -222,10 +226,12 @@ impl GroupReceiver {
             return Received::Duplicate;
         }
         let len = chunk.payload.len();
-        let full = self.pending_bytes + self.reasm.buffered_bytes() + len
-            > self.cfg.reassembly.buffer_limit;
-        if full && ahead != 1 {
-            // Step 3: no buffer, and not the chunk that moves the base.
+        let limit = self.cfg.reassembly.buffer_limit;
+        let full = self.pending_bytes + self.reasm.buffered_bytes() + self.unread + len > limit;
+        if full && (ahead != 1 || self.unread + len > limit) {
+            // Step 3: no buffer, and not the chunk that moves the base (or
+            // the application's unread messages alone fill the buffer:
+            // moving the base would only add to them).
             return Received::Discarded;
         }
         tracker.observe(Tsn(mtsn.0), false);
@@ -455,7 +461,15 @@ impl GroupReceiver {
         self.cfg
             .reassembly
             .buffer_limit
-            .saturating_sub(self.buffered_bytes())
+            .saturating_sub(self.buffered_bytes() + self.unread)
+    }
+
+    /// Octets of this group's messages delivered that the application has
+    /// not read yet: they count against the receive buffer (a_grwnd and the
+    /// step-3 discard), so that a member whose application stops reading
+    /// closes its window instead of buffering without bound.
+    pub fn set_unread(&mut self, octets: usize) {
+        self.unread = octets;
     }
 
     /// The reassembly timer (incomplete messages, draft §"Receiving MDATA").

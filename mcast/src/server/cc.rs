@@ -89,7 +89,9 @@ impl GroupWindow {
         }
     }
 
-    fn prune_recent(&mut self, now: Instant, rtt: Duration) {
+    /// Without an acker: the sends of the last round trip that aged out
+    /// leave the window.
+    pub(crate) fn prune_recent(&mut self, now: Instant, rtt: Duration) {
         while let Some(&(at, len)) = self.recent.front() {
             if now < at + rtt {
                 break;

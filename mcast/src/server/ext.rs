@@ -1454,6 +1454,7 @@ impl Extension for GroupServer {
             self.next_sync = None;
             self.sync_due = true;
         }
+        self.sender.group_window_timeout(now);
         self.sender.expire(now);
         self.sender.handle_timeout(now);
         if std::mem::take(&mut self.gone_pending) {
@@ -1568,10 +1569,16 @@ impl Extension for GroupServer {
         // its MTSNs.
         if let Some(q) = self.after_group.get_mut(&h) {
             let plain = self.plain.contains_key(&h);
-            while let Some((position, _)) = q.front() {
+            while let Some((position, msg)) = q.front() {
                 let Some(m) = self.sender.prefix_end(position) else {
                     break;
                 };
+                // Only a message the send buffer takes leaves the queue (one
+                // refused after it was taken was lost, silently, and the
+                // next one on its stream went ahead of it).
+                if msg.payload.len() > cx.send_buffer_available() {
+                    break;
+                }
                 let Some((_, mut msg)) = q.pop_front() else {
                     break;
                 };
@@ -1614,11 +1621,15 @@ impl Extension for GroupServer {
             self.bytes_unicast += c.len() as u64;
             out.push(c);
         }
-        // Repairs and fallback data, within the association's windows.
+        // Repairs and fallback data, within the association's windows and
+        // the packet: a chunk taken here is sent now. (One that had to wait
+        // in core's queue for a later packet could be acknowledged by its
+        // group copy meanwhile, taken off the flight before it was counted
+        // in it, and then counted for ever.)
         let mut window = room.window;
         while space > 20 + 16 {
-            let Some((mtsn, c)) = self.sender.poll_unicast(now, h, window.saturating_sub(20))
-            else {
+            let fits = window.min(space).saturating_sub(20);
+            let Some((mtsn, c)) = self.sender.poll_unicast(now, h, fits) else {
                 break;
             };
             let d = Mdata::from_fragment(mtsn, &c).to_raw();
@@ -1684,6 +1695,8 @@ impl Extension for GroupServer {
         let member = self.members.remove(&association);
         let was = member.is_some() | self.plain.remove(&association).is_some();
         self.sender.remove_member(association);
+        // The association is gone: what it had in flight no longer counts.
+        let _ = self.sender.take_unicast_released(association);
         if was {
             self.events.push_back(GroupEvent::Left(association));
         }

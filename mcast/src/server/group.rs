@@ -306,6 +306,10 @@ pub struct GroupSender<K = MemberId> {
     acker: Option<K>,
     /// SRTT_g: the span of the window without an acker.
     srtt_g: Duration,
+    /// Octets of unicast MDATA in flight to members removed while their
+    /// association lives on (End of Membership): they leave its window
+    /// with [`take_unicast_released`](Self::take_unicast_released).
+    orphaned: BTreeMap<K, usize>,
 }
 
 impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
@@ -329,6 +333,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             members: BTreeMap::new(),
             group_repairs: VecDeque::new(),
             events: VecDeque::new(),
+            orphaned: BTreeMap::new(),
             recent: VecDeque::new(),
             stream_counts: BTreeMap::new(),
             last_end: None,
@@ -420,6 +425,18 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
     /// Without an acker, when the window lets the group path send again.
     pub fn group_reopens_at(&self) -> Option<Instant> {
         self.window.as_ref()?.reopens_at(self.srtt_g)
+    }
+
+    /// The [`group_reopens_at`](Self::group_reopens_at) timer: the sends
+    /// that aged out leave the window now, so that the instant is never in
+    /// the past after the caller's `handle_timeout` (it moved only when the
+    /// next group packet was built, and with nothing to send a runtime
+    /// waiting for it spun).
+    pub fn group_window_timeout(&mut self, now: Instant) {
+        let rtt = self.srtt_g;
+        if let Some(w) = self.window.as_mut() {
+            w.prune_recent(now, rtt);
+        }
     }
 
     /// The acker was silent for its RTO with group data outstanding (draft
@@ -697,10 +714,28 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         if self.acker == Some(id) {
             self.clear_acker();
         }
-        self.fallback.remove(&id);
-        if self.members.remove(&id).is_some() {
+        if self.forget(id) {
             self.release();
         }
+    }
+
+    /// Drops a member; what it had in flight by unicast is kept for its
+    /// association's window (the association may outlive the membership).
+    fn forget(&mut self, id: K) -> bool {
+        self.fallback.remove(&id);
+        let Some(m) = self.members.remove(&id) else {
+            return false;
+        };
+        let in_flight = m
+            .unicast_sent
+            .keys()
+            .map(|t| m.held.get(t).map_or(0, |c| 20 + c.payload.len()))
+            .sum::<usize>()
+            + m.released_unicast;
+        if in_flight > 0 {
+            *self.orphaned.entry(id).or_default() += in_flight;
+        }
+        true
     }
 
     /// A member's state and figures.
@@ -711,6 +746,21 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             repairs: m.repairs,
             fallbacks: m.fallbacks,
             returns: m.returns,
+        })
+    }
+
+    /// A member's backlog: the chunks it is owed by unicast or may still
+    /// need that the group buffer no longer holds, as (entries, octets of
+    /// user data); figures for memory bounds.
+    pub fn backlog(&self, id: K) -> Option<(usize, usize)> {
+        self.members.get(&id).map(|m| {
+            let octets = m
+                .unicast
+                .iter()
+                .map(|(_, c)| c.payload.len())
+                .sum::<usize>()
+                + m.held.values().map(|c| c.payload.len()).sum::<usize>();
+            (m.unicast.len() + m.held.len(), octets)
         })
     }
 
@@ -846,8 +896,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             if self.acker == Some(id) {
                 self.clear_acker();
             }
-            self.members.remove(&id);
-            self.fallback.remove(&id);
+            self.forget(id);
             self.events.push_back(MemberEvent::Removed(id));
         }
     }
@@ -1169,6 +1218,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         self.members
             .get_mut(&id)
             .map_or(0, |m| std::mem::take(&mut m.released_unicast))
+            + self.orphaned.remove(&id).unwrap_or(0)
     }
 
     /// The members in fallback: each new MTSN is owed to them by unicast.
@@ -1181,6 +1231,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         self.members
             .get(&id)
             .is_some_and(|m| m.released_unicast > 0)
+            || self.orphaned.contains_key(&id)
     }
 
     /// Whether `id` is owed something by unicast.
