@@ -29,7 +29,8 @@
 //! [`AssociationConfig::congestion`](crate::config::AssociationConfig::congestion)
 //! holds the [`ControllerFactory`] every association builds its controller
 //! from; [`Rfc9260RenoConfig`] (RFC 9260 §7.2) is the default,
-//! [`CubicConfig`] (RFC 9438) the alternative.
+//! [`CubicConfig`] (RFC 9438) and [`WestwoodConfig`] (TCP Westwood+, for
+//! paths whose losses are not all congestion) the alternatives.
 //!
 //! # Driving a controller by hand
 //!
@@ -70,6 +71,7 @@
 
 pub mod cubic;
 mod reno;
+pub mod westwood;
 
 use core::any::Any;
 use core::fmt;
@@ -77,6 +79,7 @@ use std::time::{Duration, Instant};
 
 pub use cubic::{Cubic, CubicConfig};
 pub use reno::{Rfc9260Reno, Rfc9260RenoConfig};
+pub use westwood::{Westwood, WestwoodConfig};
 
 /// One acknowledgement, as a [`Controller`] sees it: what it acknowledged
 /// and in which state it found the sender.

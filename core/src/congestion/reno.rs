@@ -82,6 +82,14 @@ impl Rfc9260Reno {
         self.partial_bytes_acked
     }
 
+    /// Sets cwnd and ssthresh (for a controller built on this one that
+    /// reduces differently, [`super::Westwood`]).
+    pub(crate) fn set_window(&mut self, cwnd: usize, ssthresh: usize) {
+        self.cwnd = cwnd.max(1);
+        self.ssthresh = ssthresh;
+        self.partial_bytes_acked = 0;
+    }
+
     /// §7.2.3's ssthresh: `max(cwnd/2, 4*MTU)`.
     fn reduced(&self) -> usize {
         (self.cwnd / 2).max(self.mtu.saturating_mul(4))
