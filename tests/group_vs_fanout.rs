@@ -17,7 +17,7 @@ use mcsctp_testkit::compare::{
     FEEDBACK_ROWS, Outcome, Setup, feedback_case, goodput_case, latency_case, row_case, run_case,
     targets,
 };
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mcsctp_testkit::compare::ServerEndpoint;
 
@@ -60,18 +60,21 @@ fn goodput_at_1_percent_loss_against_loss_free() {
         a / 1e9,
         b / 1e9
     );
-    // MISSED (target ≥ 0.9; measured 0.062 on 17ec6b6: the group
-    // congestion window sits at its floor, BENCHMARKS.md): not worse
-    // than this.
-    assert!(r >= 0.05, "ratio {r:.3} regressed below 0.05");
+    // MISSED (target ≥ 0.9; measured 0.062 on 17ec6b6, when every loss
+    // of the acker halved the group window and a repair waited for a
+    // holdoff; 0.773 with Westwood+ and immediate repairs: the window
+    // still grows by one MTU per round trip after a loss the filter lag
+    // makes look like congestion, BENCHMARKS.md): not worse than this.
+    assert!(r >= 0.7, "ratio {r:.3} regressed below 0.7");
     let _ = targets::GOODPUT_AT_1_PERCENT;
 }
 
 #[test]
 fn feedback_per_group_data_packet_at_1_percent_loss() {
     // MISSED at both sizes (targets 0.5 and 3; measured 4.044 and 16.642
-    // on 17ec6b6): not worse than these bounds.
-    for (&(n, messages), bound) in FEEDBACK_ROWS.iter().zip([5.0, 21.0]) {
+    // on 17ec6b6, 1.457 and 10.004 after immediate repairs and Westwood+):
+    // not worse than these bounds.
+    for (&(n, messages), bound) in FEEDBACK_ROWS.iter().zip([1.7, 12.0]) {
         let g = run(feedback_case(Setup::Group, n, messages));
         let r = g.feedback_per_data_packet();
         println!(
@@ -93,13 +96,9 @@ fn fabric_latency_at_1_percent_loss() {
         g.latency(0.5),
         g.latency(0.99)
     );
-    // MISSED (target ≤ 1 ms; measured 6.92 ms on 17ec6b6): not worse
-    // than this.
-    assert!(
-        p <= Duration::from_micros(8500),
-        "p99.9 {p:?} regressed past 8.5 ms"
-    );
-    let _ = targets::P999_LATENCY;
+    // Target met (6.92 ms on 17ec6b6, when repairs waited for a holdoff
+    // of four Loss Report Delays; 0.66 ms with immediate repairs).
+    assert!(p <= targets::P999_LATENCY, "p99.9 {p:?}");
     // Without loss the group delivers in about one link delay.
     let g = run(latency_case(Setup::Group, 0.0));
     assert!(g.latency(0.999) <= targets::P999_LATENCY);

@@ -284,7 +284,7 @@ parameters! {
     MSACK_PERIOD: DurationRule = rtt(4.0, Base::SrttG, ms(1)) => "Mcast.Msack.Period", rtt;
     /// Bound of the group's periodic MSACK rate at the server.
     MSACK_MAX_RATE: u32 = 100_000 => "Mcast.Msack.MaxRate", count(MsacksPerSecond);
-    /// Non-ackers' Loss Report Delay, and the server's repair holdoff.
+    /// Non-ackers' Loss Report Delay.
     MSACK_LOSS_DELAY: DurationRule = rtt(2.0, Base::SrttG, us(500)) => "Mcast.Msack.LossDelay", rtt;
     /// JOINING to FALLBACK without confirmation.
     JOIN_CONFIRM_TIMEOUT: DurationRule = rtt(8.0, Base::SrttK, ms(100)) => "Mcast.Join.ConfirmTimeout", rtt;

@@ -1,8 +1,10 @@
 //! The group congestion window (draft §"Flow and Congestion Control of the
 //! Group Path", §"Group Congestion Window"): PGMCC adapted. One member, the
 //! acker, clocks a window `cwnd_g` with its MSACKs; the window itself is
-//! computed by core's [`Controller`] (RFC 9260 §7.2 by default), the same
-//! trait the unicast path uses. This module does the bookkeeping the
+//! computed by core's [`Controller`] (by default core's `Westwood`: RFC
+//! 9260 §7.2's growth, a reduction to the measured bandwidth-delay product
+//! and none for a loss that found no queue), the same trait the unicast
+//! path uses. This module does the bookkeeping the
 //! controller leaves to its sender: which group-path transmissions the
 //! acker has not acknowledged (the outstanding data), Fast Recovery and its
 //! exit point, the burst limit, and the acker's silence.

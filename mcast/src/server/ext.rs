@@ -926,7 +926,11 @@ impl GroupServer {
             && r <= age
         {
             ctl.last_echo = Some(m.timestamp_echo);
-            ctl.rtt.observe(Duration::from_micros(u64::from(r)));
+            let sample = Duration::from_micros(u64::from(r));
+            ctl.rtt.observe(sample);
+            if let (Some(srtt), Some(rttvar)) = (ctl.rtt.srtt(), ctl.rtt.rttvar()) {
+                self.sender.on_member_rtt(h, sample, srtt, rttvar);
+            }
         }
         let snapshot = m.sync.map(|s| (s.last_sync_sequence, s.group_received));
         let prev = ctl.last_snapshot;
@@ -1216,12 +1220,10 @@ impl GroupServer {
         self.sync_interval = derive(d::SYNC_INTERVAL, self.cfg.sync_interval);
         self.tail_delay = derive(d::SYNC_TAIL_DELAY, self.cfg.tail_delay);
         let floors = &self.cfg.sender;
-        let timers = (
-            derive(d::MSACK_LOSS_DELAY, floors.repair_holdoff),
+        self.sender.set_timers(
             derive(d::MEMBER_STALL_TIMEOUT, floors.stall_timeout),
             derive(d::JOIN_CONFIRM_TIMEOUT, floors.confirm_timeout),
         );
-        self.sender.set_timers(timers.0, timers.1, timers.2);
         self.sender.set_srtt_g(g.max(d::RTO_MIN));
         let floor = self.srtt_g.unwrap_or(d::RTO_MIN);
         let mut t: Vec<f64> = active
@@ -1349,6 +1351,11 @@ impl Extension for GroupServer {
         // Draft §"Group Congestion Window": new data and multicast repairs
         // only while cwnd_g and the burst limit allow; MSYNCs always.
         let may_send = self.sender.may_send_group(now);
+        if may_send && self.sender.congestion().flight == 0 {
+            // RTO_acker runs while data is outstanding: from here if
+            // nothing was (an idle acker has been silent for no reason).
+            self.acker_heard = Some(now);
+        }
         loop {
             let room = b.remaining();
             if !may_send {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use mcsctp_core::congestion::{ControllerFactory, Rfc9260RenoConfig};
+use mcsctp_core::congestion::{ControllerFactory, WestwoodConfig};
 use mcsctp_core::event::AssociationHandle;
 use mcsctp_core::serial::{Mid, Ppid, StreamId};
 use mcsctp_core::tx::send_queue::{
@@ -78,8 +78,6 @@ pub struct GroupSenderConfig {
     pub repair_fraction: f64,
     /// Mcast.Repair.MulticastCap.
     pub repair_cap: usize,
-    /// Repair holdoff (Mcast.Msack.LossDelay).
-    pub repair_holdoff: Duration,
     /// Mcast.Member.MaxBacklog: MTSNs a member may owe before it is
     /// removed (it never blocks the group).
     pub max_backlog: u64,
@@ -94,9 +92,11 @@ pub struct GroupSenderConfig {
     /// Reachable").
     pub confirm_timeout: Duration,
     /// The algorithm of the group congestion window cwnd_g (draft §"Group
-    /// Congestion Window": RFC 9260 §7.2 clocked by the acker; core's
-    /// [`Controller`](mcsctp_core::congestion::Controller) trait, so CUBIC
-    /// or an application's own controller fits as well).
+    /// Congestion Window": TCP Westwood+ on RFC 9260 §7.2, clocked by the
+    /// acker, by default; core's
+    /// [`Controller`](mcsctp_core::congestion::Controller) trait, so
+    /// RFC 9260's Reno, CUBIC or an application's own controller fits as
+    /// well).
     pub congestion: Arc<dyn ControllerFactory>,
     /// Mcast.Group.MaxPacket: the group path's MTU for the window.
     pub max_packet: usize,
@@ -123,12 +123,11 @@ impl Default for GroupSenderConfig {
             repair_count: d::REPAIR_MULTICAST_COUNT as usize,
             repair_fraction: d::REPAIR_MULTICAST_FRACTION,
             repair_cap: d::REPAIR_MULTICAST_CAP as usize,
-            repair_holdoff: d::MSACK_LOSS_DELAY.floor,
             max_backlog: u64::from(d::MTSN_REACH),
             reach: u64::from(d::MTSN_REACH),
             stall_timeout: d::MEMBER_STALL_TIMEOUT.floor,
             confirm_timeout: d::JOIN_CONFIRM_TIMEOUT.floor,
-            congestion: Arc::new(Rfc9260RenoConfig::default()),
+            congestion: Arc::new(WestwoodConfig::default()),
             max_packet: d::GROUP_MAX_PACKET,
             max_burst: d::CC_MAX_BURST,
             acker_packets: u32::from(d::MSACK_ACKER_PACKETS),
@@ -147,9 +146,7 @@ struct Slot<K> {
     /// Active members that reported it missing since its last group-path
     /// transmission.
     reporters: Vec<K>,
-    /// When the first of those reports arrived.
-    first_report: Option<Instant>,
-    /// The last group-path transmission.
+    /// The last group-path retransmission (a multicast repair), if any.
     group_sent_at: Option<Instant>,
     /// Abandoned (draft §"Abandoning Group Messages"): it holds nobody
     /// back and is never transmitted again.
@@ -186,6 +183,13 @@ struct Member {
     /// When each MTSN was last sent by unicast (so a report does not
     /// repeat a repair still in flight).
     unicast_sent: BTreeMap<u64, Instant>,
+    /// How long a copy sent to the member (by unicast, or a multicast
+    /// repair) counts as in flight: SRTT_k + 4 * RTTVAR_k (draft §"Unicast
+    /// or Multicast"); Mcast.RTO.Min until the first sample.
+    repair_age: Duration,
+    /// SRTT_k, and a round-trip sample not yet given to the group window.
+    srtt: Option<Duration>,
+    rtt_sample: Option<Duration>,
     /// Chunks the member may still need that the group buffer no longer
     /// holds (its backlog, draft §"Backlog Limits and Eviction"): released
     /// while it was not active, or sent to it by unicast.
@@ -280,10 +284,6 @@ pub struct GroupSender<K = MemberId> {
     /// fragment (for BARRIER D=0, draft §"Sending BARRIER").
     stream_counts: BTreeMap<u16, (u64, u64)>,
     last_end: Option<u64>,
-    /// Recently assigned MTSNs and when they went out on the group path,
-    /// oldest first (kept for the reordering allowance of repairs after
-    /// their slot is released).
-    recent: VecDeque<(u64, Instant)>,
     /// MDATA chunks put on the group path (first transmissions and
     /// repairs).
     pub group_chunks_sent: u64,
@@ -334,7 +334,6 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             group_repairs: VecDeque::new(),
             events: VecDeque::new(),
             orphaned: BTreeMap::new(),
-            recent: VecDeque::new(),
             stream_counts: BTreeMap::new(),
             last_end: None,
             group_chunks_sent: 0,
@@ -387,7 +386,6 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             .slots
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.group_sent_at.is_some())
             .map(|(i, s)| (base + i as u64, s.chunk.payload.len()));
         let acks = acker.and_then(|id| self.members.get(&id)).map(|m| &m.acks);
         if let Some(w) = self.window.as_mut() {
@@ -401,13 +399,26 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
     }
 
     /// Sets the timers the caller derives from round-trip times (draft
-    /// §"Round-Trip Time and Timers"): the repair holdoff
-    /// (Mcast.Msack.LossDelay), Mcast.Member.StallTimeout and
+    /// §"Round-Trip Time and Timers"): Mcast.Member.StallTimeout and
     /// Mcast.Join.ConfirmTimeout.
-    pub fn set_timers(&mut self, repair_holdoff: Duration, stall: Duration, confirm: Duration) {
-        self.cfg.repair_holdoff = repair_holdoff;
+    pub fn set_timers(&mut self, stall: Duration, confirm: Duration) {
         self.cfg.stall_timeout = stall;
         self.cfg.confirm_timeout = confirm;
+    }
+
+    /// A round-trip sample of member `id` and its SRTT_k and RTTVAR_k
+    /// after it (draft §"Round-Trip Time and Timers"): a copy sent to it
+    /// counts as in flight for SRTT_k + 4 * RTTVAR_k, RTO_k without its
+    /// floor (§"Unicast or Multicast"); the acker's samples reach the group
+    /// window with its next MSACK.
+    pub fn on_member_rtt(&mut self, id: K, sample: Duration, srtt: Duration, rttvar: Duration) {
+        if let Some(m) = self.members.get_mut(&id) {
+            m.srtt = Some(srtt);
+            m.rtt_sample = Some(sample);
+            m.repair_age = (srtt + rttvar * 4)
+                .max(Duration::from_micros(10))
+                .min(crate::defaults::RTO_MAX);
+        }
     }
 
     /// Whether the group congestion window lets another group packet go
@@ -565,7 +576,6 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             {
                 s.abandoned = true;
                 s.reporters.clear();
-                s.first_report = None;
             }
         }
         self.messages_abandoned += 1;
@@ -692,6 +702,9 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
                 a_grwnd: u32::MAX,
                 unicast: VecDeque::new(),
                 unicast_sent: BTreeMap::new(),
+                repair_age: crate::defaults::RTO_MIN,
+                srtt: None,
+                rtt_sample: None,
                 held: BTreeMap::new(),
                 acked_bytes_mark: self.assigned_bytes,
                 repairs: 0,
@@ -845,8 +858,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             bytes_through: self.assigned_bytes,
             chunk: p.chunk.clone(),
             reporters: Vec::new(),
-            first_report: None,
-            group_sent_at: Some(now),
+            group_sent_at: None,
             abandoned: false,
         });
         if let Some(at) = p.expires_at {
@@ -866,14 +878,6 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         if p.chunk.flags.is_end() {
             self.stream_counts.entry(p.chunk.stream.0).or_default().1 += 1;
             self.last_end = Some(t);
-        }
-        self.recent.push_back((t, now));
-        while self
-            .recent
-            .front()
-            .is_some_and(|&(_, at)| now >= at + self.cfg.repair_holdoff)
-        {
-            self.recent.pop_front();
         }
         for id in &self.fallback {
             if let Some(m) = self.members.get_mut(id) {
@@ -963,9 +967,11 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         }
         m.a_grwnd = a_grwnd;
         let mut newly = m.acks.ack_through(cum);
+        let mut received = cum;
         for &(s, e) in gaps {
             let (s, e) = (cum + u64::from(s), (cum + u64::from(e)).min(highest));
             newly += m.acks.ack_range(s, e);
+            received = received.max(e);
         }
         let through = cum + u64::from(reported_through.0.wrapping_sub(cumulative.0));
         let through = if through > cum + self.cfg.reach {
@@ -986,7 +992,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         if self.acker == Some(id)
             && let Some(w) = self.window.as_mut()
         {
-            w.on_acker_ack(now, &m.acks, through, highest, None, None);
+            w.on_acker_ack(now, &m.acks, through, highest, m.rtt_sample.take(), m.srtt);
         }
         let missing = m.acks.missing(through, 4096);
         let kind = m.kind;
@@ -995,20 +1001,37 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             m.acked_bytes_mark = m.acked_bytes_mark.max(mark);
         }
         let start = self.members.get(&id).map_or(0, |m| m.start);
+        let newest = self.assigned_at(received).map(|at| (received, at));
         for t in missing {
             if t < start {
                 continue;
             }
-            self.on_missing(now, id, kind, t);
+            self.on_missing(now, id, kind, t, newest);
         }
         self.release();
         out.newly_acked = newly;
         out
     }
 
+    /// When MTSN `t` was first sent on the group path, while the group
+    /// buffer holds it.
+    fn assigned_at(&self, t: u64) -> Option<Instant> {
+        t.checked_sub(self.mctsn + 1)
+            .and_then(|i| self.slots.get(i as usize))
+            .map(|s| s.assigned_at)
+    }
+
     /// One MTSN reported missing by a member (draft §"Unicast or
-    /// Multicast").
-    fn on_missing(&mut self, now: Instant, id: K, kind: MemberKind, t: u64) {
+    /// Multicast"); `newest` is the highest MTSN the member has received
+    /// and when it was first sent.
+    fn on_missing(
+        &mut self,
+        now: Instant,
+        id: K,
+        kind: MemberKind,
+        t: u64,
+        newest: Option<(u64, Instant)>,
+    ) {
         // "a member that reports an abandoned MTSN missing gets it [the
         // Forward] sent again at once".
         if self.abandoned.contains(&t) {
@@ -1022,58 +1045,54 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             .cfg
             .repair_count
             .max(((self.cfg.repair_fraction * a as f64).ceil() as usize).min(self.cfg.repair_cap));
-        if kind.is_active() && t > self.mctsn && threshold <= a {
-            let idx = (t - self.mctsn - 1) as usize;
-            let Some(slot) = self.slots.get_mut(idx) else {
-                return;
-            };
-            // A group copy still in flight answers it: reports within the
-            // allowance after the last group-path transmission do not count
-            // (draft §"Unicast or Multicast", one RTO_k; until per-member
-            // RTOs reach the sender, four repair holdoffs).
-            if slot.reporters.contains(&id)
-                || slot
-                    .group_sent_at
-                    .is_some_and(|at| now < at + self.cfg.repair_holdoff * 4)
-            {
+        let age = self
+            .members
+            .get(&id)
+            .map_or(Duration::ZERO, |m| m.repair_age);
+        if let Some(sent) = self.assigned_at(t) {
+            // Draft §"Unicast or Multicast", lost or still on its way: as
+            // RACK (RFC 8985) does, t is lost once the member has received
+            // an MTSN first sent at least a reordering window (a quarter of
+            // the repair age) after it. Without that evidence (t reported
+            // after an MSYNC raised the member's Highest Known MTSN, the
+            // copy may still be in flight) it is lost only a repair age
+            // after it was sent.
+            let overtaken = newest.is_some_and(|(u, at)| u > t && at >= sent + age / 4);
+            if !overtaken && now < sent + age {
                 return;
             }
-            slot.reporters.push(id);
-            slot.first_report.get_or_insert(now);
-            if slot.reporters.len() >= threshold {
-                slot.reporters.clear();
-                slot.first_report = None;
-                slot.group_sent_at = Some(now);
-                self.group_repairs.push_back(t);
-            }
-            return;
         }
+        if t > self.mctsn
+            && let Some(slot) = self.slots.get_mut((t - self.mctsn - 1) as usize)
+        {
+            // A multicast repair still in flight answers it (draft
+            // §"Unicast or Multicast": reports less than the member's
+            // repair age after the group-path retransmission).
+            if slot.group_sent_at.is_some_and(|at| now < at + age) {
+                return;
+            }
+            if kind.is_active() && threshold <= a && !slot.reporters.contains(&id) {
+                slot.reporters.push(id);
+                if slot.reporters.len() >= threshold {
+                    // Enough members miss it: once on the group path.
+                    slot.reporters.clear();
+                    slot.group_sent_at = Some(now);
+                    self.group_repairs.push_back(t);
+                    return;
+                }
+            }
+        }
+        // Below the threshold: this reporter is repaired by unicast at once.
         self.repair_unicast(now, id, t);
     }
 
+    /// Queues MTSN `t` for `id` on its association, unless a copy sent to
+    /// it less than its repair age ago may still arrive (draft §"Unicast or
+    /// Multicast", §"Loss Detection for Unicast MDATA").
     fn repair_unicast(&mut self, now: Instant, id: K, t: u64) {
-        // A group copy sent less than the holdoff ago may still be on its
-        // way (reordered behind what the report saw): not yet (draft
-        // §"Unicast or Multicast"). The member reports it again if it stays
-        // missing.
-        if t > self.mctsn
-            && let Some(s) = self.slots.get((t - self.mctsn - 1) as usize)
-            && s.group_sent_at
-                .is_some_and(|at| now < at + self.cfg.repair_holdoff)
-        {
-            return;
-        }
-        if self
-            .recent
-            .iter()
-            .any(|&(u, at)| u == t && now < at + self.cfg.repair_holdoff)
-        {
-            return;
-        }
         let Some(chunk) = self.chunk_for(id, t) else {
             return;
         };
-        let holdoff = self.cfg.repair_holdoff;
         let Some(m) = self.members.get_mut(&id) else {
             return;
         };
@@ -1081,7 +1100,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             return;
         }
         if let Some(&at) = m.unicast_sent.get(&t)
-            && now.saturating_duration_since(at) < holdoff.max(Duration::from_millis(1)) * 4
+            && now < at + m.repair_age
         {
             return;
         }
@@ -1089,8 +1108,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         m.repairs += 1;
     }
 
-    /// Holdoffs that ended without enough reports: every reporter is
-    /// repaired by unicast.
+    /// Stall and confirmation timeouts.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.check_stall(now);
         let unconfirmed: Vec<K> = self
@@ -1104,29 +1122,10 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         for id in unconfirmed {
             self.move_to_fallback(id);
         }
-        let holdoff = self.cfg.repair_holdoff;
-        let mut due = Vec::new();
-        for (i, s) in self.slots.iter_mut().enumerate() {
-            if s.first_report.is_some_and(|f| now >= f + holdoff) {
-                s.first_report = None;
-                due.push((self.mctsn + 1 + i as u64, std::mem::take(&mut s.reporters)));
-            }
-        }
-        for (t, reporters) in due {
-            for id in reporters {
-                self.repair_unicast(now, id, t);
-            }
-        }
     }
 
-    /// The earliest holdoff end or stall check.
+    /// The earliest stall or confirmation check.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let holdoff = self
-            .slots
-            .iter()
-            .filter_map(|s| s.first_report)
-            .min()
-            .map(|f| f + self.cfg.repair_holdoff);
         let stall = self
             .slots
             .front()
@@ -1137,7 +1136,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             .filter(|m| m.kind == MemberKind::Joining)
             .map(|m| m.joined_at + self.cfg.confirm_timeout)
             .min();
-        [holdoff, stall, confirm].into_iter().flatten().min()
+        [stall, confirm].into_iter().flatten().min()
     }
 
     /// Draft §"Hold-Back Policy": no member holds the group back for

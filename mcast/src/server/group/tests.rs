@@ -99,87 +99,108 @@ fn the_group_window_bounds_what_is_unacknowledged() {
 #[test]
 fn a_lone_member_is_repaired_by_unicast_at_once() {
     let t = t0();
-    let cfg = GroupSenderConfig::default();
-    let holdoff = cfg.repair_holdoff;
-    let mut g = sender(cfg);
+    let mut g = sender(GroupSenderConfig::default());
     g.add_member(t, 7, MemberKind::Multicast);
-    send_n(&mut g, t, 3);
-    let s = drain_new(&mut g, t);
-    // Lost s[1]: gap block over s[2]. A report right after the group send
-    // may only see reordering: no repair yet.
-    g.on_ack(t, 7, s[0], s[2], &[(2, 2)], u32::MAX);
+    let rtt = Duration::from_micros(100);
+    g.on_member_rtt(7, rtt, rtt, Duration::from_micros(25));
+    send_n(&mut g, t, 2);
+    let mut s = drain_new(&mut g, t);
+    // The repair age is SRTT_k + 4 RTTVAR_k = 200 us; its quarter is the
+    // reordering window.
+    let t1 = t + Duration::from_micros(49);
+    send_n(&mut g, t1, 1);
+    s.extend(drain_new(&mut g, t1));
+    // Lost s[1]: gap block over s[2], sent within the reordering window
+    // after it: s[1] may be overtaken, not lost.
+    g.on_ack(t1, 7, s[0], s[2], &[(2, 2)], u32::MAX);
     assert!(!g.has_unicast(7));
-    let now = t + holdoff;
-    g.on_ack(now, 7, s[0], s[2], &[(2, 2)], u32::MAX);
-    let (m, c) = g.poll_unicast(now, 7, usize::MAX).expect("a repair");
+    // s[3], sent a reordering window after s[1], arrived: s[1] is lost and
+    // repaired at once (draft §"Unicast or Multicast": below the
+    // threshold, no holdoff).
+    let t = t + Duration::from_micros(50);
+    send_n(&mut g, t, 1);
+    s.extend(drain_new(&mut g, t));
+    g.on_ack(t, 7, s[0], s[3], &[(2, 3)], u32::MAX);
+    let (m, c) = g.poll_unicast(t, 7, usize::MAX).expect("a repair");
     assert_eq!(m, s[1]);
     assert_eq!(c.payload.len(), 100);
-    assert!(g.poll_unicast(now, 7, usize::MAX).is_none());
-    // Reported again at once: the repair is in flight, not repeated.
-    g.on_ack(now, 7, s[0], s[2], &[(2, 2)], u32::MAX);
+    assert!(g.poll_unicast(t, 7, usize::MAX).is_none());
+    // Reported again within the repair age: the repair is in flight, not
+    // repeated.
+    let now = t + Duration::from_micros(199);
+    g.on_ack(now, 7, s[0], s[3], &[(2, 3)], u32::MAX);
     assert!(g.poll_unicast(now, 7, usize::MAX).is_none());
     assert_eq!(g.member(7).unwrap().repairs, 1);
-    ack(&mut g, now, 7, s[2]);
-    assert_eq!(g.mctsn(), s[2]);
+    // Still missing a repair age after its repair: lost, sent again.
+    let now = t + Duration::from_micros(200);
+    g.on_ack(now, 7, s[0], s[3], &[(2, 3)], u32::MAX);
+    assert_eq!(g.poll_unicast(now, 7, usize::MAX).map(|x| x.0), Some(s[1]));
+    assert_eq!(g.member(7).unwrap().repairs, 2);
+    ack(&mut g, now, 7, s[3]);
+    assert_eq!(g.mctsn(), s[3]);
+}
+
+/// A report that an MSYNC caused (the member knows t was sent, has
+/// received nothing after it) is no evidence of loss: the copy may be on
+/// its way. t is lost a repair age after it was sent.
+#[test]
+fn a_tail_report_waits_for_the_repair_age() {
+    let t = t0();
+    let mut g = sender(GroupSenderConfig::default());
+    g.add_member(t, 7, MemberKind::Multicast);
+    let rtt = Duration::from_micros(100);
+    g.on_member_rtt(7, rtt, rtt, Duration::from_micros(25));
+    send_n(&mut g, t, 2);
+    let s = drain_new(&mut g, t);
+    let now = t + Duration::from_micros(199);
+    g.on_ack(now, 7, s[0], s[1], &[], u32::MAX);
+    assert!(!g.has_unicast(7));
+    let now = t + Duration::from_micros(200);
+    g.on_ack(now, 7, s[0], s[1], &[], u32::MAX);
+    assert_eq!(g.poll_unicast(now, 7, usize::MAX).map(|x| x.0), Some(s[1]));
 }
 
 #[test]
 fn a_loss_many_members_share_is_repaired_once_by_multicast() {
-    let t = t0();
-    let cfg = GroupSenderConfig::default();
-    let later = t + cfg.repair_holdoff * 4;
-    let mut g = sender(cfg);
+    let now = t0();
+    let mut g = sender(GroupSenderConfig::default());
     for id in 0..20 {
-        g.add_member(t, id, MemberKind::Multicast);
+        g.add_member(now, id, MemberKind::Multicast);
     }
-    send_n(&mut g, t, 2);
-    let s = drain_new(&mut g, t);
-    // Reports right after the group send count for nothing (the copy may
-    // still be on its way).
-    for id in 0..5 {
-        g.on_ack(t, id, s[0].wrapping_sub(1), s[1], &[(2, 2)], u32::MAX);
-    }
-    assert!(g.poll_group_repair(t).is_none());
-    let now = later;
+    send_n(&mut g, now, 2);
+    let s = drain_new(&mut g, now);
+    // Reports without evidence of loss (no later MTSN sent a reordering
+    // window after it) within the repair age (Mcast.RTO.Min before any
+    // sample): the copy may be in flight.
+    g.on_ack(now, 0, s[0].wrapping_sub(1), s[1], &[(2, 2)], u32::MAX);
+    assert!(!g.has_unicast(0));
+    let now = now + crate::defaults::RTO_MIN;
     // Threshold (draft defaults): T(20) = max(3, min(ceil(0.05 * 20), 8))
     // = 3, as crate::defaults::multicast_repair_threshold says.
     assert_eq!(crate::defaults::multicast_repair_threshold(20), 3);
+    // The first two reporters are repaired by unicast at once.
     for id in 0..2 {
         g.on_ack(now, id, s[0].wrapping_sub(1), s[1], &[(2, 2)], u32::MAX);
-        assert!(
-            g.poll_group_repair(now).is_none(),
-            "{} reports wait",
-            id + 1
-        );
+        assert!(g.poll_group_repair(now).is_none(), "{} reports", id + 1);
+        assert_eq!(g.poll_unicast(now, id, usize::MAX).map(|x| x.0), Some(s[0]));
     }
+    // A reporter counts once, whatever it reports.
+    g.on_ack(now, 1, s[0].wrapping_sub(1), s[1], &[(2, 2)], u32::MAX);
+    assert!(g.poll_group_repair(now).is_none());
     g.on_ack(now, 2, s[0].wrapping_sub(1), s[1], &[(2, 2)], u32::MAX);
     let (m, _) = g
         .poll_group_repair(now)
         .expect("three reports: multicast repair");
     assert_eq!(m, s[0]);
     assert!(g.poll_group_repair(now).is_none(), "once");
-    assert!((0..3).all(|id| !g.has_unicast(id)), "no unicast copies");
-}
-
-#[test]
-fn a_report_the_threshold_never_reaches_is_repaired_after_the_holdoff() {
-    let now = t0();
-    let cfg = GroupSenderConfig::default();
-    let holdoff = cfg.repair_holdoff;
-    let mut g = sender(cfg);
-    for id in 0..20 {
-        g.add_member(now, id, MemberKind::Multicast);
+    assert!(!g.has_unicast(2), "the third is answered by the group copy");
+    // Reports while the group copy is in flight change nothing.
+    for id in 3..20 {
+        g.on_ack(now, id, s[0].wrapping_sub(1), s[1], &[(2, 2)], u32::MAX);
+        assert!(!g.has_unicast(id));
     }
-    send_n(&mut g, now, 2);
-    let s = drain_new(&mut g, now);
-    let now = now + holdoff * 4;
-    g.on_ack(now, 3, s[0].wrapping_sub(1), s[1], &[(2, 2)], u32::MAX);
-    assert!(!g.has_unicast(3));
-    let due = g.poll_timeout().expect("the holdoff");
-    assert_eq!(due, now + holdoff);
-    g.handle_timeout(due);
-    assert_eq!(g.poll_unicast(due, 3, usize::MAX).map(|x| x.0), Some(s[0]));
-    assert!(g.poll_group_repair(due).is_none());
+    assert!(g.poll_group_repair(now).is_none());
+    assert_eq!(g.group_repairs_sent, 1);
 }
 
 #[test]
@@ -250,7 +271,6 @@ fn a_joining_member_never_holds_the_group_back() {
         "member 9 never acknowledged; nothing waited"
     );
     // It keeps its backlog: a late report is repaired by unicast.
-    let now = now + GroupSenderConfig::default().repair_holdoff;
     g.on_ack(now, 9, sent[0].wrapping_sub(1), sent[0], &[], u32::MAX);
     assert_eq!(
         g.poll_unicast(now, 9, usize::MAX).map(|x| x.0),
