@@ -270,7 +270,7 @@ parameters! {
     /// Group-path MSYNC interval when idle (the Sync Interval announced).
     SYNC_IDLE_INTERVAL: Duration = ms(100) => "Mcast.Sync.IdleInterval", time;
     /// The acker's Ack Spacing.
-    MSACK_ACKER_PACKETS: u16 = 2 => "Mcast.Msack.AckerPackets", count(Packets);
+    MSACK_ACKER_PACKETS: u16 = 4 => "Mcast.Msack.AckerPackets", count(Packets);
     /// The acker's Ack Delay.
     MSACK_DELAY: DurationRule = rtt(0.5, Base::SrttK, us(200)) => "Mcast.Msack.Delay", rtt;
     /// Other members' Ack Spacing: a quarter window.
@@ -285,7 +285,7 @@ parameters! {
     /// Bound of the group's periodic MSACK rate at the server.
     MSACK_MAX_RATE: u32 = 100_000 => "Mcast.Msack.MaxRate", count(MsacksPerSecond);
     /// Non-ackers' Loss Report Delay.
-    MSACK_LOSS_DELAY: DurationRule = rtt(2.0, Base::SrttG, us(500)) => "Mcast.Msack.LossDelay", rtt;
+    MSACK_LOSS_DELAY: DurationRule = rtt(2.0, Base::SrttG, us(300)) => "Mcast.Msack.LossDelay", rtt;
     /// JOINING to FALLBACK without confirmation.
     JOIN_CONFIRM_TIMEOUT: DurationRule = rtt(8.0, Base::SrttK, ms(100)) => "Mcast.Join.ConfirmTimeout", rtt;
     /// Items of a measurement window (JOINING, MULTICAST).

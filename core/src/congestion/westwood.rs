@@ -103,15 +103,6 @@ impl Westwood {
         self.mtu.saturating_mul(8).saturating_add(target / 8)
     }
 
-    /// Whether the smoothed round-trip time shows no queue: within a
-    /// quarter of the smallest (and 20 us) of it.
-    fn no_queue_delay(&self) -> bool {
-        match (self.srtt, self.rtt_min) {
-            (Some(s), Some(m)) => s <= m.saturating_add((m / 4).max(MIN_INTERVAL)),
-            _ => false,
-        }
-    }
-
     /// `BWE * RTT_min` in bytes, at least 4 MTUs (RFC 9260 §7.2.3's floor),
     /// if both are known.
     fn target(&self) -> Option<usize> {
@@ -170,8 +161,7 @@ impl Controller for Westwood {
         let target = self.target();
         if event == CongestionEvent::FastRetransmit
             && let Some(target) = target
-            && (before <= target.saturating_add(self.queue_allowance(target))
-                || self.no_queue_delay())
+            && before <= target.saturating_add(self.queue_allowance(target))
         {
             // TCP Veno's loss discrimination (Fu and Liew, IEEE JSAC 21(2),
             // 2003), on Westwood+'s estimate: the window holds no more than
@@ -265,28 +255,22 @@ mod tests {
         run(&mut w, &mut now, rtt, 30_000, 40);
         let bwe = w.bandwidth().expect("an estimate");
         assert!((bwe - 3.0e8).abs() < 1.0e6, "{bwe}");
-        // A window far above the BDP with round trips at their minimum:
-        // no queue delay, the loss is not congestion.
+        // A window far above the BDP (a queue) comes down to it.
         w.reno.set_window(100_000, 50_000);
-        w.on_congestion_event(now, CongestionEvent::FastRetransmit);
-        assert_eq!((w.window(), w.ssthresh()), (100_000, 50_000));
-        assert_eq!(w.random_losses(), 1);
-        // Round trips twice the minimum (a queue): it comes down to the
-        // BDP.
-        w.on_ack(
-            now,
-            &Ack {
-                srtt: Some(rtt * 2),
-                ..Ack::default()
-            },
-        );
         w.on_congestion_event(now, CongestionEvent::FastRetransmit);
         assert!((29_000..=30_000).contains(&w.window()), "{}", w.window());
         assert_eq!(w.ssthresh(), w.window());
         // A window at the BDP (a random loss, no queue) stays there, where
-        // RFC 9260 would halve it.
+        // RFC 9260 would halve it; so does one within the allowance.
         w.on_congestion_event(now, CongestionEvent::FastRetransmit);
         assert!(w.window() >= 29_000, "{}", w.window());
+        w.reno.set_window(30_000 + 8 * MTU + 3_700, 20_000);
+        w.on_congestion_event(now, CongestionEvent::FastRetransmit);
+        assert_eq!(
+            (w.window(), w.ssthresh()),
+            (30_000 + 8 * MTU + 3_700, 20_000)
+        );
+        assert_eq!(w.random_losses(), 2);
         // A loss never opens the window.
         w.reno.set_window(10_000, 50_000);
         w.on_congestion_event(now, CongestionEvent::FastRetransmit);

@@ -109,6 +109,14 @@ struct Membership {
     first_new: Option<Instant>,
     /// A loss report is scheduled for then.
     loss_report_at: Option<Instant>,
+    /// [`GroupReceiver::gaps_opened`] when the last MSACK was built: the
+    /// acker reports each new gap once, at once.
+    reported_gaps: u64,
+    /// Packets that carried new MDATA since the last MSACK (Ack Spacing
+    /// counts packets, not chunks), and whether the packet being
+    /// processed has.
+    new_packets: u32,
+    new_in_packet: bool,
     /// The next periodic MSACK.
     period_at: Option<Instant>,
     /// A group-caused MSACK (regular or loss report) of a member that is
@@ -267,7 +275,7 @@ impl GroupMember {
             return;
         };
         let missing = m.rx.has_missing();
-        let spacing_reached = m.rx.new_since_ack() >= u32::from(fb.spacing());
+        let spacing_reached = m.new_packets >= u32::from(fb.spacing());
         let loss_delay = Duration::from_micros(u64::from(fb.loss_report_delay_us));
         let wait = if missing && m.loss_report_at.is_none() && !loss_delay.is_zero() {
             Some(self.jitter(loss_delay))
@@ -277,8 +285,9 @@ impl GroupMember {
         let Some(m) = self.groups.get_mut(&h) else {
             return;
         };
-        if missing && loss_delay.is_zero() {
-            // The acker reports a loss at once.
+        if loss_delay.is_zero() && m.rx.gaps_opened() != m.reported_gaps {
+            // The acker reports a new loss at once (once: while a repair is
+            // on its way, its regular MSACKs repeat the report).
             m.due = true;
         }
         if spacing_reached {
@@ -377,6 +386,8 @@ impl GroupMember {
             &report.duplicates,
         );
         m.due = false;
+        m.reported_gaps = m.rx.gaps_opened();
+        m.new_packets = 0;
         m.first_new = None;
         m.loss_report_at = None;
         m.group_msack_at = None;
@@ -517,10 +528,10 @@ impl GroupMember {
         };
         let mtsn = d.mtsn;
         m.rx.set_unread(cx.delivered_unread());
-        if m.rx.on_mdata(cx.now(), mtsn, d.into_fragment(), Some(path))
-            == super::rx::Received::Duplicate
-        {
-            m.duplicates += 1;
+        match m.rx.on_mdata(cx.now(), mtsn, d.into_fragment(), Some(path)) {
+            super::rx::Received::Duplicate => m.duplicates += 1,
+            super::rx::Received::New => m.new_in_packet = true,
+            _ => {}
         }
         Self::deliver_all(m, cx);
     }
@@ -597,6 +608,9 @@ impl Extension for GroupMember {
                 due: false,
                 first_new: None,
                 loss_report_at: None,
+                reported_gaps: 0,
+                new_packets: 0,
+                new_in_packet: false,
                 period_at: None,
                 group_msack_at: None,
                 last_group_msack: None,
@@ -653,6 +667,13 @@ impl Extension for GroupMember {
             McastChunk::Barrier(b) if !cx.foreign() => self.on_barrier(cx, b, next),
             // BARRIER and the server-bound chunks: not handled yet here.
             _ => {}
+        }
+        if next.is_none()
+            && let Some(m) = self.groups.get_mut(&h)
+            && std::mem::take(&mut m.new_in_packet)
+        {
+            // The packet's last chunk: one more packet with new MDATA.
+            m.new_packets = m.new_packets.saturating_add(1);
         }
         self.after_input(h, cx.now());
         // Group progress may release held unicast messages.

@@ -116,6 +116,9 @@ pub struct GroupReceiver {
     pub last_unicast: Option<Mtsn>,
     /// New MDATA chunks since the last [`take_ack`](Self::take_ack).
     new_since_ack: u32,
+    /// Times a new gap opened (an MTSN arrived, or became known, beyond
+    /// the highest received plus one).
+    gaps_opened: u64,
     /// Octets of group messages delivered that the application has not
     /// read yet ([`set_unread`](Self::set_unread)).
     unread: usize,
@@ -142,6 +145,7 @@ impl GroupReceiver {
             group_received: 0,
             last_unicast: None,
             new_since_ack: 0,
+            gaps_opened: 0,
             unread: 0,
         }
     }
@@ -234,6 +238,12 @@ impl GroupReceiver {
             // moving the base would only add to them).
             return Received::Discarded;
         }
+        let highest = tracker.highest_received_tsn().0;
+        if mtsn.0.wrapping_sub(highest).wrapping_sub(1) < 1 << 31
+            && mtsn.0 != highest.wrapping_add(1)
+        {
+            self.gaps_opened += 1;
+        }
         tracker.observe(Tsn(mtsn.0), false);
         self.new_since_ack += 1;
         self.pending.insert(self.cum + u64::from(ahead), chunk);
@@ -255,8 +265,24 @@ impl GroupReceiver {
         }
         match self.highest_known {
             Some(h) if h.is_after(cum) && !mtsn.is_after(h) => {}
-            _ => self.highest_known = Some(mtsn),
+            _ => {
+                self.highest_known = Some(mtsn);
+                let received = self
+                    .tracker
+                    .as_ref()
+                    .map(|t| Mtsn(t.highest_received_tsn().0));
+                if received.is_some_and(|r| mtsn.is_after(r)) {
+                    self.gaps_opened += 1;
+                }
+            }
         }
+    }
+
+    /// How many times a new gap has opened: a loss report is due when this
+    /// moves (draft §"Acknowledgement: MSACK Timing and Feedback Scaling",
+    /// "Loss reports").
+    pub fn gaps_opened(&self) -> u64 {
+        self.gaps_opened
     }
 
     /// Whether some MTSN the member knows was sent is missing.
