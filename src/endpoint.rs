@@ -231,6 +231,10 @@ pub(crate) struct State {
     handles: usize,
     pub(crate) shutting_down: bool,
     pub(crate) driver_done: bool,
+    /// Another handle to the endpoint's UDP socket, for socket options set
+    /// from the API (a group's multicast options); closed with the driver,
+    /// so the port is free once the endpoint has stopped.
+    pub(crate) socket: Option<socket2::Socket>,
     io_error: Option<io::ErrorKind>,
 }
 
@@ -292,9 +296,6 @@ pub(crate) struct Shared {
     /// Wakes API waiters: anything changed.
     changed: Notify,
     pub(crate) local: SocketAddr,
-    /// The endpoint's UDP socket (another handle to it), for socket
-    /// options set from the API (a group's multicast options).
-    pub(crate) socket: socket2::Socket,
 }
 
 impl Shared {
@@ -439,6 +440,7 @@ impl Endpoint {
             state: Mutex::new(State {
                 core,
                 group: None,
+                socket: Some(socket),
                 initiated: HashSet::new(),
                 connected: HashSet::new(),
                 incoming: VecDeque::new(),
@@ -454,7 +456,6 @@ impl Endpoint {
             driver: Notify::new(),
             changed: Notify::new(),
             local,
-            socket,
         });
         let span = info_span!("endpoint", %local, sctp_port = port);
         tokio::spawn(drive(shared.clone(), udp, plan).instrument(span));
@@ -857,6 +858,7 @@ async fn drive(shared: Arc<Shared>, mut udp: Udp, plan: Option<JoinPlan>) {
             shared.changed.notify_waiters();
             if st.shutting_down && flushed && st.core.association_count() == 0 {
                 st.driver_done = true;
+                st.socket = None;
                 return Poll::Ready(true);
             }
             if let Some(t) = st.core.poll_timeout() {

@@ -867,7 +867,6 @@ pub(crate) fn create_group(
                 )
             })?
     };
-    set_sender_options(&shared.socket, group, iface.as_ref(), source, config.ttl)?;
     let random = |buf: &mut [u8]| fill(buf).map_err(|e| Error::NoRandomness(e.to_string()));
     let mut tag = [0u8; 4];
     while u32::from_be_bytes(tag) == 0 {
@@ -892,6 +891,9 @@ pub(crate) fn create_group(
         if st.shutting_down || st.driver_done {
             return Err(Error::EndpointClosed);
         }
+        let Some(socket) = &st.socket else {
+            return Err(Error::EndpointClosed);
+        };
         match st.core.extension() {
             RtExt::Plain(_) => {}
             RtExt::Server(_) => {
@@ -910,6 +912,7 @@ pub(crate) fn create_group(
                 "create the group before the endpoint has associations".into(),
             ));
         }
+        set_sender_options(socket, group, iface.as_ref(), source, config.ttl)?;
         // The extension is chosen when a core endpoint is made: make the
         // endpoint anew, with fresh randomness (it has no association, so
         // nothing is lost but a stray handshake, which its peer repeats).

@@ -448,3 +448,28 @@ async fn a_group_after_associations_exist_is_refused() {
         "{e:?}"
     );
 }
+
+#[tokio::test]
+async fn a_member_endpoint_talks_to_a_server_without_a_group_as_usual() {
+    // The INIT offers the extension; a server without a group ignores it
+    // and the association is an ordinary one.
+    let server = Endpoint::bind(config(7)).expect("bind");
+    let member = Endpoint::bind(member_config()).expect("bind member");
+    let c = timeout(T, member.connect(server.local_addr(), 7))
+        .await
+        .expect("in time")
+        .expect("connect");
+    let s = timeout(T, server.accept())
+        .await
+        .expect("in time")
+        .expect("accept");
+    s.send(0, Bytes::from_static(b"unicast"))
+        .await
+        .expect("send");
+    let m = timeout(T, c.recv()).await.expect("in time").expect("recv");
+    assert_eq!(&m.data[..], b"unicast");
+    assert!(!m.group, "a unicast message is not a group message");
+    c.send(0, Bytes::from_static(b"back")).await.expect("send");
+    let m = timeout(T, s.recv()).await.expect("in time").expect("recv");
+    assert_eq!((&m.data[..], m.group), (&b"back"[..], false));
+}
