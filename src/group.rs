@@ -450,8 +450,9 @@ pub struct MemberInfo {
     pub address: Option<SocketAddr>,
     /// Its state.
     pub kind: MemberKind,
-    /// Group messages' MTSNs it acknowledged since it joined (0 for a
-    /// plain peer).
+    /// MTSNs it acknowledged since it joined: group chunks, so a message
+    /// split over several packets counts several times (0 for a plain
+    /// peer).
     pub acked: u64,
     /// Unicast repairs the server sent it.
     pub repairs: u64,

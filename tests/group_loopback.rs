@@ -473,3 +473,84 @@ async fn a_member_endpoint_talks_to_a_server_without_a_group_as_usual() {
     let m = timeout(T, s.recv()).await.expect("in time").expect("recv");
     assert_eq!((&m.data[..], m.group), (&b"back"[..], false));
 }
+
+#[tokio::test]
+async fn a_removed_member_stops_getting_group_messages_and_keeps_its_association() {
+    const TEST: &str = "a_removed_member_stops_getting_group_messages_and_keeps_its_association";
+    if let Err(why) = multicast_on_lo_works() {
+        skip(TEST, &why);
+        return;
+    }
+    let server = Endpoint::bind(config(7)).expect("bind server");
+    let mut gcfg = GroupConfig::default();
+    gcfg.interface = Some(Interface::Addr("127.0.0.1".parse().expect("ip")));
+    let group = server.create_group(group_addr(8), gcfg).expect("group");
+    let (a, b) = (
+        Endpoint::bind(member_config()).expect("a"),
+        Endpoint::bind(member_config()).expect("b"),
+    );
+    for ep in [&a, &b] {
+        timeout(T, ep.connect(server.local_addr(), 7))
+            .await
+            .expect("in time")
+            .expect("connect");
+    }
+    let mut ids = Vec::new();
+    while ids.len() < 2 {
+        if let MembershipEvent::Joined {
+            member,
+            plain: false,
+        } = timeout(T, group.next_event())
+            .await
+            .expect("in time")
+            .expect("event")
+        {
+            ids.push(member);
+        }
+    }
+    let id_b = group
+        .members()
+        .into_iter()
+        .find(|m| m.address == Some(b.local_addr()))
+        .expect("b")
+        .id;
+    group.send(0, payload(0, 100)).await.expect("send");
+    timeout(T, group.flushed())
+        .await
+        .expect("in time")
+        .expect("flushed");
+    group.remove(id_b);
+    loop {
+        match timeout(T, group.next_event())
+            .await
+            .expect("in time")
+            .expect("event")
+        {
+            MembershipEvent::Removed(m) if m == id_b => break,
+            _ => continue,
+        }
+    }
+    assert_eq!(group.members().len(), 1);
+    group.send(0, payload(1, 100)).await.expect("send");
+    timeout(T, group.flushed())
+        .await
+        .expect("in time")
+        .expect("flushed");
+    let got_a = timeout(T, receive(a.clone(), 2, 100, true, 0, true))
+        .await
+        .expect("in time")
+        .expect("a has both");
+    assert_eq!(got_a.count, 2);
+    let got_b = timeout(T, receive(b.clone(), 1, 100, true, 0, true))
+        .await
+        .expect("in time")
+        .expect("b has the first only");
+    assert_eq!(got_b.count, 1);
+    // Its association stays up: unicast still flows.
+    let sb = server.association(id_b);
+    sb.send(1, Bytes::from_static(b"still here"))
+        .await
+        .expect("send");
+    let m = timeout(T, b.recv()).await.expect("in time").expect("recv");
+    assert_eq!((&m.data[..], m.group), (&b"still here"[..], false));
+}
