@@ -1125,6 +1125,32 @@ mod tests {
         assert!(matches!(e, Error::InterfaceNotFound(_)), "{e:?}");
     }
 
+    #[tokio::test]
+    async fn group_sockets_join_ipv4_and_ipv6_groups_on_loopback() {
+        let lo = resolve_interface(&Interface::Name("lo".into())).expect("lo");
+        let opts = UdpOptions {
+            recv_buffer: 1 << 16,
+            send_buffer: 1 << 16,
+        };
+        let port = std::net::UdpSocket::bind("0.0.0.0:0")
+            .and_then(|s| s.local_addr())
+            .expect("a free port")
+            .port();
+        let v4 = SocketAddr::new("239.255.0.77".parse().expect("ip"), port);
+        let udp = open_group_socket(v4, Some(&lo), opts).expect("IPv4 join on lo");
+        assert_eq!(udp.local_addr().expect("addr"), v4);
+        // A second socket of the same group (another member on this host).
+        open_group_socket(v4, Some(&lo), opts).expect("second IPv4 join on lo");
+        // IPv6: the join works on lo (sending there does not; a test of
+        // the whole path needs network namespaces).
+        if std::net::UdpSocket::bind("[::1]:0").is_err() {
+            eprintln!("SKIPPED: group::tests IPv6 join: no IPv6 on this host");
+            return;
+        }
+        let v6 = SocketAddr::new("ff15::77".parse().expect("ip"), port);
+        open_group_socket(v6, Some(&lo), opts).expect("IPv6 join on lo");
+    }
+
     #[test]
     fn loopback_resolves_by_name_and_address() {
         let by_name = resolve_interface(&Interface::Name("lo".into())).expect("lo");
