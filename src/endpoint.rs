@@ -20,15 +20,23 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mcsctp_core::config::EndpointConfig;
-use mcsctp_core::endpoint::{Endpoint as CoreEndpoint, SendOptions};
+use mcsctp_core::endpoint::SendOptions;
 use mcsctp_core::event::{ApiError, AssociationHandle, CloseReason, Event};
+use mcsctp_core::rx::reassembly::Origin;
 use mcsctp_core::rx::{Delivery, DeliveryKind};
 use mcsctp_core::serial::{Ppid, StreamId};
 use mcsctp_core::tx::SendError as CoreSendError;
 use tokio::sync::Notify;
 use tracing::{Instrument, debug, info_span, warn};
 
+use crate::group::{
+    Group, GroupConfig, GroupSockets, JoinPlan, MulticastConfig, RtExt, ServerGroup,
+};
 use crate::udp::{Udp, UdpOptions};
+
+/// The sans-IO endpoint the runtime drives: plain, a group member, or a
+/// group server.
+pub(crate) type CoreEndpoint = mcsctp_core::endpoint::Endpoint<RtExt>;
 
 /// Configuration of an [`Endpoint`].
 #[derive(Debug, Clone)]
@@ -44,6 +52,10 @@ pub struct Config {
     pub udp_recv_buffer: usize,
     /// UDP socket send buffer (SO_SNDBUF), bytes.
     pub udp_send_buffer: usize,
+    /// Multicast on: the endpoint offers the multicast extension in every
+    /// INIT it sends and joins the groups servers offer (see
+    /// [`crate::group`]). Off (`None`) by default.
+    pub multicast: Option<MulticastConfig>,
 }
 
 impl Config {
@@ -58,6 +70,7 @@ impl Config {
             core,
             udp_recv_buffer: 4 << 20,
             udp_send_buffer: 4 << 20,
+            multicast: None,
         }
     }
 }
@@ -78,6 +91,10 @@ pub struct Message {
     /// Whole message, piece (with end-of-record), truncated, refused or
     /// aborted (see [`DeliveryKind`]).
     pub kind: DeliveryKind,
+    /// A group message (multicast, or a repair or fallback copy of one on
+    /// the association). A peer without the extension gets group messages
+    /// as ordinary DATA: for it this is false.
+    pub group: bool,
 }
 
 impl Message {
@@ -89,6 +106,7 @@ impl Message {
             data: d.payload,
             unordered: d.unordered,
             kind: d.kind,
+            group: d.origin == Origin::Extension,
         }
     }
 
@@ -139,6 +157,16 @@ pub enum Error {
     /// verification tags, initial TSNs and cookie secret would be
     /// guessable (RFC 9260 §5.3.1, §11.2).
     NoRandomness(String),
+    /// A group address that is not a multicast address.
+    NotMulticast(std::net::IpAddr),
+    /// No interface of this host has that name or address.
+    InterfaceNotFound(String),
+    /// The interface cannot carry multicast (no MULTICAST flag).
+    InterfaceWithoutMulticast(String),
+    /// The group cannot be made as asked (the reason says why).
+    InvalidGroup(String),
+    /// The association is not a member of the group.
+    NotAMember(AssociationId),
 }
 
 impl fmt::Display for Error {
@@ -153,6 +181,13 @@ impl fmt::Display for Error {
                 "the operating system has no randomness ({e}): refusing to run an SCTP \
                  endpoint whose verification tags and cookie secret would be guessable"
             ),
+            Self::NotMulticast(a) => write!(f, "{a} is not a multicast address"),
+            Self::InterfaceNotFound(i) => write!(f, "no network interface {i}"),
+            Self::InterfaceWithoutMulticast(i) => {
+                write!(f, "network interface {i} does not support multicast")
+            }
+            Self::InvalidGroup(why) => write!(f, "cannot create the group: {why}"),
+            Self::NotAMember(a) => write!(f, "association {a} is not a member of the group"),
         }
     }
 }
@@ -172,15 +207,17 @@ impl From<ApiError> for Error {
 }
 
 /// A source of randomness: `getrandom::fill`, or a test's stand-in.
-type RandomFill = fn(&mut [u8]) -> Result<(), getrandom::Error>;
+pub(crate) type RandomFill = fn(&mut [u8]) -> Result<(), getrandom::Error>;
 
 /// Closed associations remembered for late callers.
 const CLOSED_MEMORY: usize = 4096;
 /// Events kept for [`Endpoint::next_event`].
 const EVENT_QUEUE: usize = 4096;
 
-struct State {
-    core: CoreEndpoint,
+pub(crate) struct State {
+    pub(crate) core: CoreEndpoint,
+    /// The group this endpoint serves, if any.
+    pub(crate) group: Option<ServerGroup>,
     /// Associations this side started (their Connected is not "incoming").
     initiated: HashSet<AssociationHandle>,
     connected: HashSet<AssociationHandle>,
@@ -192,15 +229,19 @@ struct State {
     /// User handles alive (Endpoint clones and Associations); the driver
     /// stops when it reaches zero.
     handles: usize,
-    shutting_down: bool,
-    driver_done: bool,
+    pub(crate) shutting_down: bool,
+    pub(crate) driver_done: bool,
+    /// Another handle to the endpoint's UDP socket, for socket options set
+    /// from the API (a group's multicast options); closed with the driver,
+    /// so the port is free once the endpoint has stopped.
+    pub(crate) socket: Option<socket2::Socket>,
     io_error: Option<io::ErrorKind>,
 }
 
 impl State {
     /// Why association `h` can no longer be used, if it cannot: it closed
     /// (with its reason), or the driver stopped.
-    fn ended(&self, h: AssociationHandle) -> Option<Error> {
+    pub(crate) fn ended(&self, h: AssociationHandle) -> Option<Error> {
         if let Some(r) = self.closed.get(&h) {
             Some(Error::Closed(r.clone()))
         } else if self.driver_done {
@@ -211,6 +252,9 @@ impl State {
     }
 
     fn route_events(&mut self) {
+        if let Some(g) = &mut self.group {
+            g.route(self.core.extension_mut());
+        }
         while let Some(e) = self.core.poll_event() {
             match &e {
                 Event::Connected { association, .. } => {
@@ -245,24 +289,24 @@ impl State {
     }
 }
 
-struct Shared {
+pub(crate) struct Shared {
     state: Mutex<State>,
     /// Wakes the driver: something to send, or shut down.
-    driver: Notify,
+    pub(crate) driver: Notify,
     /// Wakes API waiters: anything changed.
     changed: Notify,
-    local: SocketAddr,
+    pub(crate) local: SocketAddr,
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock is a bug in this crate; the state
         // is still consistent enough to shut down, so keep going.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Waits until `f` returns `Some`, re-checking after every change.
-    async fn wait<T>(&self, mut f: impl FnMut(&mut State) -> Option<T>) -> T {
+    pub(crate) async fn wait<T>(&self, mut f: impl FnMut(&mut State) -> Option<T>) -> T {
         // Fast path, no waiter registered: a receiver draining queued
         // messages or a sender with room in its buffer never touches the
         // Notify's waiter list.
@@ -281,7 +325,7 @@ impl Shared {
 
     /// Waits until `take` yields an item, or fails once the driver has
     /// stopped.
-    async fn wait_item<T>(
+    pub(crate) async fn wait_item<T>(
         &self,
         mut take: impl FnMut(&mut State) -> Option<T>,
     ) -> Result<T, Error> {
@@ -292,11 +336,11 @@ impl Shared {
         .await
     }
 
-    fn acquire(self: &Arc<Self>) {
+    pub(crate) fn acquire(self: &Arc<Self>) {
         self.lock().handles += 1;
     }
 
-    fn release(&self) {
+    pub(crate) fn release(&self) {
         let mut st = self.lock();
         st.handles -= 1;
         if st.handles == 0 {
@@ -343,7 +387,10 @@ impl Endpoint {
     /// Seeds the endpoint's RNG from the operating system, binds the UDP
     /// socket and starts the endpoint's driver task. Must be called inside
     /// a tokio runtime. Fails with [`Error::NoRandomness`] if the
-    /// operating system has no randomness, before binding anything.
+    /// operating system has no randomness, before binding anything, and
+    /// with [`Error::InterfaceNotFound`] or
+    /// [`Error::InterfaceWithoutMulticast`] if [`Config::multicast`] names
+    /// an interface that cannot be used.
     pub fn bind(config: Config) -> Result<Self, Error> {
         Self::bind_with_randomness(config, getrandom::fill)
     }
@@ -363,19 +410,37 @@ impl Endpoint {
             random(&mut b)?;
             config.core.port = 49152 + u16::from_le_bytes(b) % 16384;
         }
-        let udp = Udp::bind(
-            config.bind,
-            UdpOptions {
-                recv_buffer: config.udp_recv_buffer,
-                send_buffer: config.udp_send_buffer,
-            },
-        )?;
+        let opts = UdpOptions {
+            recv_buffer: config.udp_recv_buffer,
+            send_buffer: config.udp_send_buffer,
+        };
+        // A member endpoint: its interface is looked up before anything is
+        // bound, so a wrong name fails here, clearly.
+        let (ext, plan) = match config.multicast {
+            None => (RtExt::Plain(mcsctp_core::extension::NoExtension), None),
+            Some(m) => {
+                let interface =
+                    crate::group::choose_interface(m.interface.as_ref(), config.bind.ip())?;
+                let mut member = m.member;
+                let mut s = [0u8; 8];
+                random(&mut s)?;
+                member.seed = u64::from_le_bytes(s);
+                let ext = RtExt::Member(Box::new(mcsctp_mcast::member::ext::GroupMember::new(
+                    member,
+                )));
+                (ext, Some(JoinPlan { interface, opts }))
+            }
+        };
+        let udp = Udp::bind(config.bind, opts)?;
         let local = udp.local_addr()?;
+        let socket = udp.try_clone_socket()?;
         let port = config.core.port;
-        let core = CoreEndpoint::new(config.core, Instant::now())?;
+        let core = CoreEndpoint::with_extension(config.core, Instant::now(), ext)?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 core,
+                group: None,
+                socket: Some(socket),
                 initiated: HashSet::new(),
                 connected: HashSet::new(),
                 incoming: VecDeque::new(),
@@ -393,8 +458,23 @@ impl Endpoint {
             local,
         });
         let span = info_span!("endpoint", %local, sctp_port = port);
-        tokio::spawn(drive(shared.clone(), udp).instrument(span));
+        tokio::spawn(drive(shared.clone(), udp, plan).instrument(span));
         Ok(Self { shared })
+    }
+
+    /// Makes this endpoint the server of the multicast group `group` (IP
+    /// multicast address and UDP port): every association it accepts from
+    /// then on is offered the group (see [`crate::group`]). Call it before
+    /// the endpoint has any association; one group per endpoint.
+    ///
+    /// Fails with [`Error::NotMulticast`] if `group` is no multicast
+    /// address, [`Error::InterfaceNotFound`] or
+    /// [`Error::InterfaceWithoutMulticast`] for a bad
+    /// [`GroupConfig::interface`], and [`Error::InvalidGroup`] otherwise
+    /// (family or port mismatch, a second group, existing associations, a
+    /// member endpoint, a wildcard-bound endpoint without an interface).
+    pub fn create_group(&self, group: SocketAddr, config: GroupConfig) -> Result<Group, Error> {
+        crate::group::create_group(&self.shared, group, config, getrandom::fill)
     }
 
     /// The UDP address the endpoint is bound to.
@@ -654,7 +734,8 @@ impl Association {
 }
 
 /// The driver: receives, runs timers, sends, and routes events.
-async fn drive(shared: Arc<Shared>, mut udp: Udp) {
+async fn drive(shared: Arc<Shared>, mut udp: Udp, plan: Option<JoinPlan>) {
+    let mut groups = GroupSockets::default();
     let mut sleep = pin!(tokio::time::sleep(Duration::from_secs(3600)));
     let mut out = Out::new(udp.max_gso_segments());
     let mut received = Vec::with_capacity(crate::udp::BATCH);
@@ -710,6 +791,43 @@ async fn drive(shared: Arc<Shared>, mut udp: Udp) {
                     flush_error = Some(e);
                 }
             }
+            // Group packets (a member endpoint), received on the group's
+            // own socket: the core sees them arrive at the group address.
+            for g in &mut groups.sockets {
+                let mut group_drained = false;
+                for _ in 0..8 {
+                    received.clear();
+                    match g
+                        .udp
+                        .poll_recv(cx, |_, src, data| received.push((None, src, data)))
+                    {
+                        Poll::Ready(Ok(_)) => {}
+                        Poll::Ready(Err(e)) => {
+                            debug!(error = %e, "group receive error");
+                            continue;
+                        }
+                        Poll::Pending => {
+                            group_drained = true;
+                            break;
+                        }
+                    }
+                    for (_, src, data) in received.drain(..) {
+                        st.core.handle_datagram(now, g.group, src, data);
+                    }
+                    if flush_error.is_none()
+                        && let Err(e) = out.flush(cx, &mut st.core, &udp, now)
+                    {
+                        flush_error = Some(e);
+                    }
+                }
+                // As for the endpoint's socket: more may be queued.
+                drained &= group_drained;
+            }
+            // Joins the member asked for (an INIT ACK offered a group): the
+            // COOKIE ECHO waits for their outcome and goes out below.
+            if let Some(plan) = &plan {
+                groups.perform_joins(st.core.extension_mut(), plan);
+            }
             if let Some(e) = flush_error {
                 st.io_error = Some(e.kind());
                 warn!(error = %e, "send error");
@@ -733,9 +851,14 @@ async fn drive(shared: Arc<Shared>, mut udp: Udp) {
                 }
             };
             st.route_events();
+            if !groups.sockets.is_empty() {
+                let core = &st.core;
+                groups.prune(|h| core.remote_address(h).is_some());
+            }
             shared.changed.notify_waiters();
             if st.shutting_down && flushed && st.core.association_count() == 0 {
                 st.driver_done = true;
+                st.socket = None;
                 return Poll::Ready(true);
             }
             if let Some(t) = st.core.poll_timeout() {

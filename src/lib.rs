@@ -23,9 +23,14 @@ pub use mcsctp_core as core;
 pub use mcsctp_mcast as mcast;
 
 mod endpoint;
+pub mod group;
 mod udp;
 
 pub use endpoint::{Association, AssociationId, Config, Endpoint, Error, Message, SendParams};
+pub use group::{
+    Group, GroupConfig, GroupSendParams, Interface, MemberInfo, MemberKind, MembershipEvent,
+    MulticastConfig,
+};
 pub use mcsctp_core::event::{CloseReason, Event};
 pub use mcsctp_core::rx::DeliveryKind;
 

@@ -40,13 +40,18 @@ impl Udp {
     /// Binds `addr` (IPv6 sockets are v6-only, so an IPv4 and an IPv6
     /// endpoint can share a port number).
     pub(crate) fn bind(addr: SocketAddr, opts: UdpOptions) -> io::Result<Self> {
-        let domain = Domain::for_address(addr);
-        let sock = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+        let sock = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
         if addr.is_ipv6() {
             sock.set_only_v6(true)?;
         }
         sock.set_nonblocking(true)?;
         sock.bind(&addr.into())?;
+        Self::from_socket(sock, opts)
+    }
+
+    /// Wraps a bound, non-blocking socket (a group socket prepared by
+    /// `group.rs`, or the endpoint's own).
+    pub(crate) fn from_socket(sock: Socket, opts: UdpOptions) -> io::Result<Self> {
         let std_sock: std::net::UdpSocket = sock.into();
         let state = UdpSocketState::new((&std_sock).into())?;
         // Best effort: the kernel caps these at rmem_max / wmem_max.
@@ -59,6 +64,12 @@ impl Udp {
             bufs: (0..BATCH).map(|_| vec![0u8; SLOT]).collect(),
             metas: vec![RecvMeta::default(); BATCH],
         })
+    }
+
+    /// Another handle to the same socket (for socket options set from the
+    /// API while the driver owns the socket).
+    pub(crate) fn try_clone_socket(&self) -> io::Result<Socket> {
+        socket2::SockRef::from(&self.socket).try_clone()
     }
 
     pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {

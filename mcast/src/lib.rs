@@ -26,8 +26,9 @@
 //!
 //! The simulator tests (`mcast/tests/group_sim.rs`,
 //! `mcast/tests/hostile_members.rs`) drive servers, members and plain SCTP
-//! peers through `mcsctp-sim`. Not built yet: BARRIER D=1
-//! (unicast first), and the runtime (sockets, joins) of the next issue.
+//! peers through `mcsctp-sim`; the `mcsctp` crate's `group` module runs
+//! them over real sockets (joins, group sockets). Not built yet: BARRIER
+//! D=1 (unicast first).
 //!
 //! # Example
 //!

@@ -165,6 +165,15 @@ pub enum GroupEvent {
     KeyNotAcknowledged(AssociationHandle),
 }
 
+/// A member's measured path ([`GroupServer::member_path`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MemberPath {
+    /// SRTT_k, once measured from MSACK timestamps.
+    pub srtt: Option<Duration>,
+    /// p_k, the estimate of the member's group-path loss ratio (0 to 1).
+    pub loss: f64,
+}
+
 /// A unicast message behind the group messages queued before it: the
 /// group's position then ([`GroupSender::position`]) and the message.
 type AfterGroup = (Vec<(u16, u64)>, OutgoingMessage);
@@ -463,6 +472,22 @@ impl GroupServer {
     /// A member's state and figures.
     pub fn member(&self, a: AssociationHandle) -> Option<MemberStats> {
         self.sender.member(a)
+    }
+
+    /// A member's measured path: SRTT_k and p_k (draft §"Round-Trip Time
+    /// and Timers", §"Group Congestion Window").
+    pub fn member_path(&self, a: AssociationHandle) -> Option<MemberPath> {
+        self.members.get(&a).map(|c| MemberPath {
+            srtt: c.rtt.srtt(),
+            loss: c.loss,
+        })
+    }
+
+    /// Unicast messages queued for `member` behind the group
+    /// ([`send_after_group`](Self::send_after_group)) that its association
+    /// has not taken yet.
+    pub fn after_group_queued(&self, member: AssociationHandle) -> usize {
+        self.after_group.get(&member).map_or(0, VecDeque::len)
     }
 
     /// The members and plain peers (not those whose membership ended).
