@@ -701,15 +701,28 @@ impl<'a> PacketBuilder<'a> {
 
     /// Writes the checksum and returns the packet's length. A packet with no
     /// chunk is not a packet: it is removed and 0 is returned.
-    pub fn finish(mut self) -> usize {
+    pub fn finish(self) -> usize {
+        self.finish_with(true)
+    }
+
+    /// As [`finish`](Self::finish), but leaves the checksum field as it
+    /// is, for a caller that changes the packet afterwards and computes the
+    /// checksum then (a packet signed once it is built).
+    pub fn finish_without_checksum(self) -> usize {
+        self.finish_with(false)
+    }
+
+    fn finish_with(mut self, write_checksum: bool) -> usize {
         self.finished = true;
         if self.bundle.count == 0 {
             self.out.truncate(self.start);
             return 0;
         }
         let pkt = &mut self.out[self.start..];
-        let crc = checksum(pkt);
-        pkt[8..12].copy_from_slice(&crc.to_le_bytes());
+        if write_checksum {
+            let crc = checksum(pkt);
+            pkt[8..12].copy_from_slice(&crc.to_le_bytes());
+        }
         pkt.len()
     }
 }

@@ -180,15 +180,50 @@ fn mac(packet: &[u8], key: &[u8]) -> Option<Hmac<Sha256>> {
 /// Fills in the HMAC of a group packet that begins with a
 /// [`GroupAuth::placeholder`] chunk, keyed with `key`, and then its CRC32c.
 pub fn sign_group_packet(packet: &mut [u8], key: &[u8]) -> Result<(), AuthError> {
-    leading_auth(packet)?;
-    let tag = mac(packet, key)
+    GroupSigner::new(key)
         .ok_or(AuthError::BadHmac)?
-        .finalize()
-        .into_bytes();
-    packet[HMAC_AT..HMAC_END].copy_from_slice(&tag);
-    let crc = checksum(packet);
-    packet[8..12].copy_from_slice(&crc.to_le_bytes());
-    Ok(())
+        .sign(packet)
+}
+
+/// A group key ready to sign many packets: HMAC-SHA-256 keyed once (the
+/// inner and outer pads hashed once per key, not once per packet), as
+/// [`sign_group_packet`] signs.
+#[derive(Clone)]
+pub struct GroupSigner {
+    keyed: Hmac<Sha256>,
+}
+
+impl fmt::Debug for GroupSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The key state is never printed.
+        f.write_str("GroupSigner")
+    }
+}
+
+impl GroupSigner {
+    /// A signer for `key` (`None` only for a key the HMAC crate refuses,
+    /// which does not happen for HMAC: it takes keys of any length).
+    pub fn new(key: &[u8]) -> Option<Self> {
+        Some(Self {
+            keyed: <Hmac<Sha256> as Mac>::new_from_slice(key).ok()?,
+        })
+    }
+
+    /// Fills in the HMAC of a group packet that begins with a
+    /// [`GroupAuth::placeholder`] chunk, then its CRC32c (whatever checksum
+    /// the packet had is overwritten).
+    pub fn sign(&self, packet: &mut [u8]) -> Result<(), AuthError> {
+        leading_auth(packet)?;
+        let mut m = self.keyed.clone();
+        m.update(&packet[AUTH_AT..HMAC_AT]);
+        m.update(&[0; HMAC_SHA256_LEN]);
+        m.update(&packet[HMAC_END..]);
+        let tag = m.finalize().into_bytes();
+        packet[HMAC_AT..HMAC_END].copy_from_slice(&tag);
+        let crc = checksum(packet);
+        packet[8..12].copy_from_slice(&crc.to_le_bytes());
+        Ok(())
+    }
 }
 
 /// Verifies the group MAC of a received group packet (checksum already

@@ -46,7 +46,7 @@ use mcsctp_core::user_data::UserDataChunk;
 use super::group::{GroupSender, GroupSenderConfig, MemberEvent, MemberKind, MemberStats};
 use super::keys::GroupKeys;
 use crate::Mtsn;
-use crate::auth::{GroupAuth, sign_group_packet};
+use crate::auth::{GroupAuth, GroupSigner};
 use crate::chunk::msync::{
     EndOfMembership, EndReason, Feedback, Forward, ForwardEntry, Msync, MsyncParam, Start,
 };
@@ -350,6 +350,8 @@ pub struct GroupServer {
     acker_heard: Option<Instant>,
     /// The group keys (draft §"Group Authentication").
     keys: GroupKeys,
+    /// The current key, keyed for signing, and its epoch.
+    signer: Option<(u16, GroupSigner)>,
     /// When backlogs were last measured.
     backlog_checked: Option<Instant>,
     /// A member became GONE where no clock was at hand (its association
@@ -368,6 +370,7 @@ impl GroupServer {
         Self {
             sender: GroupSender::new(cfg.sender.clone()),
             keys: GroupKeys::new(cfg.key_seed),
+            signer: None,
             backlog_checked: None,
             gone_pending: false,
             cfg,
@@ -768,16 +771,11 @@ impl GroupServer {
 
     /// When the next member would be evicted for lack of progress.
     fn progress_deadline(&self) -> Option<Instant> {
-        self.members
-            .iter()
-            .filter(|(h, c)| {
-                c.ended.is_none()
-                    && self
-                        .sender
-                        .member(**h)
-                        .is_some_and(|m| m.kind != MemberKind::Multicast)
-            })
-            .map(|(_, c)| {
+        self.sender
+            .members_not_multicast()
+            .filter_map(|h| self.members.get(&h))
+            .filter(|c| c.ended.is_none())
+            .map(|c| {
                 c.progress.1
                     + self
                         .cfg
@@ -1431,13 +1429,28 @@ impl Extension for GroupServer {
         if b.chunk_count() <= usize::from(auth) {
             return None;
         }
-        let len = b.finish();
+        let len = if auth {
+            b.finish_without_checksum()
+        } else {
+            b.finish()
+        };
         if auth {
             // Draft §"Group Authentication": the HMAC over the AUTH chunk
             // with a zero HMAC and every chunk after it, keyed with the
-            // current epoch's key; then the CRC32c again.
-            let key = self.keys.current().key.clone();
-            if sign_group_packet(&mut buf[start..start + len], &key).is_err() {
+            // current epoch's key; then the CRC32c.
+            let current = self.keys.current();
+            if self
+                .signer
+                .as_ref()
+                .is_none_or(|(e, _)| *e != current.key_epoch)
+            {
+                self.signer = GroupSigner::new(&current.key).map(|s| (current.key_epoch, s));
+            }
+            let signed = self
+                .signer
+                .as_ref()
+                .map(|(_, s)| s.sign(&mut buf[start..start + len]));
+            if !matches!(signed, Some(Ok(()))) {
                 buf.truncate(start);
                 return None;
             }

@@ -300,6 +300,11 @@ pub struct GroupSender<K = MemberId> {
     pub messages_abandoned: u64,
     /// Members in fallback (every new MTSN is queued for them by unicast).
     fallback: BTreeSet<K>,
+    /// Members RETURNING, and JOINING members with their confirmation
+    /// deadline: kept so that neither an MSACK nor a timer poll visits
+    /// every member.
+    returning: BTreeSet<K>,
+    joining: BTreeMap<K, Instant>,
     /// The group congestion window (built at the first use, when the time
     /// is known) and its acker.
     window: Option<GroupWindow>,
@@ -343,6 +348,8 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             forward_due: BTreeSet::new(),
             messages_abandoned: 0,
             fallback: BTreeSet::new(),
+            returning: BTreeSet::new(),
+            joining: BTreeMap::new(),
             window: None,
             acker: None,
             srtt_g: crate::defaults::RTO_MIN,
@@ -714,9 +721,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
                 released_unicast: 0,
             },
         );
-        if kind == MemberKind::Fallback {
-            self.fallback.insert(id);
-        }
+        self.index(id, None, Some(kind), now);
         self.events.push_back(MemberEvent::Changed(id, kind));
         Self::wire(start)
     }
@@ -735,10 +740,10 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
     /// Drops a member; what it had in flight by unicast is kept for its
     /// association's window (the association may outlive the membership).
     fn forget(&mut self, id: K) -> bool {
-        self.fallback.remove(&id);
         let Some(m) = self.members.remove(&id) else {
             return false;
         };
+        self.index(id, Some(m.kind), None, m.joined_at);
         let in_flight = m
             .unicast_sent
             .keys()
@@ -884,7 +889,10 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
                 m.unicast.push_back((t, p.chunk.clone()));
             }
         }
-        self.release();
+        if self.slots.len() == 1 {
+            // Behind a held MTSN a new one cannot be released.
+            self.release();
+        }
         Some((Self::wire(t), p.chunk))
     }
 
@@ -1008,7 +1016,16 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             }
             self.on_missing(now, id, kind, t, newest);
         }
-        self.release();
+        // Only an acknowledgement of the MTSN after the MCTSN (or of a
+        // returning member, which may become active) can release anything.
+        let front = self.mctsn + 1;
+        if self
+            .members
+            .get(&id)
+            .is_none_or(|m| m.acks.has(front) || m.kind == MemberKind::Returning)
+        {
+            self.release();
+        }
         out.newly_acked = newly;
         out
     }
@@ -1112,11 +1129,9 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.check_stall(now);
         let unconfirmed: Vec<K> = self
-            .members
+            .joining
             .iter()
-            .filter(|(_, m)| {
-                m.kind == MemberKind::Joining && now >= m.joined_at + self.cfg.confirm_timeout
-            })
+            .filter(|(_, at)| now >= **at + self.cfg.confirm_timeout)
             .map(|(id, _)| *id)
             .collect();
         for id in unconfirmed {
@@ -1131,11 +1146,10 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             .front()
             .map(|s| s.assigned_at + self.cfg.stall_timeout);
         let confirm = self
-            .members
+            .joining
             .values()
-            .filter(|m| m.kind == MemberKind::Joining)
-            .map(|m| m.joined_at + self.cfg.confirm_timeout)
-            .min();
+            .min()
+            .map(|at| *at + self.cfg.confirm_timeout);
         [stall, confirm].into_iter().flatten().min()
     }
 
@@ -1225,6 +1239,16 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         self.fallback.iter().copied()
     }
 
+    /// The members that are not MULTICAST (JOINING, FALLBACK, RETURNING),
+    /// without visiting the others.
+    pub fn members_not_multicast(&self) -> impl Iterator<Item = K> + '_ {
+        self.fallback
+            .iter()
+            .chain(&self.returning)
+            .chain(self.joining.keys())
+            .copied()
+    }
+
     /// Whether `id` has abandoned unicast octets to take out of its window.
     pub fn has_unicast_released(&self, id: K) -> bool {
         self.members
@@ -1311,16 +1335,48 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         if let Some(m) = self.members.get_mut(&id)
             && m.kind != kind
         {
+            let (old, joined_at) = (m.kind, m.joined_at);
             m.kind = kind;
-            if kind == MemberKind::Fallback {
-                self.fallback.insert(id);
-            } else {
-                self.fallback.remove(&id);
-            }
+            self.index(id, Some(old), Some(kind), joined_at);
             self.events.push_back(MemberEvent::Changed(id, kind));
             if !kind.is_active() && self.acker == Some(id) {
                 self.clear_acker();
             }
+        }
+    }
+
+    /// Keeps the per-state sets in step with a member's state change
+    /// (`None`: not a member).
+    fn index(
+        &mut self,
+        id: K,
+        old: Option<MemberKind>,
+        new: Option<MemberKind>,
+        joined_at: Instant,
+    ) {
+        match old {
+            Some(MemberKind::Fallback) => {
+                self.fallback.remove(&id);
+            }
+            Some(MemberKind::Returning) => {
+                self.returning.remove(&id);
+            }
+            Some(MemberKind::Joining) => {
+                self.joining.remove(&id);
+            }
+            _ => {}
+        }
+        match new {
+            Some(MemberKind::Fallback) => {
+                self.fallback.insert(id);
+            }
+            Some(MemberKind::Returning) => {
+                self.returning.insert(id);
+            }
+            Some(MemberKind::Joining) => {
+                self.joining.insert(id, joined_at);
+            }
+            _ => {}
         }
     }
 
@@ -1338,10 +1394,14 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
     /// becomes a multicast member.
     fn release(&mut self) {
         let done: Vec<K> = self
-            .members
+            .returning
             .iter()
-            .filter(|(_, m)| m.kind == MemberKind::Returning && m.acks.cum() + 1 >= m.return_from)
-            .map(|(id, _)| *id)
+            .filter(|id| {
+                self.members
+                    .get(id)
+                    .is_some_and(|m| m.acks.cum() + 1 >= m.return_from)
+            })
+            .copied()
             .collect();
         for id in done {
             self.set_kind(id, MemberKind::Multicast);
