@@ -421,7 +421,6 @@ impl GroupMember {
                 cx.deliver(d);
             }
         }
-        m.rx.set_unread(cx.delivered_unread() + m.held_group_bytes);
     }
 
     fn build_msack(&mut self, h: AssociationHandle, now: Instant, room: usize) -> Option<RawChunk> {

@@ -390,6 +390,11 @@ pub struct GroupServer {
     /// Mcast.Barrier.MaxRetrans times without acknowledgement: their
     /// association is aborted at once (from this instant).
     barrier_aborts: BTreeMap<AssociationHandle, Instant>,
+    /// A member left while a unicast-first barrier held the group for it:
+    /// the hold lasts until this many key changes have completed, so that
+    /// the member (which may not have learnt that it left) cannot
+    /// authenticate the group messages the barrier held.
+    barrier_rekey: Option<u64>,
     /// Extension marks of barrier messages: the member, the MTSN they wait
     /// for, and the TSN of their first fragment once sent (the mark is
     /// forgotten when a SACK covers it).
@@ -442,6 +447,7 @@ impl GroupServer {
             before: BTreeMap::new(),
             requests: VecDeque::new(),
             barrier_aborts: BTreeMap::new(),
+            barrier_rekey: None,
             plain_wait: BTreeMap::new(),
             marks: BTreeMap::new(),
             next_mark: 0,
@@ -654,10 +660,38 @@ impl GroupServer {
     }
 
     /// The hold is in effect while a created barrier waits for its
-    /// acknowledgement.
+    /// acknowledgement, or for the key change after a member left with one.
     fn update_barrier_hold(&mut self) {
-        let hold = self.before.values().any(|b| b.holding && b.mtsn.is_some());
+        if self
+            .barrier_rekey
+            .is_some_and(|n| !self.cfg.authenticate || self.keys.changes() >= n)
+        {
+            self.barrier_rekey = None;
+        }
+        let hold = self.barrier_rekey.is_some()
+            || self.before.values().any(|b| b.holding && b.mtsn.is_some());
         self.sender.set_barrier_hold(hold);
+    }
+
+    /// Member `h` leaves the group (its association ended, or its
+    /// membership) while a unicast-first barrier waits for it: its part of
+    /// the hold is released once the key change its departure starts has
+    /// completed (draft §"Sending BARRIER": the member may not learn that
+    /// it left, an ABORT or End of Membership being lost, and must not
+    /// authenticate the group messages the barrier held).
+    fn barrier_member_left(&mut self, h: AssociationHandle) {
+        let mut held = false;
+        for b in self.before.values_mut().filter(|b| b.member == h) {
+            held |= b.holding && b.mtsn.is_some();
+            b.holding = false;
+        }
+        if held && self.cfg.authenticate {
+            // A change in progress may have given it the next key: the one
+            // after it is needed.
+            let need = self.keys.changes() + if self.keys.next().is_some() { 2 } else { 1 };
+            self.barrier_rekey = Some(self.barrier_rekey.map_or(need, |n| n.max(need)));
+        }
+        self.update_barrier_hold();
     }
 
     /// Whether some unicast-first barrier holds the group (draft §"Sending
@@ -781,11 +815,9 @@ impl GroupServer {
         c.ended = Some(reason);
         self.bump(h);
         self.sender.remove_member(h);
-        // No longer a member: its unicast-first barriers hold nothing.
-        for b in self.before.values_mut().filter(|b| b.member == h) {
-            b.holding = false;
-        }
-        self.update_barrier_hold();
+        // No longer a member: its unicast-first barriers hold nothing once
+        // it can no longer read the group.
+        self.barrier_member_left(h);
         self.events.push_back(match reason {
             EndReason::ResignAcknowledged => GroupEvent::Left(h),
             _ => GroupEvent::Removed(h),
@@ -2030,11 +2062,12 @@ impl Extension for GroupServer {
         self.awaiting.remove(&association);
         self.after_group.remove(&association);
         // Its unicast-first barriers end with it (the guarantee holds
-        // trivially for an association that is gone).
+        // trivially for an association that is gone, once the member can
+        // no longer read the group).
+        self.barrier_member_left(association);
         self.before.retain(|_, b| b.member != association);
         self.barrier_aborts.remove(&association);
         self.plain_wait.remove(&association);
-        self.update_barrier_hold();
         self.marks.retain(|_, (a, _, _)| *a != association);
         let member = self.members.remove(&association);
         let was = member.is_some() | self.plain.remove(&association).is_some();
