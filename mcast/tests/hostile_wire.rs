@@ -406,3 +406,26 @@ fn messages_behind_the_group_wait_for_room_in_the_send_buffer() {
     ));
     assert!(o.live, "{o:?}");
 }
+
+/// Was a member bug, found when BARRIER D=1 joined the scripts: a
+/// unicast-first message U delivered in pieces (it exceeds the member's
+/// partial delivery point) released its barrier with its first piece, and
+/// a group message sent after U was delivered before U was complete. U is
+/// now delivered with its last piece. The generator's seed 39.
+#[test]
+fn a_unicast_first_message_in_pieces_holds_the_group_until_its_last_piece() {
+    let o = group_wire::run(&script(39, 600));
+    assert!(o.group_sent > 0, "{o:?}");
+}
+
+/// Was a member bug, found the same way: a group message held back by a
+/// D=1 barrier is complete but not delivered, and a D=0 barrier whose
+/// group prefix contains it took the prefix for complete (its MTSNs were
+/// all received) and let its unicast message overtake it. A D=0 prefix
+/// now also waits for the group messages a D=1 barrier holds. The
+/// generator's seed 815.
+#[test]
+fn a_group_first_barrier_waits_for_group_messages_a_unicast_first_one_holds() {
+    let o = group_wire::run(&script(815, 600));
+    assert!(o.group_sent > 0, "{o:?}");
+}

@@ -24,7 +24,7 @@ use mcsctp_core::event::{AssociationHandle, CloseReason};
 use mcsctp_core::extension::{ChunkVerdict, Context, Establishment, Extension, Registration, Room};
 use mcsctp_core::packet::Packet;
 use mcsctp_core::param::{RawParam, WireParam};
-use mcsctp_core::rx::reassembly::{Delivery, Origin};
+use mcsctp_core::rx::reassembly::{Delivery, DeliveryKind, Origin};
 use mcsctp_core::serial::{Mid, Ssn};
 
 use super::rx::{GroupReceiver, GroupReceiverConfig, Path};
@@ -127,7 +127,7 @@ struct Membership {
     /// Group messages held back by an anchor, in delivery order (every
     /// group message behind the first one held waits too), and their
     /// octets (counted in the group receive buffer).
-    held_group: VecDeque<Delivery>,
+    held_group: VecDeque<(Option<Mtsn>, Delivery)>,
     held_group_bytes: usize,
     /// Figures for the application.
     received_group: u64,
@@ -141,6 +141,24 @@ struct Membership {
     keys: KeyRing,
     /// Group packets refused.
     discards: Discards,
+}
+
+impl Membership {
+    /// Draft §"Semantics", D=0: whether the group prefix through `mtsn` is
+    /// complete: every MTSN up to it received or abandoned, and no group
+    /// message among them still undelivered. (Messages are delivered as
+    /// soon as they are complete, except those a D=1 barrier holds back:
+    /// a held message whose first fragment is at or before `mtsn` may end
+    /// within the prefix.)
+    fn prefix_done(&self, mtsn: Mtsn) -> bool {
+        self.rx
+            .cumulative()
+            .is_some_and(|cum| cum.0.wrapping_sub(mtsn.0) < 1 << 31)
+            && self
+                .held_group
+                .iter()
+                .all(|(first, _)| first.is_some_and(|f| f.is_after(mtsn)))
+    }
 }
 
 /// A unicast-first barrier at the member (draft §"Semantics", D=1): U, by
@@ -157,7 +175,9 @@ struct Anchor {
 }
 
 impl Anchor {
-    /// Whether delivery `d` of the association is U itself, or (U being
+    /// Whether delivery `d` of the association is U itself (its last piece,
+    /// if it comes in pieces; or its release as truncated, refused or
+    /// aborted), or (U being
     /// ordered) a later message of U's stream, which the association
     /// delivers only once U was delivered or skipped (FORWARD-TSN or
     /// I-FORWARD-TSN: U was abandoned).
@@ -174,7 +194,14 @@ impl Anchor {
             u32::from(d.ssn.0)
         };
         if seq == self.seq {
-            return true;
+            // Delivered in pieces, U is delivered with its last piece.
+            return !matches!(
+                d.kind,
+                DeliveryKind::Piece {
+                    end_of_record: false,
+                    ..
+                }
+            );
         }
         if self.unordered {
             return false;
@@ -406,7 +433,7 @@ impl GroupMember {
     /// bounds them.
     fn deliver_all(m: &mut Membership, cx: &mut Context<'_>) {
         if m.anchors.is_empty() {
-            while let Some(d) = m.held_group.pop_front() {
+            while let Some((_, d)) = m.held_group.pop_front() {
                 m.held_group_bytes -= d.payload.len();
                 cx.deliver(d);
             }
@@ -416,7 +443,7 @@ impl GroupMember {
                 || first.is_some_and(|t| m.anchors.iter().any(|a| t.is_at_or_after(a.mtsn)));
             if blocked {
                 m.held_group_bytes += d.payload.len();
-                m.held_group.push_back(d);
+                m.held_group.push_back((first, d));
             } else {
                 cx.deliver(d);
             }
@@ -616,10 +643,7 @@ impl GroupMember {
         }
         // D=0. A barrier whose group prefix is already complete holds
         // nothing.
-        if m.rx
-            .cumulative()
-            .is_some_and(|cum| cum.0.wrapping_sub(b.mtsn.0) < 1 << 31)
-        {
+        if m.prefix_done(b.mtsn) {
             return ChunkVerdict::Continue;
         }
         let key = (u.0, u.1, u.2);
@@ -821,11 +845,10 @@ impl Extension for GroupMember {
         // Released once every MTSN through the barrier's is received (or
         // abandoned) and the group messages among them delivered, or once
         // the member is no longer a member (draft §"Semantics", D=0 (b):
-        // after End of Membership the prefix will never come).
-        let reached = m.ended
-            || m.rx
-                .cumulative()
-                .is_some_and(|cum| cum.0.wrapping_sub(target.0) < 1 << 31);
+        // after End of Membership the prefix will never come). A group
+        // message a D=1 barrier holds back is not delivered yet: one that
+        // may end at or before the MTSN holds this message too.
+        let reached = m.ended || m.prefix_done(target);
         if reached {
             m.holds.remove(i);
         }
