@@ -214,6 +214,10 @@ impl Anchor {
     }
 }
 
+/// Unicast-first barriers a member keeps at most (each waits for one
+/// undelivered unicast message).
+const MAX_ANCHORS: usize = 4096;
+
 /// The member side of the extension.
 #[derive(Debug)]
 pub struct GroupMember {
@@ -637,6 +641,13 @@ impl GroupMember {
                 mtsn: b.mtsn,
             };
             if !m.anchors.contains(&a) {
+                if m.anchors.len() >= MAX_ANCHORS {
+                    // Memory stays bounded whatever the server does: this
+                    // many unicast messages with barriers not yet
+                    // delivered is no server keeping its promise.
+                    cx.abort_protocol_violation(b"too many unicast-first BARRIERs outstanding");
+                    return ChunkVerdict::Stop;
+                }
                 m.anchors.push(a);
             }
             return ChunkVerdict::Continue;
