@@ -99,10 +99,13 @@ struct Toy {
     /// prefix hook (core is building a packet) and after each SACK (TSN,
     /// is_acked, cumulative TSN ack, next TSN).
     prefix_view: Vec<(Option<bool>, Option<u32>, bool)>,
-    sack_view: Vec<(u32, Option<bool>, Option<u32>, Option<u32>)>,
+    sack_view: Vec<SackView>,
     /// has_received of the TSN a barrier names, when it arrived.
     received_view: Vec<Option<bool>>,
 }
+
+/// (TSN, is_acked, cumulative TSN ack, next TSN) seen after a SACK.
+type SackView = (u32, Option<bool>, Option<u32>, Option<u32>);
 
 impl Toy {
     fn hit(&mut self, h: &'static str) {

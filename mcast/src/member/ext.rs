@@ -144,6 +144,14 @@ struct Membership {
 }
 
 impl Membership {
+    /// Whether a D=1 barrier holds back the group message whose first
+    /// fragment has MTSN `first`: one at or after its M (wrap-safe: the
+    /// anchors live only until their unicast message is delivered, far
+    /// within 2^31 MTSNs).
+    fn holds_back(&self, first: Option<Mtsn>) -> bool {
+        first.is_some_and(|t| self.anchors.iter().any(|a| t.is_at_or_after(a.mtsn)))
+    }
+
     /// Draft §"Semantics", D=0: whether the group prefix through `mtsn` is
     /// complete: every MTSN up to it received or abandoned, and no group
     /// message among them still undelivered. (Messages are delivered as
@@ -431,21 +439,28 @@ impl GroupMember {
 
     /// Hands complete group messages to the application, except that a
     /// group message whose first fragment has an MTSN at or after the M of
-    /// an unreleased D=1 barrier waits, and every group message after it
-    /// too (draft §"Semantics": "group messages wait behind the first one
-    /// held"). Held messages count in the group receive buffer, which
+    /// an unreleased D=1 barrier waits (draft §"Semantics", D=1). Held
+    /// messages keep their order among themselves; a later message of an
+    /// ordered group stream has a later MTSN, so it is held too. Group
+    /// messages below every M are not held behind them: holding them as
+    /// well could close a cycle with a D=0 barrier (its unicast message
+    /// waiting for them, the D=1 barrier's unicast message behind it on
+    /// its stream). Held messages count in the group receive buffer, which
     /// bounds them.
     fn deliver_all(m: &mut Membership, cx: &mut Context<'_>) {
-        if m.anchors.is_empty() {
-            while let Some((_, d)) = m.held_group.pop_front() {
-                m.held_group_bytes -= d.payload.len();
-                cx.deliver(d);
+        if !m.held_group.is_empty() {
+            let held = std::mem::take(&mut m.held_group);
+            for (first, d) in held {
+                if m.holds_back(first) {
+                    m.held_group.push_back((first, d));
+                } else {
+                    m.held_group_bytes -= d.payload.len();
+                    cx.deliver(d);
+                }
             }
         }
         while let Some((first, d)) = m.rx.poll_delivery_at() {
-            let blocked = !m.held_group.is_empty()
-                || first.is_some_and(|t| m.anchors.iter().any(|a| t.is_at_or_after(a.mtsn)));
-            if blocked {
+            if m.holds_back(first) {
                 m.held_group_bytes += d.payload.len();
                 m.held_group.push_back((first, d));
             } else {

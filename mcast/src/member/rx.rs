@@ -24,7 +24,9 @@ use std::time::Instant;
 
 use mcsctp_core::chunk::GapBlock;
 use mcsctp_core::rx::data_tracker::{DataTracker, DataTrackerConfig};
-use mcsctp_core::rx::reassembly::{Delivery, Origin, ReassemblyConfig, ReassemblyQueue};
+use mcsctp_core::rx::reassembly::{
+    Delivery, DeliveryKind, Origin, ReassemblyConfig, ReassemblyQueue,
+};
 use mcsctp_core::serial::{Mid, StreamId, Tsn};
 use mcsctp_core::user_data::UserDataChunk;
 
@@ -470,7 +472,16 @@ impl GroupReceiver {
     /// kept in reassembly through a huge number of others).
     pub fn poll_delivery_at(&mut self) -> Option<(Option<Mtsn>, Delivery)> {
         let mut d = self.reasm.poll()?;
-        let first_mtsn = self.first_mtsn.remove(&(d.stream.0, d.unordered, d.mid.0));
+        // Every piece of a message delivered in pieces names its first
+        // MTSN; the entry goes with the last.
+        let key = (d.stream.0, d.unordered, d.mid.0);
+        let first_mtsn = match d.kind {
+            DeliveryKind::Piece {
+                end_of_record: false,
+                ..
+            } => self.first_mtsn.get(&key).copied(),
+            _ => self.first_mtsn.remove(&key),
+        };
         if let Some(&first) = self.first_mid.get(&(d.stream.0, d.unordered)) {
             d.mid = Mid(d.mid.0.wrapping_add(first));
         }

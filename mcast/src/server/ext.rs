@@ -203,6 +203,10 @@ struct BeforeHold {
     sent: u32,
     /// Whether the group waits for the member to acknowledge that TSN.
     holding: bool,
+    /// Whether U was handed to the member's association.
+    handed: bool,
+    /// Once every fragment of U has a TSN: an upper bound of its last.
+    last: Option<mcsctp_core::serial::Tsn>,
 }
 
 /// A unicast-first request whose barrier is not created yet: the group's
@@ -519,7 +523,10 @@ impl GroupServer {
     /// §"BARRIER": "invalidate by multicast, then reply by unicast"). The
     /// message waits until those group messages have all their MTSNs, then
     /// goes out on the member's association with a BARRIER before its
-    /// first fragment in every transmission. A peer without the extension
+    /// first fragment in every transmission; behind a unicast-first message
+    /// ([`send_before_group`](Self::send_before_group)) it also waits until
+    /// the member's cumulative TSN ack covers that message whole. A peer
+    /// without the extension
     /// gets the message as it is (no ordering across its streams is
     /// promised to it).
     pub fn send_after_group(
@@ -588,6 +595,8 @@ impl GroupServer {
                         tsn: None,
                         sent: 0,
                         holding: false,
+                        handed: false,
+                        last: None,
                     },
                 );
                 marks.push(mark);
@@ -611,6 +620,36 @@ impl GroupServer {
             });
             self.advance_barriers(now);
         }
+    }
+
+    /// Whether a unicast-first message U already handed to the
+    /// association of `cx` is not yet acknowledged whole (by the
+    /// cumulative TSN ack). A group-first message behind it waits for
+    /// that (draft §"Sending BARRIER"): its group prefix may hold group
+    /// messages the member holds back until U is delivered, and waiting in
+    /// the member's receive buffer it could take the room U still needs.
+    fn unfinished_before(&mut self, cx: &Context<'_>) -> bool {
+        let h = cx.association();
+        let cum = cx.cumulative_tsn_ack();
+        let next = cx.next_tsn();
+        let mut unfinished = false;
+        for (&mark, b) in self.before.iter_mut() {
+            if b.member != h || !b.handed {
+                continue;
+            }
+            if b.last.is_none()
+                && !cx.is_queued(mark)
+                && let Some(n) = next
+            {
+                // Every fragment of U has a TSN before the next one.
+                b.last = Some(mcsctp_core::serial::Tsn(n.0.wrapping_sub(1)));
+            }
+            unfinished |= match (b.last, cum) {
+                (Some(l), Some(c)) => l.is_after(c),
+                _ => true,
+            };
+        }
+        unfinished
     }
 
     /// A fresh extension mark (never 0).
@@ -1615,10 +1654,14 @@ impl Extension for GroupServer {
                 released = true;
             }
         }
-        // Retransmissions of U after the cumulative ack passed it cannot
-        // happen: the barrier is forgotten.
+        // Once the cumulative ack passed every fragment of U no
+        // retransmission of it can happen: the barrier is forgotten.
+        let _ = self.unfinished_before(cx);
         self.before
-            .retain(|_, b| b.member != h || b.tsn.is_none_or(|t| t.is_after(cum)));
+            .retain(|_, b| b.member != h || b.last.is_none_or(|l| l.is_after(cum)));
+        if self.after_group.contains_key(&h) {
+            self.wake.push(h);
+        }
         if released {
             self.barrier_aborts.remove(&h);
             self.advance_barriers(cx.now());
@@ -1913,12 +1956,16 @@ impl Extension for GroupServer {
         // Unicast messages behind a barrier, in order: a D=0 one once its
         // group prefix has its MTSNs, a D=1 one once its barrier exists.
         let plain = self.plain.contains_key(&h);
+        let mut unfinished = !plain && self.unfinished_before(cx);
         while let Some((gate, msg)) = self.after_group.get(&h).and_then(|q| q.front()) {
             let mark = match gate {
                 Gate::AfterGroup(position) => {
                     let Some(m) = self.sender.prefix_end(position) else {
                         break;
                     };
+                    if unfinished {
+                        break;
+                    }
                     (!plain).then_some((None, m))
                 }
                 Gate::BeforeGroup(mark) => match self.before.get(mark) {
@@ -1938,6 +1985,7 @@ impl Extension for GroupServer {
             else {
                 break;
             };
+            let before = mark.and_then(|(b, _)| b);
             msg.extension_mark = match mark {
                 Some((Some(before), _)) => before,
                 Some((None, m)) => {
@@ -1947,7 +1995,22 @@ impl Extension for GroupServer {
                 }
                 None => 0,
             };
-            if cx.send_message(msg).is_err() {
+            let sent = cx.send_message(msg).is_ok();
+            if let Some(b) = before.and_then(|mark| self.before.get_mut(&mark)) {
+                if sent {
+                    b.handed = true;
+                    unfinished = true;
+                } else if b.holding {
+                    // The association takes no more user data (it is
+                    // shutting down) or refused U: the member would go
+                    // without U while the group goes on. Its association
+                    // is aborted, as for a U never acknowledged (draft
+                    // §"Sending BARRIER"), which ends its part of the hold.
+                    self.barrier_aborts.entry(h).or_insert(cx.now());
+                    self.wake.push(h);
+                }
+            }
+            if !sent {
                 break;
             }
         }
@@ -1996,7 +2059,11 @@ impl Extension for GroupServer {
             .get(&a)
             .and_then(|q| q.front())
             .is_some_and(|(g, _)| match g {
-                Gate::AfterGroup(p) => self.sender.prefix_end(p).is_some(),
+                Gate::AfterGroup(p) => {
+                    self.sender.prefix_end(p).is_some()
+                        && (self.plain.contains_key(&a)
+                            || !self.before.values().any(|b| b.member == a && b.handed))
+                }
                 Gate::BeforeGroup(mark) => self.before.get(mark).is_none_or(|b| b.mtsn.is_some()),
                 Gate::Open => true,
             })
