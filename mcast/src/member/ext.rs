@@ -974,3 +974,80 @@ impl Extension for GroupMember {
         self.groups.remove(&association);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use mcsctp_core::serial::{Ppid, StreamId};
+
+    use super::*;
+
+    fn delivery(stream: u16, unordered: bool, ssn: u16, mid: u32, kind: DeliveryKind) -> Delivery {
+        Delivery {
+            stream: StreamId(stream),
+            ppid: Ppid(0),
+            unordered,
+            kind,
+            ssn: Ssn(ssn),
+            mid: Mid(mid),
+            payload: Bytes::new(),
+            origin: Origin::Association,
+        }
+    }
+
+    fn anchor(seq: u32, mid: bool, unordered: bool) -> Anchor {
+        Anchor {
+            stream: 3,
+            unordered,
+            seq,
+            mid,
+            mtsn: Mtsn(100),
+        }
+    }
+
+    /// Draft §"Semantics", D=1: U is delivered whole, or with its last
+    /// piece; a later message of U's ordered stream is delivered only after
+    /// U was delivered or skipped; nothing else releases the barrier.
+    #[test]
+    fn a_unicast_first_barrier_releases_when_its_message_is_delivered_or_passed() {
+        let whole = DeliveryKind::Message;
+        let first_piece = DeliveryKind::Piece {
+            first: true,
+            end_of_record: false,
+        };
+        let last_piece = DeliveryKind::Piece {
+            first: false,
+            end_of_record: true,
+        };
+        // I-DATA: by MID.
+        let a = anchor(7, true, false);
+        assert!(a.passed_by(&delivery(3, false, 0, 7, whole)));
+        assert!(!a.passed_by(&delivery(3, false, 0, 7, first_piece)));
+        assert!(a.passed_by(&delivery(3, false, 0, 7, last_piece)));
+        assert!(a.passed_by(&delivery(3, false, 0, 8, whole)), "a later one");
+        assert!(
+            !a.passed_by(&delivery(3, false, 0, 6, whole)),
+            "an earlier one"
+        );
+        assert!(
+            !a.passed_by(&delivery(4, false, 0, 7, whole)),
+            "another stream"
+        );
+        assert!(!a.passed_by(&delivery(3, true, 0, 7, whole)), "unordered");
+        let mut group = delivery(3, false, 0, 7, whole);
+        group.origin = Origin::Extension;
+        assert!(!a.passed_by(&group), "a group message");
+        // DATA: by SSN, serial across the wrap.
+        let a = anchor(u32::from(u16::MAX), false, false);
+        assert!(a.passed_by(&delivery(3, false, u16::MAX, 0, whole)));
+        assert!(
+            a.passed_by(&delivery(3, false, 0, 0, whole)),
+            "after the wrap"
+        );
+        assert!(!a.passed_by(&delivery(3, false, u16::MAX - 1, 0, whole)));
+        // Unordered: only U itself.
+        let a = anchor(5, true, true);
+        assert!(a.passed_by(&delivery(3, true, 0, 5, whole)));
+        assert!(!a.passed_by(&delivery(3, true, 0, 6, whole)));
+    }
+}
