@@ -188,8 +188,18 @@ pub(crate) struct ExtSlot {
     /// Parameters the extension added to this side's INIT (kept for its
     /// retransmissions and for a new INIT after a Stale Cookie).
     pub(crate) init_params: Vec<RawParam>,
-    /// [`Context::abort`]: the reason, until the association acts on it.
-    pub(crate) abort: Option<Bytes>,
+    /// [`Context::abort`] or [`Context::abort_protocol_violation`]: the
+    /// cause, until the association acts on it.
+    pub(crate) abort: Option<ExtAbort>,
+}
+
+/// How the extension asked to end its association.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ExtAbort {
+    /// User-Initiated Abort with this reason.
+    User(Bytes),
+    /// Protocol Violation with this information.
+    ProtocolViolation(Bytes),
 }
 
 /// The association an extension hook works on: what it may read of it and
@@ -205,6 +215,10 @@ pub struct Context<'a> {
     pub(crate) slot: &'a mut ExtSlot,
     pub(crate) send: &'a mut crate::tx::send_queue::SendQueue,
     pub(crate) accepts_user_data: bool,
+    /// The association's sent data, where core is not changing it.
+    pub(crate) tx: Option<&'a crate::tx::retransmission_queue::RetransmissionQueue>,
+    /// The association's received TSNs, where core is not changing them.
+    pub(crate) rx: Option<&'a crate::rx::data_tracker::DataTracker>,
 }
 
 impl Context<'_> {
@@ -311,7 +325,55 @@ impl Context<'_> {
     /// [`Extension::handle_association_timeout`], and otherwise at the
     /// association's next timer check.
     pub fn abort(&mut self, reason: &[u8]) {
-        self.slot.abort = Some(Bytes::copy_from_slice(reason));
+        self.slot.abort = Some(ExtAbort::User(Bytes::copy_from_slice(reason)));
+    }
+
+    /// Ends the association with an ABORT carrying a Protocol Violation
+    /// cause with `info` (RFC 9260 §3.3.10.13), e.g. when the peer sent one
+    /// of the extension's chunks that cannot be honoured. Takes effect as
+    /// [`Context::abort`] does; from [`Extension::handle_chunk`] return
+    /// [`ChunkVerdict::Stop`] so that the rest of the packet is not
+    /// processed.
+    pub fn abort_protocol_violation(&mut self, info: &[u8]) {
+        self.slot.abort = Some(ExtAbort::ProtocolViolation(Bytes::copy_from_slice(info)));
+    }
+
+    /// Whether the peer has acknowledged `tsn` of this association, by the
+    /// cumulative TSN ack or a Gap Ack Block (RFC 9260 §6.2.1), or passed
+    /// it after it was abandoned (RFC 3758). `None` if the TSN was not sent
+    /// yet, or in a hook that runs while core builds a packet
+    /// ([`Extension::prefix_chunk`]), where the answer is not settled.
+    pub fn is_acked(&self, tsn: crate::serial::Tsn) -> Option<bool> {
+        self.tx?.is_acked(tsn)
+    }
+
+    /// Whether this side already received the peer's DATA or I-DATA chunk
+    /// with `tsn` (RFC 9260 §6.2: a chunk received again is a duplicate),
+    /// or skipped it after a FORWARD-TSN. `None` before the association is
+    /// established and while core builds a packet.
+    pub fn has_received(&self, tsn: crate::serial::Tsn) -> Option<bool> {
+        self.rx.map(|t| t.has_received(tsn))
+    }
+
+    /// The association's Cumulative TSN Ack Point (RFC 9260 §6.2.1): the
+    /// peer holds every TSN up to it. `None` before the association is
+    /// established and while core builds a packet.
+    pub fn cumulative_tsn_ack(&self) -> Option<crate::serial::Tsn> {
+        self.tx.map(|q| q.cumulative_tsn_ack())
+    }
+
+    /// The TSN the association's next new DATA or I-DATA chunk gets (every
+    /// TSN before it was sent at least once); `None` before the
+    /// association is established and while core builds a packet.
+    pub fn next_tsn(&self) -> Option<crate::serial::Tsn> {
+        self.tx.map(|q| q.next_tsn())
+    }
+
+    /// Whether a message queued with [`Context::send_message`] and a nonzero
+    /// `extension_mark` of `mark` still has fragments waiting for their
+    /// first transmission. (A walk of the send queue: for occasional use.)
+    pub fn is_queued(&self, mark: u32) -> bool {
+        mark != 0 && self.send.has_mark(mark)
     }
 }
 
@@ -432,8 +494,9 @@ pub trait Extension: Send + 'static {
     /// The chunk to put right before the first fragment of a message sent
     /// with a nonzero `extension_mark`
     /// ([`SendOptions::extension_mark`](crate::endpoint::SendOptions::extension_mark)),
-    /// asked for its first transmission and every retransmission; `tsn` is
-    /// the fragment's TSN. The chunk's type must be one of the extension's
+    /// asked once for each transmission of the fragment that goes out, its
+    /// first and every retransmission, so that the extension may count
+    /// them; `tsn` is the fragment's TSN. The chunk's type must be one of the extension's
     /// data chunk types (it travels among data chunks, RFC 9260 §6.10).
     /// When it does not fit the packet, the fragment waits for the next.
     fn prefix_chunk(

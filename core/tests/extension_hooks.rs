@@ -93,7 +93,19 @@ struct Toy {
     messages: Vec<Bytes>,
     /// Give up on the peer (Context::abort) at the association timer.
     abort_on_timer: bool,
+    /// With `abort_on_timer`: as a protocol violation instead.
+    violation: bool,
+    /// What the sent-data accessors said about the marked TSN: in the
+    /// prefix hook (core is building a packet) and after each SACK (TSN,
+    /// is_acked, cumulative TSN ack, next TSN).
+    prefix_view: Vec<(Option<bool>, Option<u32>, bool)>,
+    sack_view: Vec<SackView>,
+    /// has_received of the TSN a barrier names, when it arrived.
+    received_view: Vec<Option<bool>>,
 }
+
+/// (TSN, is_acked, cumulative TSN ack, next TSN) seen after a SACK.
+type SackView = (u32, Option<bool>, Option<u32>, Option<u32>);
 
 impl Toy {
     fn hit(&mut self, h: &'static str) {
@@ -274,11 +286,12 @@ impl Extension for Toy {
         } else if text == "barrier" || chunk.typ == TOY_BARRIER {
             // Look-ahead: the barrier qualifies the DATA chunk after it.
             self.hit("look_ahead");
-            let (stream, seq) = match next.cloned().map(Chunk::parse) {
-                Some(Ok(Chunk::Data(d))) => (d.stream.0, u32::from(d.ssn.0)),
-                Some(Ok(Chunk::IData(d))) => (d.stream.0, d.mid.0),
+            let (stream, seq, tsn) = match next.cloned().map(Chunk::parse) {
+                Some(Ok(Chunk::Data(d))) => (d.stream.0, u32::from(d.ssn.0), d.tsn),
+                Some(Ok(Chunk::IData(d))) => (d.stream.0, d.mid.0, d.tsn),
                 _ => panic!("a barrier must precede a DATA or I-DATA chunk: {next:?}"),
             };
+            self.received_view.push(cx.has_received(tsn));
             self.held.push((stream, seq, cx.now() + HOLD_FOR));
             self.log
                 .push(format!("barrier on stream {stream} seq {seq}"));
@@ -321,13 +334,18 @@ impl Extension for Toy {
 
     fn prefix_chunk(
         &mut self,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
         mark: u32,
         tsn: mcsctp_core::serial::Tsn,
         _first: &mcsctp_core::user_data::UserDataChunk,
     ) -> Option<RawChunk> {
         self.hit("prefix_chunk");
         self.prefixed.push((mark, tsn.0));
+        self.prefix_view.push((
+            cx.is_acked(tsn),
+            cx.next_tsn().map(|t| t.0),
+            cx.is_queued(mark),
+        ));
         Some(raw(TOY_BARRIER, 0, &tsn.0.to_be_bytes()))
     }
 
@@ -343,7 +361,9 @@ impl Extension for Toy {
 
     fn handle_association_timeout(&mut self, cx: &mut Context<'_>) {
         self.hit("handle_association_timeout");
-        if self.abort_on_timer {
+        if self.abort_on_timer && self.violation {
+            cx.abort_protocol_violation(b"toy saw a violation");
+        } else if self.abort_on_timer {
             cx.abort(b"toy gave up");
         }
         let now = cx.now();
@@ -367,9 +387,18 @@ impl Extension for Toy {
             .push(format!("delivered stream {} seq {seq}", d.stream.0));
     }
 
-    fn on_sack(&mut self, _cx: &mut Context<'_>, _cum: mcsctp_core::serial::Tsn) {
+    fn on_sack(&mut self, cx: &mut Context<'_>, _cum: mcsctp_core::serial::Tsn) {
         self.hit("on_sack");
         self.sacks += 1;
+        if let Some(&(_, t)) = self.prefixed.first() {
+            let tsn = mcsctp_core::serial::Tsn(t);
+            self.sack_view.push((
+                t,
+                cx.is_acked(tsn),
+                cx.cumulative_tsn_ack().map(|c| c.0),
+                cx.next_tsn().map(|n| n.0),
+            ));
+        }
     }
 
     fn on_closed(&mut self, a: AssociationHandle, _reason: &CloseReason) {
@@ -709,6 +738,20 @@ fn every_hook_is_driven_and_does_what_it_says() {
     let prefixed = &net.a.extension().prefixed;
     assert_eq!(prefixed.len(), 2, "asked for each transmission");
     assert!(prefixed.iter().all(|&(m, t)| m == 7 && t == prefixed[0].1));
+    // While core builds a packet the sent data is not for the extension to
+    // read; the marked message is no longer queued once its first (and
+    // only) fragment has a TSN.
+    assert!(
+        net.a
+            .extension()
+            .prefix_view
+            .iter()
+            .all(|v| *v == (None, None, false)),
+        "{:?}",
+        net.a.extension().prefix_view
+    );
+    // At Z the retransmission's TSN was new when its barrier arrived.
+    assert_eq!(net.z.extension().received_view, vec![Some(false)]);
     // The hold runs from the barrier's arrival.
     let held_from = net.now;
     net.a
@@ -750,6 +793,13 @@ fn every_hook_is_driven_and_does_what_it_says() {
         .position(|l| l == "delivered stream 1 seq 0")
         .unwrap();
     assert!(released < delivered, "{zlog:?}");
+    // After the SACKs the sent-data accessors show the marked TSN
+    // acknowledged, at or below the cumulative ack, and sent.
+    let &(t, acked, cum, next) = net.a.extension().sack_view.last().expect("a SACK");
+    assert_eq!(acked, Some(true));
+    let cum = cum.expect("the cumulative TSN ack");
+    assert!(mcsctp_core::serial::Tsn(t).is_at_or_before(mcsctp_core::serial::Tsn(cum)));
+    assert!(mcsctp_core::serial::Tsn(t).is_before(mcsctp_core::serial::Tsn(next.expect("next"))));
 
     // Endpoint-wide timer and transmit: Z's toy sends to the group when
     // its timer is due; A's toy claims the packet for its association,
@@ -1026,6 +1076,49 @@ fn an_extension_may_abort_its_association() {
             e,
             Event::Closed {
                 reason: CloseReason::AbortedLocally,
+                ..
+            }
+        )
+    });
+    assert!(closed, "the application hears why");
+}
+
+#[test]
+fn an_extension_may_abort_its_association_for_a_protocol_violation() {
+    let mut net = Net::new(toy(true), toy(true));
+    let (ha, hz) = net.connect();
+    net.a.extension_mut().abort_on_timer = true;
+    net.a.extension_mut().violation = true;
+    let at = net.now + Duration::from_millis(5);
+    net.a.extension_mut().held.push((0, 0, at));
+    net.a
+        .send(
+            net.now,
+            ha,
+            StreamId(0),
+            Ppid(0),
+            Bytes::from_static(b"x"),
+            SendOptions::default(),
+        )
+        .unwrap();
+    net.settle();
+    net.advance(at);
+    // An ABORT with a Protocol Violation cause (RFC 9260 §3.3.10.13).
+    let peer_heard = std::iter::from_fn(|| net.z.poll_event()).any(|e| {
+        matches!(
+            e,
+            Event::Closed { association, reason: CloseReason::AbortedByPeer(ref causes), .. }
+                if association == hz && format!("{causes:?}").contains("toy saw a violation")
+        )
+    });
+    assert!(peer_heard, "Z heard the ABORT and its cause");
+    let closed = std::iter::from_fn(|| net.a.poll_event()).any(|e| {
+        matches!(
+            e,
+            Event::Closed {
+                reason: CloseReason::ProtocolError(
+                    mcsctp_core::cause::ErrorCause::ProtocolViolation(_)
+                ),
                 ..
             }
         )

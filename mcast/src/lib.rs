@@ -25,10 +25,10 @@
 //! | [`member::ext`] | the member's [`mcsctp_core::extension::Extension`]: §"Client: INIT and Join", §"Acknowledgement: MSACK Timing and Feedback Scaling", §"Receiving BARRIER" |
 //!
 //! The simulator tests (`mcast/tests/group_sim.rs`,
+//! `mcast/tests/barrier_unicast_first.rs`,
 //! `mcast/tests/hostile_members.rs`) drive servers, members and plain SCTP
 //! peers through `mcsctp-sim`; the `mcsctp` crate's `group` module runs
-//! them over real sockets (joins, group sockets). Not built yet: BARRIER
-//! D=1 (unicast first).
+//! them over real sockets (joins, group sockets).
 //!
 //! # Example
 //!

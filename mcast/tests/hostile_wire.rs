@@ -406,3 +406,54 @@ fn messages_behind_the_group_wait_for_room_in_the_send_buffer() {
     ));
     assert!(o.live, "{o:?}");
 }
+
+/// Was a member bug, found when BARRIER D=1 joined the scripts: a
+/// unicast-first message U delivered in pieces (it exceeds the member's
+/// partial delivery point) released its barrier with its first piece, and
+/// a group message sent after U was delivered before U was complete. U is
+/// now delivered with its last piece. The generator's seed 39.
+#[test]
+fn a_unicast_first_message_in_pieces_holds_the_group_until_its_last_piece() {
+    let o = group_wire::run(&script(39, 600));
+    assert!(o.group_sent > 0, "{o:?}");
+}
+
+/// Was a member bug, found the same way: a group message held back by a
+/// D=1 barrier is complete but not delivered, and a D=0 barrier whose
+/// group prefix contains it took the prefix for complete (its MTSNs were
+/// all received) and let its unicast message overtake it. A D=0 prefix
+/// now also waits for the group messages a D=1 barrier holds. The
+/// generator's seed 815.
+#[test]
+fn a_group_first_barrier_waits_for_group_messages_a_unicast_first_one_holds() {
+    let o = group_wire::run(&script(815, 600));
+    assert!(o.group_sent > 0, "{o:?}");
+}
+
+/// Was a member deadlock, found the same way: a D=0 message U2 for a
+/// member, sent after a D=1 message U1 (its group prefix then holds group
+/// messages the member keeps back until U1 is delivered), filled the
+/// member's receive buffer together with the messages behind it on its
+/// stream while fragments of U1 were still to come, and there was no room
+/// left for them. A group-first message now waits at the server until the
+/// unicast-first messages before it are acknowledged whole; and group
+/// messages below every D=1 barrier's MTSN are no longer held behind
+/// those at or above it. The generator's seed 12423 (1200 operations).
+#[test]
+fn a_group_first_message_behind_a_unicast_first_one_does_not_wedge_the_member() {
+    let o = group_wire::run(&script(12_423, 1200));
+    assert!(o.live, "{o:?}");
+}
+
+/// Was a server bug, found the same way: a D=1 message whose association
+/// stopped taking user data (its peer was shutting down) before the
+/// barrier was created was dropped and its barrier taken for complete, so
+/// the group went on and the member, still in the group, delivered a
+/// later group message without it. Such a member's association is now
+/// aborted, as one that never acknowledges U. The generator's seed 37
+/// (1200 operations).
+#[test]
+fn a_unicast_first_message_the_association_refuses_aborts_it() {
+    let o = group_wire::run(&script(37, 1200));
+    assert!(o.group_sent > 0, "{o:?}");
+}

@@ -349,6 +349,9 @@ pub struct Scenario {
     pub initial_mtsn: u32,
     /// Group messages a plain peer may have queued.
     pub plain_backlog: usize,
+    /// Whether members and plain peers offer I-DATA (RFC 8260); without,
+    /// their associations use DATA.
+    pub interleaving: bool,
 }
 
 /// A scenario with 300 messages of 1000 octets, 1 % duplication and
@@ -364,6 +367,7 @@ pub fn scenario(seed: u64, losses: Vec<f64>) -> Scenario {
         reorder: 0.01,
         initial_mtsn: 0,
         plain_backlog: 4096,
+        interleaving: true,
     }
 }
 
@@ -393,8 +397,18 @@ pub fn server_config(s: &Scenario) -> GroupServerConfig {
 
 /// The `i`-th member's endpoint as [`build`] makes it.
 pub fn member_endpoint(seed: u64, i: usize, now: Instant) -> Endpoint<GroupMember> {
+    member_endpoint_with(seed, i, now, true)
+}
+
+fn member_endpoint_with(
+    seed: u64,
+    i: usize,
+    now: Instant,
+    interleaving: bool,
+) -> Endpoint<GroupMember> {
     let mut c = endpoint_config(seed * 1000 + i as u64 + 1);
     c.accept_incoming = false;
+    c.association.interleaving = interleaving;
     let ext = GroupMember::new(GroupMemberConfig {
         seed: seed * 7919 + i as u64,
         ..GroupMemberConfig::default()
@@ -405,8 +419,18 @@ pub fn member_endpoint(seed: u64, i: usize, now: Instant) -> Endpoint<GroupMembe
 /// The `i`-th plain peer's endpoint (counting members first) as [`build`]
 /// makes it.
 pub fn plain_endpoint(seed: u64, i: usize, now: Instant) -> Endpoint<NoExtension> {
+    plain_endpoint_with(seed, i, now, true)
+}
+
+fn plain_endpoint_with(
+    seed: u64,
+    i: usize,
+    now: Instant,
+    interleaving: bool,
+) -> Endpoint<NoExtension> {
     let mut c = endpoint_config(seed * 1000 + i as u64 + 1);
     c.accept_incoming = false;
+    c.association.interleaving = interleaving;
     Endpoint::new(c, now).unwrap()
 }
 
@@ -436,7 +460,7 @@ pub fn build(s: &Scenario) -> World {
         .unwrap();
     let mut members = Vec::new();
     for (i, &loss) in s.losses.iter().enumerate() {
-        let ep = member_endpoint(s.seed, i, now);
+        let ep = member_endpoint_with(s.seed, i, now, s.interleaving);
         let id = net
             .add_node(
                 Peer::Member(EpNode::new(ep, member_addr(i))),
@@ -462,7 +486,7 @@ pub fn build(s: &Scenario) -> World {
     let mut plain = Vec::new();
     for j in 0..s.plain {
         let i = s.losses.len() + j;
-        let ep = plain_endpoint(s.seed, i, now);
+        let ep = plain_endpoint_with(s.seed, i, now, s.interleaving);
         let id = net
             .add_node(
                 Peer::Plain(EpNode::new(ep, member_addr(i))),

@@ -56,6 +56,21 @@ macro_rules! ext_cx {
         ext_cx!($a, $now, $foreign, $a.state.accepts_user_data())
     };
     ($a:expr, $now:expr, $foreign:expr, $accepts:expr) => {
+        ext_cx!(
+            $a,
+            $now,
+            $foreign,
+            $accepts,
+            $a.rtq.as_ref(),
+            $a.tracker.as_ref()
+        )
+    };
+    // While core itself changes the retransmission queue (building a
+    // packet), the extension sees none.
+    ($a:expr, $now:expr, $foreign:expr; building) => {
+        ext_cx!($a, $now, $foreign, $a.state.accepts_user_data(), None, None)
+    };
+    ($a:expr, $now:expr, $foreign:expr, $accepts:expr, $tx:expr, $rx:expr) => {
         Context {
             handle: $a.handle,
             now: $now,
@@ -66,6 +81,8 @@ macro_rules! ext_cx {
             slot: &mut $a.ext,
             accepts_user_data: $accepts,
             send: &mut $a.send,
+            tx: $tx,
+            rx: $rx,
         }
     };
 }
@@ -552,8 +569,19 @@ impl Association {
     /// returns whether the association was aborted.
     pub(crate) fn ext_abort(&mut self, now: Instant) -> bool {
         match self.ext.abort.take() {
-            Some(reason) => {
+            Some(crate::extension::ExtAbort::User(reason)) => {
                 self.abort_locally(now, reason);
+                true
+            }
+            Some(crate::extension::ExtAbort::ProtocolViolation(info)) => {
+                if matches!(self.state, State::Closed) {
+                    return true;
+                }
+                let cause = ErrorCause::ProtocolViolation(ProtocolViolation { info });
+                if self.peer_tag.0 != 0 {
+                    self.abort = Some(Abort::with_cause(false, &cause));
+                }
+                self.terminate(now, CloseReason::ProtocolError(cause));
                 true
             }
             None => false,

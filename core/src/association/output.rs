@@ -392,16 +392,36 @@ impl Association {
         // Retransmissions (RFC 9260 §6.3.3 E3, §7.2.4).
         if q.has_retransmissions() {
             let room = b.remaining();
-            for (tsn, c) in q.chunks_to_retransmit(now, room) {
+            let mut batch = q.chunks_to_retransmit(now, room).into_iter();
+            while let Some((tsn, c)) = batch.next() {
                 let mark = self
                     .ext_marks
                     .iter()
                     .find(|m| m.0 == tsn)
                     .map_or(0, |m| m.1);
                 if mark != 0 && c.flags.is_begin() {
-                    let prefix = ext.prefix_chunk(&mut ext_cx!(self, now, false), mark, tsn, &c);
+                    // The extension is asked once per transmission that
+                    // goes out: only when the prefix and the fragment both
+                    // fit (it may count retransmissions by it).
+                    let need = self.registration.prefix_len
+                        + chunk_header
+                        + c.payload.len().next_multiple_of(4);
+                    if b.remaining() < need {
+                        q.retransmit_later(tsn);
+                        // The rest of the batch did not go out either.
+                        for (t, _) in batch.by_ref() {
+                            q.retransmit_later(t);
+                        }
+                        break;
+                    }
+                    let prefix =
+                        ext.prefix_chunk(&mut ext_cx!(self, now, false; building), mark, tsn, &c);
                     if !add_prefix(b, prefix, self.ext_data) {
                         q.retransmit_later(tsn);
+                        // The rest of the batch did not go out either.
+                        for (t, _) in batch.by_ref() {
+                            q.retransmit_later(t);
+                        }
                         break;
                     }
                 }
@@ -409,6 +429,9 @@ impl Association {
                     // Cannot happen when the queue honoured the room; if it
                     // did not, the chunk stays marked for the next packet.
                     q.retransmit_later(tsn);
+                    for (t, _) in batch.by_ref() {
+                        q.retransmit_later(t);
+                    }
                     break;
                 }
                 self.stats.data_chunks_retransmitted += 1;
@@ -474,8 +497,12 @@ impl Association {
             let mark = produced.extension_mark;
             let prefixed = if mark != 0 && produced.chunk.flags.is_begin() {
                 self.ext_marks.push_back((tsn, mark));
-                let prefix =
-                    ext.prefix_chunk(&mut ext_cx!(self, now, false), mark, tsn, &produced.chunk);
+                let prefix = ext.prefix_chunk(
+                    &mut ext_cx!(self, now, false; building),
+                    mark,
+                    tsn,
+                    &produced.chunk,
+                );
                 add_prefix(b, prefix, self.ext_data)
             } else {
                 true

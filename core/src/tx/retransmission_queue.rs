@@ -481,6 +481,20 @@ impl RetransmissionQueue {
         self.cum_ack
     }
 
+    /// Whether the peer acknowledged `tsn`, by the cumulative TSN ack or a
+    /// Gap Ack Block (RFC 9260 §6.2.1), or it was abandoned and passed by
+    /// a FORWARD-TSN (RFC 3758); `None` for a TSN not sent yet.
+    pub fn is_acked(&self, tsn: Tsn) -> Option<bool> {
+        if !tsn.is_after(self.cum_ack) {
+            return Some(true);
+        }
+        if !tsn.is_before(self.next_tsn) {
+            return None;
+        }
+        let i = self.cum_ack.distance_to(tsn) as usize - 1;
+        self.chunks.get(i).map(|c| c.state == State::Acked)
+    }
+
     /// Applies a T3 decision with `rto`.
     fn apply_t3(&mut self, now: Instant, rto: Duration, action: T3Action) {
         self.last_rto = rto;

@@ -547,6 +547,15 @@ impl SendQueue {
             + self.expired.len()
     }
 
+    /// Whether a message with extension mark `mark` still has bytes
+    /// waiting for their first transmission (a walk of every stream's
+    /// queue).
+    pub fn has_mark(&self, mark: u32) -> bool {
+        self.streams
+            .values()
+            .any(|st| st.queue.iter().any(|p| p.msg.extension_mark == mark))
+    }
+
     /// Whether no message is queued (expired ones included).
     pub fn is_empty(&self) -> bool {
         self.active.is_empty() && self.expired.is_empty()

@@ -64,7 +64,11 @@
 //! - **BARRIER**: a unicast message sent behind the group
 //!   ([`GroupServer::send_after_group`]) is delivered only after every
 //!   group message sent before it, while the member is a member (draft
-//!   §"Semantics" (b));
+//!   §"Semantics" (b)); and no group message sent after a unicast
+//!   message sent before the group
+//!   ([`GroupServer::send_before_group`], to a member of the group) is
+//!   delivered before it, while the member is in the group and that
+//!   message was sent on its current association;
 //! - **nothing is lost silently**: a clean phase ends every script (the
 //!   wire becomes perfect, time runs on by the endpoints' own timers) in
 //!   which every message sent to a live member arrives — group messages
@@ -214,6 +218,7 @@ enum Kind {
     Unicast = 2,
     AfterGroup = 3,
     ToServer = 4,
+    BeforeGroup = 5,
 }
 
 fn msg_id(kind: Kind, n: usize) -> u32 {
@@ -250,6 +255,22 @@ struct Sent {
     assoc: Option<AssociationHandle>,
     /// Sent behind the group (BARRIER D=0).
     behind: bool,
+    /// Sent before the group (BARRIER D=1) to a member of the group: the
+    /// group messages from `prefix` on wait for it.
+    before: bool,
+}
+
+impl Sent {
+    /// The kind of a unicast message.
+    fn kind(&self) -> Kind {
+        if self.behind {
+            Kind::AfterGroup
+        } else if self.before {
+            Kind::BeforeGroup
+        } else {
+            Kind::Unicast
+        }
+    }
 }
 
 /// What could have touched the state the strict checks look at.
@@ -1166,6 +1187,7 @@ impl World {
                 prefix: 0,
                 assoc: None,
                 behind: false,
+                before: false,
             });
             self.group_octets += len;
             self.outcome.group_sent += 1;
@@ -1186,7 +1208,8 @@ impl World {
         let len = SIZES[usize::from(b) % SIZES.len()];
         match what {
             0 | 1 => {
-                // Server to member: plain, or behind the group.
+                // Server to member: plain, behind the group, or (with the
+                // high bit of `a`) before the group.
                 if self.sends >= MAX_SENDS {
                     return;
                 }
@@ -1194,14 +1217,25 @@ impl World {
                     return;
                 };
                 self.sends += 1;
-                let kind = if what == 0 {
-                    Kind::Unicast
-                } else {
-                    Kind::AfterGroup
+                let kind = match (what, a & 0x80 != 0) {
+                    (0, _) => Kind::Unicast,
+                    (_, false) => Kind::AfterGroup,
+                    (_, true) => Kind::BeforeGroup,
                 };
                 let id = msg_id(kind, self.unicast.len());
                 let stream = u16::from(a % 4);
-                let ok = if what == 0 {
+                // A member of the group when U is sent: its barrier holds.
+                let in_group = self.server.extension().member(h).is_some();
+                let ok = if kind == Kind::BeforeGroup {
+                    self.server.extension_mut().send_before_group(
+                        now,
+                        &[h],
+                        StreamId(stream),
+                        Ppid(id),
+                        payload(id, len),
+                    );
+                    true
+                } else if what == 0 {
                     self.server
                         .send(
                             now,
@@ -1235,6 +1269,7 @@ impl World {
                         prefix: self.group.len(),
                         assoc: Some(h),
                         behind: kind == Kind::AfterGroup,
+                        before: kind == Kind::BeforeGroup && in_group,
                     });
                 }
             }
@@ -1267,6 +1302,7 @@ impl World {
                         prefix: 0,
                         assoc: Some(h),
                         behind: false,
+                        before: false,
                     });
                 }
             }
@@ -1778,7 +1814,7 @@ impl World {
             let n = (id & 0x0FFF_FFFF) as usize;
             let named = match id >> 28 {
                 1 => self.group.get(n).is_some_and(|s| s.stream == d.stream.0),
-                2 | 3 => self
+                2 | 3 | 5 => self
                     .unicast
                     .get(n)
                     .is_some_and(|s| s.member == i && s.stream == d.stream.0),
@@ -1804,6 +1840,7 @@ impl World {
                         && s.assoc == server_side
                         && !m.unicast_got.contains_key(&msg_id(Kind::Unicast, k))
                         && !m.unicast_got.contains_key(&msg_id(Kind::AfterGroup, k))
+                        && !m.unicast_got.contains_key(&msg_id(Kind::BeforeGroup, k))
                 });
                 (false, n)
             };
@@ -1818,11 +1855,7 @@ impl World {
                     }
                 }
                 (false, Some(n)) => {
-                    let kind = if self.unicast[n].behind {
-                        Kind::AfterGroup
-                    } else {
-                        Kind::Unicast
-                    };
+                    let kind = self.unicast[n].kind();
                     m.unicast_got.entry(msg_id(kind, n)).or_insert(2);
                 }
                 _ => {}
@@ -1838,11 +1871,11 @@ impl World {
         let n = (id & 0x0FFF_FFFF) as usize;
         let sent = match id >> 28 {
             1 => self.group.get(n).map(|s| (Kind::Group, *s)),
-            2 | 3 => self.unicast.get(n).filter(|s| s.member == i).map(|s| {
-                let k = if id >> 28 == 2 {
-                    Kind::Unicast
-                } else {
-                    Kind::AfterGroup
+            2 | 3 | 5 => self.unicast.get(n).filter(|s| s.member == i).map(|s| {
+                let k = match id >> 28 {
+                    2 => Kind::Unicast,
+                    3 => Kind::AfterGroup,
+                    _ => Kind::BeforeGroup,
                 };
                 (k, *s)
             }),
@@ -1891,6 +1924,30 @@ impl World {
                 m.group_got[n]
             );
             m.group_got[n] = 1;
+            // BARRIER D=1: no group message sent after a unicast-first
+            // message U before U, while the member is in the group and U
+            // was sent on its current association (draft §"Semantics").
+            if strict && m.expect_from != usize::MAX && m.ep.extension().held(assoc).is_some() {
+                let server_side = self
+                    .server
+                    .associations()
+                    .find(|&h| self.server.remote_address(h) == Some(m.addr));
+                for (k, u) in self.unicast.iter().enumerate() {
+                    if u.member == i
+                        && u.before
+                        && u.prefix <= n
+                        && u.assoc.is_some()
+                        && u.assoc == server_side
+                    {
+                        assert!(
+                            m.unicast_got.contains_key(&msg_id(Kind::BeforeGroup, k)),
+                            "member {i}: group message {n} overtook the unicast-first message \
+                             {:#x} sent before it",
+                            msg_id(Kind::BeforeGroup, k)
+                        );
+                    }
+                }
+            }
             let last = m.last_in_stream.insert(sent.stream, n);
             assert!(
                 last.is_none_or(|l| l < n) || !strict,
@@ -2095,7 +2152,11 @@ impl World {
         }
         let server_side = self.server_assoc(i);
         for (n, s) in self.unicast.iter().enumerate() {
-            let ids = [msg_id(Kind::Unicast, n), msg_id(Kind::AfterGroup, n)];
+            let ids = [
+                msg_id(Kind::Unicast, n),
+                msg_id(Kind::AfterGroup, n),
+                msg_id(Kind::BeforeGroup, n),
+            ];
             if s.member == i
                 && s.assoc.is_some()
                 && s.assoc == server_side

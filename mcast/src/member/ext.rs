@@ -24,13 +24,14 @@ use mcsctp_core::event::{AssociationHandle, CloseReason};
 use mcsctp_core::extension::{ChunkVerdict, Context, Establishment, Extension, Registration, Room};
 use mcsctp_core::packet::Packet;
 use mcsctp_core::param::{RawParam, WireParam};
-use mcsctp_core::rx::reassembly::Delivery;
+use mcsctp_core::rx::reassembly::{Delivery, DeliveryKind, Origin};
+use mcsctp_core::serial::{Mid, Ssn};
 
 use super::rx::{GroupReceiver, GroupReceiverConfig, Path};
 use crate::Mtsn;
 use crate::auth::KeyRing;
 use crate::chunk::msync::{Feedback, Msync};
-use crate::chunk::{self as mchunk, Barrier, McastChunk, Mdata};
+use crate::chunk::{self as mchunk, McastChunk, Mdata};
 use crate::chunk::{Mreach, ReachReason, ReachStatus};
 use crate::chunk::{Msack, MsackGapBlock, SyncSnapshot};
 use crate::param::MulticastCapable;
@@ -128,6 +129,14 @@ struct Membership {
     /// BARRIER D=0 holds: the unicast message (stream, unordered, SSN or
     /// MID) waits until the cumulative MTSN ack reaches the MTSN.
     holds: Vec<(u16, bool, u32, Mtsn)>,
+    /// BARRIER D=1 anchors: group messages whose first fragment has an
+    /// MTSN at or after M wait until the unicast message U is delivered.
+    anchors: Vec<Anchor>,
+    /// Group messages held back by an anchor, in delivery order (every
+    /// group message behind the first one held waits too), and their
+    /// octets (counted in the group receive buffer).
+    held_group: VecDeque<(Option<Mtsn>, Delivery)>,
+    held_group_bytes: usize,
     /// Figures for the application.
     received_group: u64,
     duplicates: u64,
@@ -141,6 +150,89 @@ struct Membership {
     /// Group packets refused.
     discards: Discards,
 }
+
+impl Membership {
+    /// Whether a D=1 barrier holds back the group message whose first
+    /// fragment has MTSN `first`: one at or after its M (wrap-safe: the
+    /// anchors live only until their unicast message is delivered, far
+    /// within 2^31 MTSNs).
+    fn holds_back(&self, first: Option<Mtsn>) -> bool {
+        first.is_some_and(|t| self.anchors.iter().any(|a| t.is_at_or_after(a.mtsn)))
+    }
+
+    /// Draft §"Semantics", D=0: whether the group prefix through `mtsn` is
+    /// complete: every MTSN up to it received or abandoned, and no group
+    /// message among them still undelivered. (Messages are delivered as
+    /// soon as they are complete, except those a D=1 barrier holds back:
+    /// a held message whose first fragment is at or before `mtsn` may end
+    /// within the prefix.)
+    fn prefix_done(&self, mtsn: Mtsn) -> bool {
+        self.rx
+            .cumulative()
+            .is_some_and(|cum| cum.0.wrapping_sub(mtsn.0) < 1 << 31)
+            && self
+                .held_group
+                .iter()
+                .all(|(first, _)| first.is_some_and(|f| f.is_after(mtsn)))
+    }
+}
+
+/// A unicast-first barrier at the member (draft §"Semantics", D=1): U, by
+/// its place on the association, and M.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Anchor {
+    stream: u16,
+    unordered: bool,
+    /// SSN (DATA) or MID (I-DATA) of U.
+    seq: u32,
+    /// Whether `seq` is a MID (I-DATA) rather than an SSN.
+    mid: bool,
+    mtsn: Mtsn,
+}
+
+impl Anchor {
+    /// Whether delivery `d` of the association is U itself (its last piece,
+    /// if it comes in pieces; or its release as truncated, refused or
+    /// aborted), or (U being
+    /// ordered) a later message of U's stream, which the association
+    /// delivers only once U was delivered or skipped (FORWARD-TSN or
+    /// I-FORWARD-TSN: U was abandoned).
+    fn passed_by(&self, d: &Delivery) -> bool {
+        if d.origin != Origin::Association || d.stream.0 != self.stream {
+            return false;
+        }
+        if d.unordered != self.unordered {
+            return false;
+        }
+        let seq = if self.mid {
+            d.mid.0
+        } else {
+            u32::from(d.ssn.0)
+        };
+        if seq == self.seq {
+            // Delivered in pieces, U is delivered with its last piece.
+            return !matches!(
+                d.kind,
+                DeliveryKind::Piece {
+                    end_of_record: false,
+                    ..
+                }
+            );
+        }
+        if self.unordered {
+            return false;
+        }
+        if self.mid {
+            Mid(seq).is_after(Mid(self.seq))
+        } else {
+            Ssn(seq as u16).is_after(Ssn(self.seq as u16))
+        }
+    }
+}
+
+/// Unicast-first barriers a member keeps at most (each waits for one
+/// undelivered unicast message).
+const MAX_ANCHORS: usize = 4096;
 
 /// The member side of the extension.
 #[derive(Debug)]
@@ -247,10 +339,19 @@ impl GroupMember {
     /// Octets of MDATA the association's group receive path holds (out of
     /// order, in reassembly, or kept before the Start MTSN), and the number
     /// of unicast messages BARRIERs hold back: figures for memory bounds.
+    /// Group messages held by unicast-first barriers count in the octets.
     pub fn held(&self, association: AssociationHandle) -> Option<(usize, usize)> {
         self.groups
             .get(&association)
-            .map(|m| (m.rx.buffered_bytes(), m.holds.len()))
+            .map(|m| (m.rx.buffered_bytes() + m.held_group_bytes, m.holds.len()))
+    }
+
+    /// The unicast-first barriers (D=1) of the association's group that
+    /// hold group messages back, and the group messages they hold.
+    pub fn held_by_barriers(&self, association: AssociationHandle) -> Option<(usize, usize)> {
+        self.groups
+            .get(&association)
+            .map(|m| (m.anchors.len(), m.held_group.len()))
     }
 
     fn jitter(&mut self, max: Duration) -> Duration {
@@ -345,9 +446,35 @@ impl GroupMember {
         m.group_msack_at = Some(m.group_msack_at.map_or(at, |t| t.min(at)));
     }
 
+    /// Hands complete group messages to the application, except that a
+    /// group message whose first fragment has an MTSN at or after the M of
+    /// an unreleased D=1 barrier waits (draft §"Semantics", D=1). Held
+    /// messages keep their order among themselves; a later message of an
+    /// ordered group stream has a later MTSN, so it is held too. Group
+    /// messages below every M are not held behind them: holding them as
+    /// well could close a cycle with a D=0 barrier (its unicast message
+    /// waiting for them, the D=1 barrier's unicast message behind it on
+    /// its stream). Held messages count in the group receive buffer, which
+    /// bounds them.
     fn deliver_all(m: &mut Membership, cx: &mut Context<'_>) {
-        while let Some(d) = m.rx.poll_delivery() {
-            cx.deliver(d);
+        if !m.held_group.is_empty() {
+            let held = std::mem::take(&mut m.held_group);
+            for (first, d) in held {
+                if m.holds_back(first) {
+                    m.held_group.push_back((first, d));
+                } else {
+                    m.held_group_bytes -= d.payload.len();
+                    cx.deliver(d);
+                }
+            }
+        }
+        while let Some((first, d)) = m.rx.poll_delivery_at() {
+            if m.holds_back(first) {
+                m.held_group_bytes += d.payload.len();
+                m.held_group.push_back((first, d));
+            } else {
+                cx.deliver(d);
+            }
         }
     }
 
@@ -475,41 +602,93 @@ impl GroupMember {
         Self::deliver_all(m, cx);
     }
 
-    /// BARRIER D=0 (draft §"Receiving BARRIER"): the unicast message whose
-    /// first fragment follows it waits for the group prefix through its
-    /// MTSN. (D=1 is not implemented yet: such a barrier is ignored.)
-    fn on_barrier(&mut self, cx: &mut Context<'_>, b: Barrier, next: Option<&RawChunk>) {
+    /// Draft §"Receiving BARRIER": a BARRIER on the association must be
+    /// 16 octets long, carry the group's tag, and be followed in the packet
+    /// by the DATA or I-DATA chunk with the B bit that carries the TSN it
+    /// names; otherwise "it discards the packet and aborts the association
+    /// with a "Protocol Violation" cause". If that chunk is a duplicate the
+    /// BARRIER is ignored ("it was recorded with the first copy");
+    /// otherwise it is recorded before the chunk is processed: D=0 holds
+    /// the unicast message until the group prefix through M is complete,
+    /// D=1 holds the group messages from M on until the unicast message is
+    /// delivered (§"Semantics").
+    fn on_barrier(
+        &mut self,
+        cx: &mut Context<'_>,
+        chunk: &RawChunk,
+        next: Option<&RawChunk>,
+    ) -> ChunkVerdict {
         let h = cx.association();
         let Some(m) = self.groups.get_mut(&h) else {
-            return;
+            return ChunkVerdict::Continue;
         };
-        if b.group_tag != m.group.group_tag || b.unicast_first || m.ended {
-            return;
-        }
-        // A barrier whose group prefix is already complete holds nothing.
-        // In particular a retransmission of U with its BARRIER that arrives
-        // after U was delivered must not leave a hold behind: nothing would
-        // ever remove it (a leak, and after the stream's sequence numbers
-        // wrap it would hold an unrelated message).
-        if m.rx
-            .cumulative()
-            .is_some_and(|cum| cum.0.wrapping_sub(b.mtsn.0) < 1 << 31)
-        {
-            return;
-        }
-        let key = match next.cloned().map(mcsctp_core::chunk::Chunk::parse) {
-            Some(Ok(mcsctp_core::chunk::Chunk::Data(d))) if d.tsn == b.tsn => {
-                (d.stream.0, d.flags.is_unordered(), u32::from(d.ssn.0))
+        let b = match McastChunk::parse(chunk) {
+            Some(Ok(McastChunk::Barrier(b))) if b.group_tag == m.group.group_tag => b,
+            _ => {
+                cx.abort_protocol_violation(b"BARRIER of a wrong length or group");
+                return ChunkVerdict::Stop;
             }
-            Some(Ok(mcsctp_core::chunk::Chunk::IData(d))) if d.tsn == b.tsn => {
-                (d.stream.0, d.flags.is_unordered(), d.mid.0)
-            }
-            _ => return,
         };
+        // U, by its place on the association (SSN with DATA, MID with
+        // I-DATA).
+        let u = match next.cloned().map(mcsctp_core::chunk::Chunk::parse) {
+            Some(Ok(mcsctp_core::chunk::Chunk::Data(d)))
+                if d.tsn == b.tsn && d.flags.is_begin() =>
+            {
+                (
+                    d.stream.0,
+                    d.flags.is_unordered(),
+                    u32::from(d.ssn.0),
+                    false,
+                )
+            }
+            Some(Ok(mcsctp_core::chunk::Chunk::IData(d)))
+                if d.tsn == b.tsn && d.flags.is_begin() =>
+            {
+                (d.stream.0, d.flags.is_unordered(), d.mid.0, true)
+            }
+            _ => {
+                cx.abort_protocol_violation(b"BARRIER not followed by the first fragment it names");
+                return ChunkVerdict::Stop;
+            }
+        };
+        // Step 2: a duplicate of U's first fragment; the barrier was
+        // recorded with the first copy (and may have been released since:
+        // recording it again would hold for ever).
+        if cx.has_received(b.tsn) != Some(false) || m.ended {
+            return ChunkVerdict::Continue;
+        }
+        if b.unicast_first {
+            let a = Anchor {
+                stream: u.0,
+                unordered: u.1,
+                seq: u.2,
+                mid: u.3,
+                mtsn: b.mtsn,
+            };
+            if !m.anchors.contains(&a) {
+                if m.anchors.len() >= MAX_ANCHORS {
+                    // Memory stays bounded whatever the server does: this
+                    // many unicast messages with barriers not yet
+                    // delivered is no server keeping its promise.
+                    cx.abort_protocol_violation(b"too many unicast-first BARRIERs outstanding");
+                    return ChunkVerdict::Stop;
+                }
+                m.anchors.push(a);
+            }
+            return ChunkVerdict::Continue;
+        }
+        // D=0. A barrier whose group prefix is already complete holds
+        // nothing.
+        if m.prefix_done(b.mtsn) {
+            return ChunkVerdict::Continue;
+        }
+        let key = (u.0, u.1, u.2);
         if !m.holds.iter().any(|x| (x.0, x.1, x.2) == key) {
             m.holds.push((key.0, key.1, key.2, b.mtsn));
         }
         m.rx.raise_highest_known(b.mtsn);
+        ChunkVerdict::Continue
     }
 
     fn on_mdata(&mut self, cx: &mut Context<'_>, d: Mdata) {
@@ -527,7 +706,7 @@ impl GroupMember {
             Path::Association
         };
         let mtsn = d.mtsn;
-        m.rx.set_unread(cx.delivered_unread());
+        m.rx.set_unread(cx.delivered_unread() + m.held_group_bytes);
         match m.rx.on_mdata(cx.now(), mtsn, d.into_fragment(), Some(path)) {
             super::rx::Received::Duplicate => m.duplicates += 1,
             super::rx::Received::New => m.new_in_packet = true,
@@ -615,6 +794,9 @@ impl Extension for GroupMember {
                 group_msack_at: None,
                 last_group_msack: None,
                 holds: Vec::new(),
+                anchors: Vec::new(),
+                held_group: VecDeque::new(),
+                held_group_bytes: 0,
                 received_group: 0,
                 duplicates: 0,
                 ended: false,
@@ -657,6 +839,16 @@ impl Extension for GroupMember {
         if !self.groups.contains_key(&h) {
             return ChunkVerdict::Unrecognized;
         }
+        if chunk.typ == mchunk::BARRIER && !cx.foreign() {
+            let verdict = self.on_barrier(cx, chunk, next);
+            if verdict != ChunkVerdict::Continue {
+                return verdict;
+            }
+            if self.groups.get(&h).is_some_and(|m| !m.holds.is_empty()) {
+                self.wake.push(h);
+            }
+            return verdict;
+        }
         let Some(Ok(parsed)) = McastChunk::parse(chunk) else {
             // Malformed: ignored (never an ERROR on the group path).
             return ChunkVerdict::Continue;
@@ -664,8 +856,8 @@ impl Extension for GroupMember {
         match parsed {
             McastChunk::Mdata(d) => self.on_mdata(cx, d),
             McastChunk::Msync(s) => self.on_msync(cx, s),
-            McastChunk::Barrier(b) if !cx.foreign() => self.on_barrier(cx, b, next),
-            // BARRIER and the server-bound chunks: not handled yet here.
+            // The server-bound chunks, and anything else from the group
+            // path: ignored.
             _ => {}
         }
         if next.is_none()
@@ -700,22 +892,35 @@ impl Extension for GroupMember {
         // Released once every MTSN through the barrier's is received (or
         // abandoned) and the group messages among them delivered, or once
         // the member is no longer a member (draft §"Semantics", D=0 (b):
-        // after End of Membership the prefix will never come).
-        let reached = m.ended
-            || m.rx
-                .cumulative()
-                .is_some_and(|cum| cum.0.wrapping_sub(target.0) < 1 << 31);
+        // after End of Membership the prefix will never come). A group
+        // message a D=1 barrier holds back is not delivered yet: one that
+        // may end at or before the MTSN holds this message too.
+        let reached = m.ended || m.prefix_done(target);
         if reached {
             m.holds.remove(i);
         }
         !reached
     }
 
+    fn on_delivered(&mut self, cx: &mut Context<'_>, d: &Delivery) {
+        let Some(m) = self.groups.get_mut(&cx.association()) else {
+            return;
+        };
+        // Draft §"Semantics", D=1: U was delivered (or, U being ordered, a
+        // later message of its stream was, so U was delivered or skipped):
+        // the group messages it held go now.
+        let before = m.anchors.len();
+        m.anchors.retain(|a| !a.passed_by(d));
+        if m.anchors.len() != before {
+            Self::deliver_all(m, cx);
+        }
+    }
+
     fn poll_chunks(&mut self, cx: &mut Context<'_>, room: Room, out: &mut Vec<RawChunk>) {
         let h = cx.association();
         let due = self.groups.get(&h).is_some_and(|m| m.due && m.rx.started());
         if let Some(m) = self.groups.get_mut(&h) {
-            m.rx.set_unread(cx.delivered_unread());
+            m.rx.set_unread(cx.delivered_unread() + m.held_group_bytes);
         }
         if due && let Some(c) = self.build_msack(h, cx.now(), room.packet) {
             out.push(c);
@@ -788,5 +993,82 @@ impl Extension for GroupMember {
 
     fn on_closed(&mut self, association: AssociationHandle, _reason: &CloseReason) {
         self.groups.remove(&association);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use mcsctp_core::serial::{Ppid, StreamId};
+
+    use super::*;
+
+    fn delivery(stream: u16, unordered: bool, ssn: u16, mid: u32, kind: DeliveryKind) -> Delivery {
+        Delivery {
+            stream: StreamId(stream),
+            ppid: Ppid(0),
+            unordered,
+            kind,
+            ssn: Ssn(ssn),
+            mid: Mid(mid),
+            payload: Bytes::new(),
+            origin: Origin::Association,
+        }
+    }
+
+    fn anchor(seq: u32, mid: bool, unordered: bool) -> Anchor {
+        Anchor {
+            stream: 3,
+            unordered,
+            seq,
+            mid,
+            mtsn: Mtsn(100),
+        }
+    }
+
+    /// Draft §"Semantics", D=1: U is delivered whole, or with its last
+    /// piece; a later message of U's ordered stream is delivered only after
+    /// U was delivered or skipped; nothing else releases the barrier.
+    #[test]
+    fn a_unicast_first_barrier_releases_when_its_message_is_delivered_or_passed() {
+        let whole = DeliveryKind::Message;
+        let first_piece = DeliveryKind::Piece {
+            first: true,
+            end_of_record: false,
+        };
+        let last_piece = DeliveryKind::Piece {
+            first: false,
+            end_of_record: true,
+        };
+        // I-DATA: by MID.
+        let a = anchor(7, true, false);
+        assert!(a.passed_by(&delivery(3, false, 0, 7, whole)));
+        assert!(!a.passed_by(&delivery(3, false, 0, 7, first_piece)));
+        assert!(a.passed_by(&delivery(3, false, 0, 7, last_piece)));
+        assert!(a.passed_by(&delivery(3, false, 0, 8, whole)), "a later one");
+        assert!(
+            !a.passed_by(&delivery(3, false, 0, 6, whole)),
+            "an earlier one"
+        );
+        assert!(
+            !a.passed_by(&delivery(4, false, 0, 7, whole)),
+            "another stream"
+        );
+        assert!(!a.passed_by(&delivery(3, true, 0, 7, whole)), "unordered");
+        let mut group = delivery(3, false, 0, 7, whole);
+        group.origin = Origin::Extension;
+        assert!(!a.passed_by(&group), "a group message");
+        // DATA: by SSN, serial across the wrap.
+        let a = anchor(u32::from(u16::MAX), false, false);
+        assert!(a.passed_by(&delivery(3, false, u16::MAX, 0, whole)));
+        assert!(
+            a.passed_by(&delivery(3, false, 0, 0, whole)),
+            "after the wrap"
+        );
+        assert!(!a.passed_by(&delivery(3, false, u16::MAX - 1, 0, whole)));
+        // Unordered: only U itself.
+        let a = anchor(5, true, true);
+        assert!(a.passed_by(&delivery(3, true, 0, 5, whole)));
+        assert!(!a.passed_by(&delivery(3, true, 0, 6, whole)));
     }
 }

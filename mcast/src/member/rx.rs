@@ -24,7 +24,9 @@ use std::time::Instant;
 
 use mcsctp_core::chunk::GapBlock;
 use mcsctp_core::rx::data_tracker::{DataTracker, DataTrackerConfig};
-use mcsctp_core::rx::reassembly::{Delivery, Origin, ReassemblyConfig, ReassemblyQueue};
+use mcsctp_core::rx::reassembly::{
+    Delivery, DeliveryKind, Origin, ReassemblyConfig, ReassemblyQueue,
+};
 use mcsctp_core::serial::{Mid, StreamId, Tsn};
 use mcsctp_core::user_data::UserDataChunk;
 
@@ -106,6 +108,10 @@ pub struct GroupReceiver {
     open: HashSet<(u16, bool, u32)>,
     /// Per (stream, unordered): the group MID that is the member's 0.
     first_mid: HashMap<(u16, bool), u32>,
+    /// The MTSN of the first fragment of each message in reassembly, by
+    /// (stream, unordered, the member's MID), for unicast-first barriers
+    /// (draft §"Semantics": they hold messages by that MTSN).
+    first_mtsn: HashMap<(u16, bool, u32), Mtsn>,
     /// Highest Known MTSN, kept only while ahead of the cumulative ack.
     highest_known: Option<Mtsn>,
     /// Group Received Count (draft §"MSACK"): MDATA chunks from the group
@@ -141,6 +147,7 @@ impl GroupReceiver {
             reasm,
             open: HashSet::new(),
             first_mid: HashMap::new(),
+            first_mtsn: HashMap::new(),
             highest_known: None,
             group_received: 0,
             last_unicast: None,
@@ -437,14 +444,15 @@ impl GroupReceiver {
             if *entry.key() > self.cum {
                 break;
             }
+            let mtsn = Mtsn(*entry.key() as u32);
             let chunk = entry.remove();
             self.pending_bytes -= chunk.payload.len();
-            self.feed(now, chunk);
+            self.feed(now, mtsn, chunk);
         }
     }
 
     /// One chunk, in MTSN order, into reassembly (draft step 5).
-    fn feed(&mut self, now: Instant, mut chunk: UserDataChunk) {
+    fn feed(&mut self, now: Instant, mtsn: Mtsn, mut chunk: UserDataChunk) {
         let key = (chunk.stream.0, chunk.flags.is_unordered());
         let id = (key.0, key.1, chunk.mid.0);
         if chunk.flags.is_begin() {
@@ -463,6 +471,18 @@ impl GroupReceiver {
             return;
         };
         chunk.mid = Mid(chunk.mid.0.wrapping_sub(first));
+        if chunk.flags.is_begin() {
+            if self.first_mtsn.len() >= FIRST_MTSN_PRUNE {
+                // Messages that never completed (skipped, or dropped by
+                // the reassembly timer) leave entries behind: those far
+                // behind the base go.
+                let cum = Mtsn(self.cum as u32);
+                let reach = self.cfg.reach;
+                self.first_mtsn
+                    .retain(|_, m| cum.0.wrapping_sub(m.0) < reach);
+            }
+            self.first_mtsn.insert((key.0, key.1, chunk.mid.0), mtsn);
+        }
         // The reassembly queue only orders by it; the MTSN is the TSN.
         self.reasm.add(now, Tsn(0), chunk);
     }
@@ -470,12 +490,29 @@ impl GroupReceiver {
     /// The next whole group message, marked as the extension's, with the
     /// group's own MID.
     pub fn poll_delivery(&mut self) -> Option<Delivery> {
+        self.poll_delivery_at().map(|(_, d)| d)
+    }
+
+    /// [`poll_delivery`](Self::poll_delivery), with the MTSN of the
+    /// message's first fragment (when known: always, unless the message was
+    /// kept in reassembly through a huge number of others).
+    pub fn poll_delivery_at(&mut self) -> Option<(Option<Mtsn>, Delivery)> {
         let mut d = self.reasm.poll()?;
+        // Every piece of a message delivered in pieces names its first
+        // MTSN; the entry goes with the last.
+        let key = (d.stream.0, d.unordered, d.mid.0);
+        let first_mtsn = match d.kind {
+            DeliveryKind::Piece {
+                end_of_record: false,
+                ..
+            } => self.first_mtsn.get(&key).copied(),
+            _ => self.first_mtsn.remove(&key),
+        };
         if let Some(&first) = self.first_mid.get(&(d.stream.0, d.unordered)) {
             d.mid = Mid(d.mid.0.wrapping_add(first));
         }
         d.origin = Origin::Extension;
-        Some(d)
+        Some((first_mtsn, d))
     }
 
     /// Octets of MDATA held (out of order, in reassembly, or undelivered).
@@ -508,6 +545,10 @@ impl GroupReceiver {
         self.reasm.handle_timeout(now);
     }
 }
+
+/// Entries of the first-fragment MTSNs beyond which the stale ones are
+/// pruned.
+const FIRST_MTSN_PRUNE: usize = 4096;
 
 /// Which path an MDATA chunk came on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,7 +24,10 @@
 //! `server/keys.rs`); members that make no progress or fall too far behind
 //! are evicted with an End of Membership (§"Backlog Limits and Eviction").
 //!
-//! Not yet here (see the issue notes): BARRIER D=1.
+//! Unicast messages are ordered against group messages with BARRIER, in
+//! both directions (§"BARRIER"): [`GroupServer::send_after_group`] (D=0,
+//! group first) and [`GroupServer::send_before_group`] (D=1, unicast
+//! first).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -110,6 +113,10 @@ pub struct GroupServerConfig {
     /// Mcast.Group.MaxBacklog: octets of backlog all members may have
     /// together.
     pub group_max_backlog: u64,
+    /// Mcast.Barrier.MaxRetrans: retransmissions of a unicast-first
+    /// barrier's message to a member without acknowledgement after which
+    /// the member's association is aborted (draft §"Sending BARRIER").
+    pub barrier_max_retrans: u32,
 }
 
 impl GroupServerConfig {
@@ -135,6 +142,7 @@ impl GroupServerConfig {
             progress_timeout: crate::defaults::MEMBER_PROGRESS_TIMEOUT,
             member_max_backlog: crate::defaults::MEMBER_MAX_BACKLOG,
             group_max_backlog: crate::defaults::GROUP_MAX_BACKLOG,
+            barrier_max_retrans: crate::defaults::BARRIER_MAX_RETRANS,
         }
     }
 }
@@ -174,9 +182,62 @@ pub struct MemberPath {
     pub loss: f64,
 }
 
-/// A unicast message behind the group messages queued before it: the
-/// group's position then ([`GroupSender::position`]) and the message.
-type AfterGroup = (Vec<(u16, u64)>, OutgoingMessage);
+/// What a unicast message for a member waits for before it is handed to
+/// the member's association (draft §"Sending BARRIER"). The messages of a
+/// member leave in the order the application sent them.
+#[derive(Debug)]
+enum Gate {
+    /// D=0: every group message of this position ([`GroupSender::position`])
+    /// has all its MTSNs.
+    AfterGroup(Vec<(u16, u64)>),
+    /// D=1: the barrier of this mark was created (it has its M).
+    BeforeGroup(u32),
+    /// Nothing: an association the group does not reach.
+    Open,
+}
+
+/// A unicast message behind a [`Gate`].
+type Gated = (Gate, OutgoingMessage);
+
+/// A unicast-first barrier of one member (draft §"Sending BARRIER", D=1),
+/// by the extension mark of its unicast message U.
+#[derive(Debug)]
+struct BeforeHold {
+    member: AssociationHandle,
+    /// M, once the barrier is created.
+    mtsn: Option<Mtsn>,
+    /// The TSN of U's first fragment, once it was sent.
+    tsn: Option<mcsctp_core::serial::Tsn>,
+    /// Transmissions of that fragment (each with the BARRIER).
+    sent: u32,
+    /// Whether the group waits for the member to acknowledge that TSN.
+    holding: bool,
+    /// Whether U was handed to the member's association.
+    handed: bool,
+    /// Once every fragment of U has a TSN: an upper bound of its last.
+    last: Option<mcsctp_core::serial::Tsn>,
+}
+
+/// A unicast-first request whose barrier is not created yet: the group's
+/// position when the application asked, the place of the fence behind it
+/// ([`GroupSender::fence`]), and the marks of its members' barriers.
+#[derive(Debug)]
+struct BeforeRequest {
+    position: Vec<(u16, u64)>,
+    fence: u64,
+    marks: Vec<u32>,
+}
+
+/// A unicast-first message on a plain peer's association (draft
+/// §"Abandonment, Fallback and Plain Peers"): the group messages behind it
+/// wait until the cumulative TSN ack covers every TSN that carries it.
+#[derive(Debug)]
+struct PlainWait {
+    mark: u32,
+    /// An upper bound of the TSN of its last fragment, once every fragment
+    /// was sent.
+    last: Option<mcsctp_core::serial::Tsn>,
+}
 
 /// Per-member control state (draft §"Control State").
 #[derive(Debug)]
@@ -316,9 +377,11 @@ pub struct GroupServer {
     /// Associations whose cookie offered the group and whose MREACH has not
     /// arrived yet.
     awaiting: BTreeSet<AssociationHandle>,
-    /// Peers without the extension, with the group messages not yet handed
-    /// to their association.
-    plain: BTreeMap<AssociationHandle, VecDeque<OutgoingMessage>>,
+    /// Peers without the extension, with the group messages (and
+    /// unicast-first messages, `true`) not yet handed to their association.
+    plain: BTreeMap<AssociationHandle, VecDeque<(bool, OutgoingMessage)>>,
+    /// Plain peers whose group messages wait for a unicast-first message.
+    plain_wait: BTreeMap<AssociationHandle, PlainWait>,
     sync_seq: u32,
     /// Group chunks sent before each recent group-path MSYNC.
     sent_before_sync: VecDeque<(u32, u64)>,
@@ -330,9 +393,21 @@ pub struct GroupServer {
     epoch: Option<Instant>,
     wake: Vec<AssociationHandle>,
     events: VecDeque<GroupEvent>,
-    /// Unicast messages that must follow the group messages queued before
-    /// them (BARRIER D=0), per member, in order.
-    after_group: BTreeMap<AssociationHandle, VecDeque<AfterGroup>>,
+    /// Unicast messages with a barrier (D=0 or D=1), per member, in order.
+    after_group: BTreeMap<AssociationHandle, VecDeque<Gated>>,
+    /// Unicast-first barriers, by the mark of their unicast message.
+    before: BTreeMap<u32, BeforeHold>,
+    /// Unicast-first requests not created yet, oldest first.
+    requests: VecDeque<BeforeRequest>,
+    /// Members whose unicast-first message was retransmitted
+    /// Mcast.Barrier.MaxRetrans times without acknowledgement: their
+    /// association is aborted at once (from this instant).
+    barrier_aborts: BTreeMap<AssociationHandle, Instant>,
+    /// A member left while a unicast-first barrier held the group for it:
+    /// the hold lasts until this many key changes have completed, so that
+    /// the member (which may not have learnt that it left) cannot
+    /// authenticate the group messages the barrier held.
+    barrier_rekey: Option<u64>,
     /// Extension marks of barrier messages: the member, the MTSN they wait
     /// for, and the TSN of their first fragment once sent (the mark is
     /// forgotten when a SACK covers it).
@@ -385,6 +460,11 @@ impl GroupServer {
             wake: Vec::new(),
             events: VecDeque::new(),
             after_group: BTreeMap::new(),
+            before: BTreeMap::new(),
+            requests: VecDeque::new(),
+            barrier_aborts: BTreeMap::new(),
+            barrier_rekey: None,
+            plain_wait: BTreeMap::new(),
             marks: BTreeMap::new(),
             next_mark: 0,
             srtt_g: None,
@@ -411,7 +491,7 @@ impl GroupServer {
     /// Queues a group message for every plain peer.
     fn queue_plain(&mut self, msg: impl Fn() -> OutgoingMessage) {
         for (h, q) in &mut self.plain {
-            q.push_back(msg());
+            q.push_back((false, msg()));
             self.wake.push(*h);
         }
         // A plain peer that cannot take the group's messages as fast as
@@ -426,6 +506,7 @@ impl GroupServer {
             .collect();
         for h in slow {
             self.plain.remove(&h);
+            self.plain_wait.remove(&h);
             self.events.push_back(GroupEvent::Removed(h));
         }
     }
@@ -454,7 +535,10 @@ impl GroupServer {
     /// §"BARRIER": "invalidate by multicast, then reply by unicast"). The
     /// message waits until those group messages have all their MTSNs, then
     /// goes out on the member's association with a BARRIER before its
-    /// first fragment in every transmission. A peer without the extension
+    /// first fragment in every transmission; behind a unicast-first message
+    /// ([`send_before_group`](Self::send_before_group)) it also waits until
+    /// the member's cumulative TSN ack covers that message whole. A peer
+    /// without the extension
     /// gets the message as it is (no ordering across its streams is
     /// promised to it).
     pub fn send_after_group(
@@ -465,11 +549,206 @@ impl GroupServer {
         payload: Bytes,
     ) {
         let position = self.sender.position();
-        self.after_group
-            .entry(member)
-            .or_default()
-            .push_back((position, OutgoingMessage::new(stream, ppid, payload)));
+        self.after_group.entry(member).or_default().push_back((
+            Gate::AfterGroup(position),
+            OutgoingMessage::new(stream, ppid, payload),
+        ));
         self.wake.push(member);
+    }
+
+    /// Sends a unicast message U to each of `members` that they must
+    /// deliver before every group message sent after it (BARRIER D=1,
+    /// draft §"Sending BARRIER": "the application sends U (to one or more
+    /// members), then group message G"), e.g. a snapshot or a grant
+    /// followed by group updates.
+    ///
+    /// The barrier is created once every group message sent before this
+    /// call has all its MTSNs; group messages sent after it wait (they get
+    /// no MTSN) until then, and U waits too. M is then the next MTSN, and U
+    /// goes out on each member's association with a BARRIER (D=1, MTSN M)
+    /// before its first fragment in every transmission. From then on the
+    /// group assigns no new MTSN until every member that was sent such a
+    /// BARRIER has acknowledged U's first fragment (cumulative TSN or Gap
+    /// Ack Block); retransmissions and unicast traffic go on. A member
+    /// whose copy of that fragment was retransmitted
+    /// Mcast.Barrier.MaxRetrans times without acknowledgement has its
+    /// association aborted, which releases its part of the hold.
+    ///
+    /// A plain peer (draft §"Abandonment, Fallback and Plain Peers") gets U
+    /// as an ordinary message; the group messages after it wait until the
+    /// peer's cumulative TSN ack covers every TSN that carries U. An
+    /// association whose membership ended, or that the group does not
+    /// reach, gets U as it is. U is reliable and ordered on `stream`.
+    pub fn send_before_group(
+        &mut self,
+        now: Instant,
+        members: &[AssociationHandle],
+        stream: StreamId,
+        ppid: Ppid,
+        payload: Bytes,
+    ) {
+        let msg = || OutgoingMessage::new(stream, ppid, payload.clone());
+        let mut marks = Vec::new();
+        for &h in members {
+            if let Some(q) = self.plain.get_mut(&h) {
+                q.push_back((true, msg()));
+                self.wake.push(h);
+                continue;
+            }
+            let member = self.awaiting.contains(&h)
+                || self.members.get(&h).is_some_and(|c| c.ended.is_none());
+            let gate = if member {
+                let mark = self.new_mark();
+                self.before.insert(
+                    mark,
+                    BeforeHold {
+                        member: h,
+                        mtsn: None,
+                        tsn: None,
+                        sent: 0,
+                        holding: false,
+                        handed: false,
+                        last: None,
+                    },
+                );
+                marks.push(mark);
+                Gate::BeforeGroup(mark)
+            } else {
+                Gate::Open
+            };
+            self.after_group
+                .entry(h)
+                .or_default()
+                .push_back((gate, msg()));
+            self.wake.push(h);
+        }
+        if !marks.is_empty() {
+            let position = self.sender.position();
+            let fence = self.sender.fence();
+            self.requests.push_back(BeforeRequest {
+                position,
+                fence,
+                marks,
+            });
+            self.advance_barriers(now);
+        }
+    }
+
+    /// Whether a unicast-first message U already handed to the
+    /// association of `cx` is not yet acknowledged whole (by the
+    /// cumulative TSN ack). A group-first message behind it waits for
+    /// that (draft §"Sending BARRIER"): its group prefix may hold group
+    /// messages the member holds back until U is delivered, and waiting in
+    /// the member's receive buffer it could take the room U still needs.
+    fn unfinished_before(&mut self, cx: &Context<'_>) -> bool {
+        let h = cx.association();
+        let cum = cx.cumulative_tsn_ack();
+        let next = cx.next_tsn();
+        let mut unfinished = false;
+        for (&mark, b) in self.before.iter_mut() {
+            if b.member != h || !b.handed {
+                continue;
+            }
+            if b.last.is_none()
+                && !cx.is_queued(mark)
+                && let Some(n) = next
+            {
+                // Every fragment of U has a TSN before the next one.
+                b.last = Some(mcsctp_core::serial::Tsn(n.0.wrapping_sub(1)));
+            }
+            unfinished |= match (b.last, cum) {
+                (Some(l), Some(c)) => l.is_after(c),
+                _ => true,
+            };
+        }
+        unfinished
+    }
+
+    /// A fresh extension mark (never 0).
+    fn new_mark(&mut self) -> u32 {
+        loop {
+            self.next_mark = self.next_mark.wrapping_add(1).max(1);
+            if !self.marks.contains_key(&self.next_mark)
+                && !self.before.contains_key(&self.next_mark)
+                && !self.plain_wait.values().any(|w| w.mark == self.next_mark)
+            {
+                return self.next_mark;
+            }
+        }
+    }
+
+    /// Draft §"Sending BARRIER", D=1: creates the barriers of the oldest
+    /// requests whose earlier group messages all have their MTSNs (M is
+    /// the next MTSN; the hold starts), lets the group messages sent
+    /// between that request and the next one into the send queue, and
+    /// sets the hold from the barriers still unacknowledged.
+    fn advance_barriers(&mut self, now: Instant) {
+        while let Some(r) = self.requests.front() {
+            if self.sender.prefix_end(&r.position).is_none() {
+                break;
+            }
+            let Some(r) = self.requests.pop_front() else {
+                break;
+            };
+            let m = self.sender.next_mtsn();
+            for mark in r.marks {
+                let Some(b) = self.before.get_mut(&mark) else {
+                    continue;
+                };
+                b.mtsn = Some(m);
+                // Only a member still in the group holds it.
+                b.holding = self.awaiting.contains(&b.member)
+                    || self
+                        .members
+                        .get(&b.member)
+                        .is_some_and(|c| c.ended.is_none());
+                self.wake.push(b.member);
+            }
+            let upto = self.requests.front().map(|n| n.fence);
+            self.sender.release_held(now, upto);
+        }
+        self.update_barrier_hold();
+    }
+
+    /// The hold is in effect while a created barrier waits for its
+    /// acknowledgement, or for the key change after a member left with one.
+    fn update_barrier_hold(&mut self) {
+        if self
+            .barrier_rekey
+            .is_some_and(|n| !self.cfg.authenticate || self.keys.changes() >= n)
+        {
+            self.barrier_rekey = None;
+        }
+        let hold = self.barrier_rekey.is_some()
+            || self.before.values().any(|b| b.holding && b.mtsn.is_some());
+        self.sender.set_barrier_hold(hold);
+    }
+
+    /// Member `h` leaves the group (its association ended, or its
+    /// membership) while a unicast-first barrier waits for it: its part of
+    /// the hold is released once the key change its departure starts has
+    /// completed (draft §"Sending BARRIER": the member may not learn that
+    /// it left, an ABORT or End of Membership being lost, and must not
+    /// authenticate the group messages the barrier held).
+    fn barrier_member_left(&mut self, h: AssociationHandle) {
+        let mut held = false;
+        for b in self.before.values_mut().filter(|b| b.member == h) {
+            held |= b.holding && b.mtsn.is_some();
+            b.holding = false;
+        }
+        if held && self.cfg.authenticate {
+            // A change in progress may have given it the next key: the one
+            // after it is needed.
+            let need = self.keys.changes() + if self.keys.next().is_some() { 2 } else { 1 };
+            self.barrier_rekey = Some(self.barrier_rekey.map_or(need, |n| n.max(need)));
+        }
+        self.update_barrier_hold();
+    }
+
+    /// Whether some unicast-first barrier holds the group (draft §"Sending
+    /// MDATA" condition 4).
+    pub fn barrier_hold(&self) -> bool {
+        self.sender.barrier_hold()
     }
 
     /// A member's state and figures.
@@ -540,6 +819,10 @@ impl GroupServer {
             && self.sender.buffered_bytes() == 0
             && self.members.keys().all(|h| !self.sender.has_unicast(*h))
             && self.plain.values().all(VecDeque::is_empty)
+            && self.plain_wait.is_empty()
+            && self.requests.is_empty()
+            && self.after_group.is_empty()
+            && !self.sender.barrier_hold()
     }
 
     /// The group sender (figures).
@@ -599,6 +882,9 @@ impl GroupServer {
         c.ended = Some(reason);
         self.bump(h);
         self.sender.remove_member(h);
+        // No longer a member: its unicast-first barriers hold nothing once
+        // it can no longer read the group.
+        self.barrier_member_left(h);
         self.events.push_back(match reason {
             EndReason::ResignAcknowledged => GroupEvent::Left(h),
             _ => GroupEvent::Removed(h),
@@ -1266,6 +1552,53 @@ impl GroupServer {
         }
     }
 
+    /// Draft §"Abandonment, Fallback and Plain Peers": a plain peer's group
+    /// messages and unicast-first messages go to its association in order,
+    /// except that the group messages after a unicast-first message U wait
+    /// until the peer "has acknowledged every TSN that carries U" (by its
+    /// cumulative TSN ack, so that U is deliverable before they leave).
+    fn poll_plain(&mut self, cx: &mut Context<'_>) {
+        let h = cx.association();
+        if let Some(w) = self.plain_wait.get_mut(&h) {
+            if w.last.is_none() && !cx.is_queued(w.mark) {
+                // Every fragment of U has a TSN before the next one.
+                w.last = cx
+                    .next_tsn()
+                    .map(|t| mcsctp_core::serial::Tsn(t.0.wrapping_sub(1)));
+            }
+            if let (Some(last), Some(cum)) = (w.last, cx.cumulative_tsn_ack())
+                && !last.is_after(cum)
+            {
+                self.plain_wait.remove(&h);
+            }
+        }
+        loop {
+            let waiting = self.plain_wait.contains_key(&h);
+            let Some(q) = self.plain.get_mut(&h) else {
+                return;
+            };
+            let Some((before, m)) = q.front() else {
+                return;
+            };
+            // A later U may pass the wait: it waits for itself, and its
+            // TSNs come after those of the one before.
+            if (waiting && !before) || m.payload.len() > cx.send_buffer_available() {
+                return;
+            }
+            let Some((before, mut m)) = q.pop_front() else {
+                return;
+            };
+            if before {
+                let mark = self.new_mark();
+                m.extension_mark = mark;
+                self.plain_wait.insert(h, PlainWait { mark, last: None });
+            }
+            if cx.send_message(m).is_err() {
+                return;
+            }
+        }
+    }
+
     fn wake_unicast(&mut self) {
         for h in self.members.keys() {
             if self.sender.has_unicast(*h) {
@@ -1288,11 +1621,33 @@ impl Extension for GroupServer {
 
     fn prefix_chunk(
         &mut self,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
         mark: u32,
         tsn: mcsctp_core::serial::Tsn,
         _first: &UserDataChunk,
     ) -> Option<RawChunk> {
+        if let Some(b) = self.before.get_mut(&mark) {
+            // Draft §"Sending BARRIER": the BARRIER goes "immediately
+            // before the DATA or I-DATA chunk carrying the first fragment of
+            // U", with "every retransmission of that chunk". Core asks once
+            // per transmission, which counts them.
+            let mtsn = b.mtsn?;
+            b.tsn = Some(tsn);
+            b.sent = b.sent.saturating_add(1);
+            if b.holding && b.sent > 1 + self.cfg.barrier_max_retrans {
+                self.barrier_aborts.entry(b.member).or_insert(cx.now());
+                self.wake.push(b.member);
+            }
+            return Some(
+                Barrier {
+                    unicast_first: true,
+                    group_tag: self.cfg.group_tag,
+                    tsn,
+                    mtsn,
+                }
+                .to_raw(),
+            );
+        }
         let entry = self.marks.get_mut(&mark)?;
         entry.2 = Some(tsn);
         let mtsn = entry.1;
@@ -1311,9 +1666,38 @@ impl Extension for GroupServer {
         let h = cx.association();
         self.marks
             .retain(|_, (a, _, tsn)| *a != h || tsn.is_none_or(|t| t.is_after(cum)));
+        // Draft §"Sending BARRIER", D=1: the member's part of the hold ends
+        // once it "has acknowledged, by its cumulative TSN or a Gap Ack
+        // Block, the TSN the BARRIER names".
+        let mut released = false;
+        for b in self.before.values_mut().filter(|b| b.member == h) {
+            if b.holding
+                && let Some(t) = b.tsn
+                && (!t.is_after(cum) || cx.is_acked(t) == Some(true))
+            {
+                b.holding = false;
+                released = true;
+            }
+        }
+        // Once the cumulative ack passed every fragment of U no
+        // retransmission of it can happen: the barrier is forgotten.
+        let _ = self.unfinished_before(cx);
+        self.before
+            .retain(|_, b| b.member != h || b.last.is_none_or(|l| l.is_after(cum)));
+        if self.after_group.contains_key(&h) {
+            self.wake.push(h);
+        }
+        if released {
+            self.barrier_aborts.remove(&h);
+            self.advance_barriers(cx.now());
+        }
+        if self.plain_wait.contains_key(&h) {
+            self.wake.push(h);
+        }
     }
 
     fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+        self.advance_barriers(now);
         if !self.sender.any_joined() {
             // Nobody to send to on the group path: new MTSNs still get
             // assigned (for members in fallback) and released.
@@ -1413,7 +1797,9 @@ impl Extension for GroupServer {
             self.sender.on_group_packet(now);
         }
         if new {
-            // Barrier messages whose group prefix is now assigned may go.
+            // Barrier messages whose group prefix is now assigned may go,
+            // and unicast-first barriers may be created.
+            self.advance_barriers(now);
             self.wake.extend(self.after_group.keys().copied());
             self.next_sync = Some(
                 self.next_sync
@@ -1501,6 +1887,8 @@ impl Extension for GroupServer {
         }
         self.sender.group_window_timeout(now);
         self.sender.expire(now);
+        // Abandoned messages complete barrier positions too.
+        self.advance_barriers(now);
         self.sender.handle_timeout(now);
         if std::mem::take(&mut self.gone_pending) {
             self.member_gone(now);
@@ -1610,48 +1998,73 @@ impl Extension for GroupServer {
         if released > 0 {
             cx.data_acked(released);
         }
-        // Unicast messages behind a barrier, once their group prefix has
-        // its MTSNs.
-        if let Some(q) = self.after_group.get_mut(&h) {
-            let plain = self.plain.contains_key(&h);
-            while let Some((position, msg)) = q.front() {
-                let Some(m) = self.sender.prefix_end(position) else {
-                    break;
-                };
-                // Only a message the send buffer takes leaves the queue (one
-                // refused after it was taken was lost, silently, and the
-                // next one on its stream went ahead of it).
-                if msg.payload.len() > cx.send_buffer_available() {
-                    break;
+        // Unicast messages behind a barrier, in order: a D=0 one once its
+        // group prefix has its MTSNs, a D=1 one once its barrier exists.
+        let plain = self.plain.contains_key(&h);
+        let mut unfinished = !plain && self.unfinished_before(cx);
+        while let Some((gate, msg)) = self.after_group.get(&h).and_then(|q| q.front()) {
+            let mark = match gate {
+                Gate::AfterGroup(position) => {
+                    let Some(m) = self.sender.prefix_end(position) else {
+                        break;
+                    };
+                    if unfinished {
+                        break;
+                    }
+                    (!plain).then_some((None, m))
                 }
-                let Some((_, mut msg)) = q.pop_front() else {
-                    break;
-                };
-                if !plain {
-                    self.next_mark = self.next_mark.wrapping_add(1).max(1);
-                    self.marks.insert(self.next_mark, (h, m, None));
-                    msg.extension_mark = self.next_mark;
+                Gate::BeforeGroup(mark) => match self.before.get(mark) {
+                    Some(b) if b.mtsn.is_none() => break,
+                    Some(_) => Some((Some(*mark), Mtsn(0))),
+                    None => None,
+                },
+                Gate::Open => None,
+            };
+            // Only a message the send buffer takes leaves the queue (one
+            // refused after it was taken was lost, silently, and the
+            // next one on its stream went ahead of it).
+            if msg.payload.len() > cx.send_buffer_available() {
+                break;
+            }
+            let Some((_, mut msg)) = self.after_group.get_mut(&h).and_then(|q| q.pop_front())
+            else {
+                break;
+            };
+            let before = mark.and_then(|(b, _)| b);
+            msg.extension_mark = match mark {
+                Some((Some(before), _)) => before,
+                Some((None, m)) => {
+                    let mark = self.new_mark();
+                    self.marks.insert(mark, (h, m, None));
+                    mark
                 }
-                if cx.send_message(msg).is_err() {
-                    break;
+                None => 0,
+            };
+            let sent = cx.send_message(msg).is_ok();
+            if let Some(b) = before.and_then(|mark| self.before.get_mut(&mark)) {
+                if sent {
+                    b.handed = true;
+                    unfinished = true;
+                } else if b.holding {
+                    // The association takes no more user data (it is
+                    // shutting down) or refused U: the member would go
+                    // without U while the group goes on. Its association
+                    // is aborted, as for a U never acknowledged (draft
+                    // §"Sending BARRIER"), which ends its part of the hold.
+                    self.barrier_aborts.entry(h).or_insert(cx.now());
+                    self.wake.push(h);
                 }
             }
-            if q.is_empty() {
-                self.after_group.remove(&h);
+            if !sent {
+                break;
             }
         }
+        if self.after_group.get(&h).is_some_and(VecDeque::is_empty) {
+            self.after_group.remove(&h);
+        }
         // Group messages for a peer without the extension.
-        if let Some(q) = self.plain.get_mut(&h) {
-            while let Some(m) = q.front() {
-                if m.payload.len() > cx.send_buffer_available() {
-                    break;
-                }
-                if let Some(m) = q.pop_front()
-                    && cx.send_message(m).is_err()
-                {
-                    break;
-                }
-            }
+        if self.plain.contains_key(&h) {
+            self.poll_plain(cx);
             return;
         }
         // Control state not echoed in time: again (draft §"Control
@@ -1690,10 +2103,21 @@ impl Extension for GroupServer {
         self.after_group
             .get(&a)
             .and_then(|q| q.front())
-            .is_some_and(|(p, _)| self.sender.prefix_end(p).is_some())
+            .is_some_and(|(g, _)| match g {
+                Gate::AfterGroup(p) => {
+                    self.sender.prefix_end(p).is_some()
+                        && (self.plain.contains_key(&a)
+                            || !self.before.values().any(|b| b.member == a && b.handed))
+                }
+                Gate::BeforeGroup(mark) => self.before.get(mark).is_none_or(|b| b.mtsn.is_some()),
+                Gate::Open => true,
+            })
             || self.sender.has_unicast(a)
             || self.sender.has_unicast_released(a)
-            || self.plain.get(&a).is_some_and(|q| !q.is_empty())
+            || self.plain.get(&a).is_some_and(|q| {
+                q.front()
+                    .is_some_and(|(before, _)| *before || !self.plain_wait.contains_key(&a))
+            })
             || self
                 .members
                 .get(&a)
@@ -1701,6 +2125,9 @@ impl Extension for GroupServer {
     }
 
     fn association_timeout(&self, a: AssociationHandle) -> Option<Instant> {
+        if let Some(&at) = self.barrier_aborts.get(&a) {
+            return Some(at);
+        }
         let c = self.members.get(&a)?;
         (c.echoed != c.seq && !c.resend_due)
             .then_some(c.resend_at)
@@ -1709,6 +2136,16 @@ impl Extension for GroupServer {
 
     fn handle_association_timeout(&mut self, cx: &mut Context<'_>) {
         let h = cx.association();
+        if self.barrier_aborts.remove(&h).is_some() {
+            // Draft §"Sending BARRIER": "If the chunk that carries U's
+            // first fragment has been retransmitted Mcast.Barrier.MaxRetrans
+            // times to a member without being acknowledged, the server
+            // aborts that member's association (with a "User-Initiated
+            // Abort" cause whose reason says so)"; on_closed releases its
+            // part of the hold.
+            cx.abort(b"mcsctp: unicast-first barrier not acknowledged");
+            return;
+        }
         let limit = self.cfg.control_max_retrans;
         if let Some(c) = self.members.get_mut(&h)
             && c.resend_at.is_some_and(|t| t <= cx.now())
@@ -1736,6 +2173,13 @@ impl Extension for GroupServer {
     fn on_closed(&mut self, association: AssociationHandle, _reason: &CloseReason) {
         self.awaiting.remove(&association);
         self.after_group.remove(&association);
+        // Its unicast-first barriers end with it (the guarantee holds
+        // trivially for an association that is gone, once the member can
+        // no longer read the group).
+        self.barrier_member_left(association);
+        self.before.retain(|_, b| b.member != association);
+        self.barrier_aborts.remove(&association);
+        self.plain_wait.remove(&association);
         self.marks.retain(|_, (a, _, _)| *a != association);
         let member = self.members.remove(&association);
         let was = member.is_some() | self.plain.remove(&association).is_some();

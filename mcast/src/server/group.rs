@@ -315,6 +315,20 @@ pub struct GroupSender<K = MemberId> {
     /// association lives on (End of Membership): they leave its window
     /// with [`take_unicast_released`](Self::take_unicast_released).
     orphaned: BTreeMap<K, usize>,
+    /// Group messages the application sent behind a unicast-first barrier
+    /// that is not created yet (draft §"Sending BARRIER", D=1): they get no
+    /// MTSN before it exists, so that their MTSNs are at or above its M.
+    /// With when they were sent (their lifetime runs from then).
+    held: VecDeque<(Instant, OutgoingMessage)>,
+    held_bytes: usize,
+    /// Messages ever put in `held` (a running count that names a place in
+    /// it).
+    held_total: u64,
+    /// New messages go to `held` even when it is empty.
+    fenced: bool,
+    /// A unicast-first barrier hold is in effect: no new MTSN (draft
+    /// §"Sending MDATA" condition 4).
+    barrier_hold: bool,
 }
 
 impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
@@ -329,6 +343,11 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             },
         );
         Self {
+            held: VecDeque::new(),
+            held_bytes: 0,
+            held_total: 0,
+            fenced: false,
+            barrier_hold: false,
             queue,
             next,
             mctsn: next - 1,
@@ -519,9 +538,90 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         m.unordered = msg.unordered;
         m.lifetime = msg.lifetime;
         let stream = m.stream;
-        self.queue.enqueue(now, m)?;
+        if self.fenced || !self.held.is_empty() {
+            // Behind a barrier not created yet: checked as the queue would
+            // check it, and counted in its buffer.
+            let len = m.payload.len();
+            let outbound = self.queue.outbound_streams();
+            if stream.0 >= outbound {
+                return Err(SendError::InvalidStream { stream, outbound });
+            }
+            if len == 0 {
+                return Err(SendError::EmptyMessage);
+            }
+            if len > self.cfg.send_buffer {
+                return Err(SendError::TooLarge {
+                    len,
+                    limit: self.cfg.send_buffer,
+                });
+            }
+            let available = self.queue.available().saturating_sub(self.held_bytes);
+            if len > available {
+                return Err(SendError::BufferFull {
+                    needed: len,
+                    available,
+                });
+            }
+            self.held_bytes += len;
+            self.held_total += 1;
+            self.held.push_back((now, m));
+        } else {
+            self.queue.enqueue(now, m)?;
+        }
         self.stream_counts.entry(stream.0).or_default().0 += 1;
         Ok(())
+    }
+
+    /// Draft §"Sending BARRIER", D=1: from now on group messages wait
+    /// outside the send queue (they get no MTSN) until
+    /// [`release_held`](Self::release_held) lets them in. Returns the place
+    /// of the fence: the number of messages held so far, ever.
+    pub fn fence(&mut self) -> u64 {
+        self.fenced = true;
+        self.held_total
+    }
+
+    /// Lets the held messages before place `upto` (a value of
+    /// [`fence`](Self::fence)) into the send queue, in order; with `None`
+    /// every held message, and the fence is lifted.
+    pub fn release_held(&mut self, now: Instant, upto: Option<u64>) {
+        let keep = upto.map_or(0, |u| self.held_total.saturating_sub(u)) as usize;
+        while self.held.len() > keep {
+            let Some((at, mut m)) = self.held.pop_front() else {
+                break;
+            };
+            self.held_bytes -= m.payload.len();
+            let stream = m.stream.0;
+            // Its lifetime runs from when the application sent it.
+            let mut expired = false;
+            if let Some(l) = m.lifetime {
+                let left = l.saturating_sub(now.saturating_duration_since(at));
+                expired = left.is_zero();
+                m.lifetime = Some(left);
+            }
+            // The buffer was reserved when it was held, so only an expired
+            // message is refused: it never gets an MTSN, and completes its
+            // stream's count for barrier positions.
+            if expired || self.queue.enqueue(now, m).is_err() {
+                self.stream_counts.entry(stream).or_default().1 += 1;
+            }
+        }
+        if upto.is_none() {
+            self.fenced = false;
+        }
+    }
+
+    /// Sets or clears the unicast-first barrier hold (draft §"Sending
+    /// MDATA" condition 4, §"Sending BARRIER": the server "MUST NOT assign
+    /// M or any later MTSN" until every member that was sent the BARRIER
+    /// acknowledged its unicast message). Retransmissions go on.
+    pub fn set_barrier_hold(&mut self, hold: bool) {
+        self.barrier_hold = hold;
+    }
+
+    /// Whether a unicast-first barrier hold is in effect.
+    pub fn barrier_hold(&self) -> bool {
+        self.barrier_hold
     }
 
     /// Abandons the messages whose lifetime has ended (draft §"Abandoning
@@ -691,7 +791,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
 
     /// Whether messages wait for their first transmission.
     pub fn has_queued(&self) -> bool {
-        !self.queue.is_empty()
+        !self.queue.is_empty() || !self.held.is_empty()
     }
 
     /// Adds a member whose Start MTSN is the next MTSN (draft §"Server:
@@ -824,6 +924,9 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
     /// §"Sending MDATA" conditions 1-3; the congestion window is the
     /// caller's).
     fn may_assign(&self, len: usize) -> bool {
+        if self.barrier_hold {
+            return false;
+        }
         if self.next - self.mctsn > self.cfg.window_chunks {
             return false;
         }

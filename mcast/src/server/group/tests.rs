@@ -377,3 +377,84 @@ fn an_expired_message_is_abandoned_for_every_member_with_a_skip_point() {
     assert_eq!(g.forward(2), None);
     assert!(g.forward(1).is_some(), "member 1 has not echoed yet");
 }
+
+/// Draft §"Sending BARRIER", D=1: group messages sent behind a fence get
+/// no MTSN until they are let in, count in barrier positions at once, and
+/// keep their order; the prefix before the fence completes on its own.
+#[test]
+fn messages_behind_a_unicast_first_fence_wait_for_it_in_order() {
+    let now = t0();
+    let mut g = sender(GroupSenderConfig::default());
+    g.add_member(now, 1, MemberKind::Multicast);
+    send_n(&mut g, now, 2);
+    let before = g.position();
+    let place = g.fence();
+    send_n(&mut g, now, 3);
+    // The position counts the held messages; the fence's prefix does not.
+    assert_eq!(g.position(), vec![(0, 5)]);
+    assert!(g.prefix_end(&before).is_none());
+    assert_eq!(drain_new(&mut g, now), vec![Mtsn(0), Mtsn(1)]);
+    assert_eq!(g.prefix_end(&before), Some(Mtsn(1)));
+    assert!(g.has_queued(), "the held messages are still to send");
+    // M is the next MTSN: nothing behind the fence took it.
+    assert_eq!(g.next_mtsn(), Mtsn(2));
+    g.release_held(now, Some(place + 1));
+    let got: Vec<u8> = std::iter::from_fn(|| g.poll_new(now, usize::MAX))
+        .map(|(_, c)| c.payload[0])
+        .collect();
+    assert_eq!(got, vec![0], "only the first held message was let in");
+    g.release_held(now, None);
+    let got: Vec<u8> = std::iter::from_fn(|| g.poll_new(now, usize::MAX))
+        .map(|(_, c)| c.payload[0])
+        .collect();
+    assert_eq!(got, vec![1, 2], "the rest, in order");
+    assert!(!g.has_queued());
+    // The fence is lifted: new messages go straight to the queue.
+    send_n(&mut g, now, 1);
+    assert_eq!(drain_new(&mut g, now).len(), 1);
+}
+
+/// Draft §"Sending MDATA" condition 4: while a unicast-first hold is in
+/// effect no new MTSN is assigned; retransmissions are not new MTSNs and go
+/// on.
+#[test]
+fn a_unicast_first_hold_stops_new_mtsns_but_not_repairs() {
+    let now = t0();
+    // A repair age (Mcast.RTO.Min before any sample) after the send: the
+    // report is evidence of loss.
+    let later = now + crate::defaults::RTO_MIN;
+    let mut g = sender(GroupSenderConfig::default());
+    g.add_member(now, 1, MemberKind::Multicast);
+    send_n(&mut g, now, 2);
+    assert_eq!(drain_new(&mut g, now).len(), 2);
+    g.set_barrier_hold(true);
+    send_n(&mut g, now, 2);
+    assert!(drain_new(&mut g, now).is_empty(), "held");
+    // The member misses MTSN 0: it is repaired while the hold lasts.
+    g.on_ack(later, 1, Mtsn(u32::MAX), Mtsn(1), &[(2, 2)], u32::MAX);
+    assert!(g.has_unicast(1), "repairs go on");
+    assert_eq!(
+        g.poll_unicast(later, 1, usize::MAX).map(|(m, _)| m),
+        Some(Mtsn(0))
+    );
+    assert!(drain_new(&mut g, later).is_empty(), "still held");
+    g.set_barrier_hold(false);
+    assert_eq!(drain_new(&mut g, later), vec![Mtsn(2), Mtsn(3)]);
+}
+
+/// A held message whose lifetime ends before the fence lifts never gets an
+/// MTSN, and completes its stream for barrier positions.
+#[test]
+fn a_held_message_that_expires_completes_its_position() {
+    let now = t0();
+    let mut g = sender(GroupSenderConfig::default());
+    g.add_member(now, 1, MemberKind::Multicast);
+    g.fence();
+    let mut m = OutgoingMessage::new(StreamId(0), Ppid(0), Bytes::from_static(b"x"));
+    m.lifetime = Some(std::time::Duration::from_millis(1));
+    g.send_message(now, m).unwrap();
+    let pos = g.position();
+    g.release_held(now + std::time::Duration::from_millis(2), None);
+    assert!(drain_new(&mut g, now).is_empty());
+    assert!(g.prefix_end(&pos).is_some());
+}
