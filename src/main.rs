@@ -1,6 +1,10 @@
 //! `mcsctp`: the command-line tool. Its verbs mirror usrsctp's example
 //! programs (`echo_server`, `discard_server`, `client`, `tsctp`) so that
-//! either side of a test can be swapped for the other.
+//! either side of a test can be swapped for the other. `group-server` and
+//! `member` run the multicast extension: a group server sends generated
+//! messages or stdin lines to its group, members check what they get, and
+//! both print a summary (one JSON object with `--json`) that a script can
+//! compare.
 
 use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
