@@ -236,6 +236,9 @@ pub(crate) struct State {
     /// so the port is free once the endpoint has stopped.
     pub(crate) socket: Option<socket2::Socket>,
     io_error: Option<io::ErrorKind>,
+    /// What the driver's socket sent, copied from the driver after each
+    /// round.
+    sent: SentStats,
 }
 
 impl State {
@@ -351,6 +354,37 @@ impl Shared {
     }
 }
 
+/// Datagrams and octets an endpoint's UDP socket accepted for sending
+/// ([`Endpoint::sent`]), by destination. Octets are UDP payloads (whole
+/// SCTP packets), without IP and UDP headers; datagrams dropped on a send
+/// error are not counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SentStats {
+    /// Datagrams sent to a multicast address: a group server's group
+    /// packets.
+    pub multicast_datagrams: u64,
+    /// Octets of those.
+    pub multicast_octets: u64,
+    /// Datagrams sent to a unicast address: associations' packets (group
+    /// repairs and fallback data included) and answers to stray packets.
+    pub unicast_datagrams: u64,
+    /// Octets of those.
+    pub unicast_octets: u64,
+}
+
+impl SentStats {
+    fn count(&mut self, dest: SocketAddr, datagrams: usize, octets: usize) {
+        let (d, o) = if dest.ip().is_multicast() {
+            (&mut self.multicast_datagrams, &mut self.multicast_octets)
+        } else {
+            (&mut self.unicast_datagrams, &mut self.unicast_octets)
+        };
+        *d += datagrams as u64;
+        *o += octets as u64;
+    }
+}
+
 /// A one-to-many SCTP endpoint: many associations over one UDP socket.
 ///
 /// Cloning gives another handle to the same endpoint. When every
@@ -452,6 +486,7 @@ impl Endpoint {
                 shutting_down: false,
                 driver_done: false,
                 io_error: None,
+                sent: SentStats::default(),
             }),
             driver: Notify::new(),
             changed: Notify::new(),
@@ -548,6 +583,13 @@ impl Endpoint {
     /// Counters of the sans-IO endpoint.
     pub fn stats(&self) -> mcsctp_core::endpoint::EndpointStats {
         self.shared.lock().core.stats()
+    }
+
+    /// What the endpoint's socket has sent so far, split by destination:
+    /// group packets (to a multicast address) and everything else
+    /// (associations' packets to their peers).
+    pub fn sent(&self) -> SentStats {
+        self.shared.lock().sent
     }
 
     /// Aborts every association, sends the ABORTs, and stops the driver.
@@ -727,6 +769,13 @@ impl Association {
         self.shared.lock().core.congestion(self.handle)
     }
 
+    /// What the member side knows of the group the server offered on this
+    /// association: `None` if the endpoint is not a member
+    /// ([`Config::multicast`] unset) or no group was offered.
+    pub fn member_figures(&self) -> Option<crate::group::MemberFigures> {
+        crate::group::member_figures(&self.shared.lock(), self.handle)
+    }
+
     /// Bytes of user data the send buffer takes now.
     pub fn send_buffer_available(&self) -> Option<usize> {
         self.shared.lock().core.send_buffer_available(self.handle)
@@ -850,6 +899,7 @@ async fn drive(shared: Arc<Shared>, mut udp: Udp, plan: Option<JoinPlan>) {
                     true
                 }
             };
+            st.sent = out.sent;
             st.route_events();
             if !groups.sockets.is_empty() {
                 let core = &st.core;
@@ -904,6 +954,8 @@ struct Out {
     carry_dest: Option<SocketAddr>,
     max_segments: usize,
     aborting: bool,
+    /// What was sent.
+    sent: SentStats,
 }
 
 /// Largest GSO batch: one UDP datagram's worth (65535 bytes less the IPv6
@@ -928,6 +980,7 @@ impl Out {
             carry_dest: None,
             max_segments: max_segments.clamp(1, 64),
             aborting: false,
+            sent: SentStats::default(),
         }
     }
 
@@ -1002,7 +1055,10 @@ impl Out {
         let seg = (b.n > 1).then_some(b.seg);
         let r = match udp.poll_send(cx, b.dest, &self.buf, seg) {
             Poll::Pending => return Ok(false),
-            Poll::Ready(Ok(())) => Ok(true),
+            Poll::Ready(Ok(())) => {
+                self.sent.count(b.dest, b.n, self.buf.len());
+                Ok(true)
+            }
             Poll::Ready(Err(e)) => {
                 // A path without GSO fails the batch (EIO, EINVAL) and
                 // quinn-udp turns segmentation off: follow it. The dropped

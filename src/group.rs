@@ -397,6 +397,13 @@ impl RtExt {
         }
     }
 
+    pub(crate) fn member(&self) -> Option<&GroupMember> {
+        match self {
+            Self::Member(m) => Some(m),
+            _ => None,
+        }
+    }
+
     pub(crate) fn member_mut(&mut self) -> Option<&mut GroupMember> {
         match self {
             Self::Member(m) => Some(m),
@@ -821,6 +828,31 @@ impl Group {
         }
         self.shared.driver.notify_one();
     }
+}
+
+/// What a member endpoint knows of its group on one association
+/// ([`Association::member_figures`](crate::Association::member_figures)).
+///
+/// The member cannot know its state at the server (draft §"Unicast
+/// Fallback and Return": "Fallback needs no signalling"): a member that
+/// gets group chunks on the group path is receiving by multicast; one that
+/// gets none gets the group's messages over its association.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MemberFigures {
+    /// Group (MDATA) chunks that arrived on the group path, by multicast.
+    pub multicast_chunks: u64,
+    /// Group chunks that arrived more than once (either path).
+    pub duplicate_chunks: u64,
+}
+
+/// The member figures of association `h` on the endpoint behind `shared`.
+pub(crate) fn member_figures(st: &State, h: AssociationHandle) -> Option<MemberFigures> {
+    let (multicast_chunks, duplicate_chunks) = st.core.extension().member()?.figures(h)?;
+    Some(MemberFigures {
+        multicast_chunks,
+        duplicate_chunks,
+    })
 }
 
 /// Makes a group on the endpoint behind `shared` (see

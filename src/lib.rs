@@ -26,10 +26,12 @@ mod endpoint;
 pub mod group;
 mod udp;
 
-pub use endpoint::{Association, AssociationId, Config, Endpoint, Error, Message, SendParams};
+pub use endpoint::{
+    Association, AssociationId, Config, Endpoint, Error, Message, SendParams, SentStats,
+};
 pub use group::{
-    Group, GroupConfig, GroupSendParams, Interface, MemberInfo, MemberKind, MembershipEvent,
-    MulticastConfig,
+    Group, GroupConfig, GroupSendParams, Interface, MemberFigures, MemberInfo, MemberKind,
+    MembershipEvent, MulticastConfig,
 };
 pub use mcsctp_core::event::{CloseReason, Event};
 pub use mcsctp_core::rx::DeliveryKind;

@@ -1,6 +1,10 @@
 //! `mcsctp`: the command-line tool. Its verbs mirror usrsctp's example
 //! programs (`echo_server`, `discard_server`, `client`, `tsctp`) so that
-//! either side of a test can be swapped for the other.
+//! either side of a test can be swapped for the other. `group-server` and
+//! `member` run the multicast extension: a group server sends generated
+//! messages or stdin lines to its group, members check what they get, and
+//! both print a summary (one JSON object with `--json`) that a script can
+//! compare.
 
 use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
@@ -10,7 +14,11 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use clap::{Args, Parser, Subcommand};
 use mcsctp::core::endpoint::AssociationStats;
-use mcsctp::{Association, Config, DeliveryKind, Endpoint, Error, SendParams};
+use mcsctp::{
+    Association, Config, DeliveryKind, Endpoint, Error, Interface, MemberInfo, MemberKind,
+    MulticastConfig, SendParams,
+};
+use sha2::{Digest, Sha256};
 use tokio::io::AsyncBufReadExt;
 
 #[derive(Parser, Debug)]
@@ -36,6 +44,13 @@ enum Command {
     /// sends, without one it receives and prints one CSV line per
     /// association.
     Perf(PerfArgs),
+    /// Serve a multicast group: accept members, send generated messages
+    /// (--count, --size) or each line of stdin to the group, wait until
+    /// every member has acknowledged them all, print a summary.
+    GroupServer(GroupServerArgs),
+    /// Join a group server as a member (or as a plain SCTP peer with
+    /// --plain), receive its messages and print a summary.
+    Member(MemberArgs),
 }
 
 #[derive(Args, Debug)]
@@ -208,6 +223,115 @@ struct PerfArgs {
     rto: RtoArgs,
 }
 
+#[derive(Args, Debug)]
+struct GroupServerArgs {
+    /// The group: an IPv4 or IPv6 multicast address and a UDP port of its
+    /// own, e.g. 239.255.0.1:9907.
+    #[arg(long, value_name = "ADDR:PORT", value_parser = parse_group)]
+    group: SocketAddr,
+    /// The interface group packets leave on, by name or address (default:
+    /// the interface of --bind).
+    #[arg(long, value_name = "NAME|ADDR")]
+    interface: Option<Interface>,
+    /// SCTP port.
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u16).range(1..))]
+    port: u16,
+    /// Local UDP encapsulation port (RFC 6951); group packets leave from it.
+    #[arg(long = "local-udp-port", default_value_t = mcsctp::DEFAULT_UDP_PORT)]
+    local_udp_port: u16,
+    /// Local IP address to bind (the source address of group packets).
+    #[arg(long = "bind", default_value = "0.0.0.0")]
+    bind: IpAddr,
+    /// Wait for this many members (plain peers included) before sending.
+    #[arg(long, default_value_t = 0)]
+    members: usize,
+    /// Send this many generated messages instead of the lines of stdin.
+    /// Message i is i as 8 bytes big-endian, then pseudo-random bytes
+    /// derived from i (a member recognises them and checks their order).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    count: Option<u64>,
+    /// Size of each generated message in bytes, 8 to 65536 (default 1000).
+    #[arg(long, requires = "count", value_parser = parse_generated_size)]
+    size: Option<usize>,
+    /// IPv4 TTL / IPv6 hop limit of group packets.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=255))]
+    ttl: u32,
+    /// Seconds each wait may take: for the members, for room in the
+    /// group's send buffer, for the acknowledgement of every message.
+    #[arg(long, default_value = "30", value_parser = parse_seconds)]
+    timeout: Duration,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    rto: RtoArgs,
+}
+
+#[derive(Args, Debug)]
+struct MemberArgs {
+    /// The group server's IP address.
+    addr: IpAddr,
+    /// The group server's SCTP port.
+    #[arg(value_parser = clap::value_parser!(u16).range(1..))]
+    sctp_port: u16,
+    /// The interface to join the group on, by name or address (default:
+    /// the interface of --bind, or the kernel's choice).
+    #[arg(long, value_name = "NAME|ADDR", conflicts_with = "plain")]
+    interface: Option<Interface>,
+    /// Local UDP encapsulation port (0, the default: an ephemeral one, so
+    /// that several members can run on one host).
+    #[arg(long = "local-udp-port", default_value_t = 0)]
+    local_udp_port: u16,
+    /// The server's UDP encapsulation port.
+    #[arg(long = "remote-udp-port", default_value_t = mcsctp::DEFAULT_UDP_PORT)]
+    remote_udp_port: u16,
+    /// Local IP address to bind.
+    #[arg(long = "bind", default_value = "0.0.0.0")]
+    bind: IpAddr,
+    /// Exit after this many messages (without it: when the association
+    /// ends, or on Ctrl-C).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    count: Option<u64>,
+    /// Connect as a plain SCTP peer, without the multicast extension: the
+    /// server sends it the group's messages as ordinary DATA.
+    #[arg(long)]
+    plain: bool,
+    /// Seconds to wait for the association, and then for the --count
+    /// messages.
+    #[arg(long, default_value = "30", value_parser = parse_seconds)]
+    timeout: Duration,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    rto: RtoArgs,
+}
+
+/// A group address: a multicast address and a non-zero port.
+fn parse_group(s: &str) -> Result<SocketAddr, String> {
+    let a: SocketAddr = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not ADDR:PORT (e.g. 239.255.0.1:9907)"))?;
+    if !a.ip().is_multicast() {
+        return Err(format!("{} is not a multicast address", a.ip()));
+    }
+    if a.port() == 0 {
+        return Err("the group needs a UDP port (not 0)".into());
+    }
+    Ok(a)
+}
+
+/// A generated message's size: its 8-byte number and up to 64 KiB in all.
+fn parse_generated_size(s: &str) -> Result<usize, String> {
+    let v: usize = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size in bytes"))?;
+    if !(8..=65_536).contains(&v) {
+        return Err(format!("{v} is out of range 8..=65536"));
+    }
+    Ok(v)
+}
+
 /// `perf --cc`: the congestion controller.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum CongestionArg {
@@ -262,10 +386,11 @@ fn main() -> ExitCode {
             let msg = match e.kind() {
                 // clap would print the whole help here.
                 clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-                    "a subcommand is required: echo-server, discard-server, client or perf"
+                    "a subcommand is required: echo-server, discard-server, client, perf, \
+                     group-server or member"
                         .to_string()
                 }
-                _ => one_line(&e.render().to_string()).to_string(),
+                _ => one_line(&e.render().to_string()),
             };
             eprintln!("mcsctp: {msg} (see --help)");
             return ExitCode::from(2);
@@ -282,27 +407,36 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let r = rt.block_on(async move {
+    let r: Result<(), Failure> = rt.block_on(async move {
         match cli.command {
-            Command::EchoServer(a) => server(a, 7, true).await,
-            Command::DiscardServer(a) => server(a, 9, false).await,
-            Command::Client(a) => client(a).await,
-            Command::Perf(a) => perf(a).await,
+            Command::EchoServer(a) => server(a, 7, true).await.map_err(Into::into),
+            Command::DiscardServer(a) => server(a, 9, false).await.map_err(Into::into),
+            Command::Client(a) => client(a).await.map_err(Into::into),
+            Command::Perf(a) => perf(a).await.map_err(Into::into),
+            Command::GroupServer(a) => group_server(a).await,
+            Command::Member(a) => member(a).await,
         }
     });
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mcsctp: {e}");
-            ExitCode::FAILURE
+            eprintln!("mcsctp: {}", e.msg);
+            ExitCode::from(e.code)
         }
     }
 }
 
-/// The first line of clap's message, without its "error: " prefix.
-fn one_line(msg: &str) -> &str {
-    let first = msg.lines().find(|l| !l.trim().is_empty()).unwrap_or(msg);
-    first.trim().trim_start_matches("error: ")
+/// The first line of clap's message, without its "error: " prefix; a
+/// line that ends with a colon ("the following required arguments were
+/// not provided:") takes the next one with it.
+fn one_line(msg: &str) -> String {
+    let mut lines = msg.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or(msg.trim());
+    let first = first.trim_start_matches("error: ");
+    match (first.strip_suffix(':'), lines.next()) {
+        (Some(head), Some(next)) if !next.starts_with("Usage:") => format!("{head}: {next}"),
+        _ => first.to_string(),
+    }
 }
 
 fn init_tracing(verbose: u8) {
@@ -343,6 +477,51 @@ impl std::fmt::Display for CliError {
 impl From<Error> for CliError {
     fn from(e: Error) -> Self {
         Self(e.to_string())
+    }
+}
+
+/// How a verb failed: the line to print and the exit code (2 for bad
+/// arguments, including a group or interface that cannot serve, 1 for
+/// anything else).
+#[derive(Debug)]
+struct Failure {
+    msg: String,
+    code: u8,
+}
+
+impl Failure {
+    fn usage(msg: impl Into<String>) -> Self {
+        Self {
+            msg: msg.into(),
+            code: 2,
+        }
+    }
+
+    fn run(msg: impl Into<String>) -> Self {
+        Self {
+            msg: msg.into(),
+            code: 1,
+        }
+    }
+}
+
+impl From<CliError> for Failure {
+    fn from(e: CliError) -> Self {
+        Self::run(e.0)
+    }
+}
+
+impl From<Error> for Failure {
+    /// A group address or interface the arguments named that cannot serve
+    /// is a usage error; anything else a run-time one.
+    fn from(e: Error) -> Self {
+        match e {
+            Error::NotMulticast(_)
+            | Error::InterfaceNotFound(_)
+            | Error::InterfaceWithoutMulticast(_)
+            | Error::InvalidGroup(_) => Self::usage(e.to_string()),
+            e => Self::run(e.to_string()),
+        }
     }
 }
 
@@ -760,4 +939,358 @@ async fn perf_client(
         say!("Throughput was {tput:.6} Byte/sec.");
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Multicast groups: group-server and member
+// ---------------------------------------------------------------------------
+
+/// The pseudo-random bytes that follow generated message `i`'s number
+/// (xorshift64 seeded from `i`).
+fn pattern(i: u64) -> impl Iterator<Item = u8> {
+    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    std::iter::repeat_with(move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x >> 24) as u8
+    })
+}
+
+/// Generated message `i` of `size` (at least 8) bytes: `i` as 8 bytes
+/// big-endian, then [`pattern`]`(i)`.
+fn generated(i: u64, size: usize) -> Bytes {
+    let mut v = Vec::with_capacity(size);
+    v.extend_from_slice(&i.to_be_bytes());
+    v.extend(pattern(i).take(size.saturating_sub(8)));
+    v.into()
+}
+
+/// The number of a generated message, if `m` is one (its bytes are
+/// exactly [`generated`]`(i, m.len())`).
+fn generated_index(m: &[u8]) -> Option<u64> {
+    let (num, rest) = m.split_first_chunk::<8>()?;
+    let i = u64::from_be_bytes(*num);
+    rest.iter()
+        .copied()
+        .eq(pattern(i).take(rest.len()))
+        .then_some(i)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn kind_name(k: MemberKind) -> &'static str {
+    match k {
+        MemberKind::Joining => "joining",
+        MemberKind::Returning => "returning",
+        MemberKind::Multicast => "multicast",
+        MemberKind::Fallback => "fallback",
+        MemberKind::Plain => "plain",
+        _ => "unknown",
+    }
+}
+
+/// One member as JSON.
+fn member_json(m: &MemberInfo) -> String {
+    let addr = m
+        .address
+        .map_or_else(|| "null".to_string(), |a| format!("\"{a}\""));
+    let loss = if m.multicast_loss.is_finite() {
+        m.multicast_loss
+    } else {
+        0.0
+    };
+    format!(
+        "{{\"addr\":{addr},\"kind\":\"{}\",\"acked\":{},\"repairs\":{},\"mcast_loss\":{loss:.6},\"fallbacks\":{},\"returns\":{}}}",
+        kind_name(m.kind),
+        m.acked,
+        m.repairs,
+        m.fallbacks,
+        m.returns
+    )
+}
+
+/// Runs `f`, giving up after `limit` with `what` (a run-time failure).
+async fn bounded<T>(
+    limit: Duration,
+    what: impl FnOnce() -> String,
+    f: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Failure> {
+    match tokio::time::timeout(limit, f).await {
+        Ok(r) => r.map_err(Failure::from),
+        Err(_) => Err(Failure::run(format!(
+            "{} within {:.1} s (--timeout)",
+            what(),
+            limit.as_secs_f64()
+        ))),
+    }
+}
+
+async fn group_server(a: GroupServerArgs) -> Result<(), Failure> {
+    let ep = bind(a.bind, a.local_udp_port, a.port, |cfg| a.rto.apply(cfg))?;
+    let mut gcfg = mcsctp::GroupConfig::default();
+    gcfg.interface = a.interface.clone();
+    gcfg.ttl = a.ttl;
+    let group = ep.create_group(a.group, gcfg)?;
+    let limit = a.timeout;
+    // Members first, if asked: each joined peer (member or plain) is one.
+    let deadline = tokio::time::Instant::now() + limit;
+    while group.members().len() < a.members {
+        match tokio::time::timeout_at(deadline, group.next_event()).await {
+            Ok(r) => {
+                r?;
+            }
+            Err(_) => {
+                return Err(Failure::run(format!(
+                    "{} of {} members joined within {:.1} s (--timeout)",
+                    group.members().len(),
+                    a.members,
+                    limit.as_secs_f64()
+                )));
+            }
+        }
+    }
+    let start = Instant::now();
+    let mut hash = Sha256::new();
+    let (mut messages, mut bytes) = (0u64, 0u64);
+    let mut send = async |m: Bytes| -> Result<(), Failure> {
+        hash.update(&m);
+        messages += 1;
+        bytes += m.len() as u64;
+        bounded(
+            limit,
+            || format!("no room in the group's send buffer for message {messages}"),
+            group.send(0, m),
+        )
+        .await
+    };
+    match a.count {
+        Some(n) => {
+            let size = a.size.unwrap_or(1000);
+            for i in 0..n {
+                send(generated(i, size)).await?;
+            }
+        }
+        None => {
+            // Each line is a message (empty lines are skipped: SCTP has no
+            // empty messages).
+            let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+            while let Some(line) = lines
+                .next_line()
+                .await
+                .map_err(|e| Failure::run(format!("cannot read stdin: {e}")))?
+            {
+                if !line.is_empty() {
+                    send(Bytes::from(line.into_bytes())).await?;
+                }
+            }
+        }
+    }
+    bounded(
+        limit,
+        || "the members did not acknowledge every message".to_string(),
+        group.flushed(),
+    )
+    .await?;
+    let secs = start.elapsed().as_secs_f64();
+    let digest = hex(&hash.finalize());
+    let members = group.members();
+    let sent = ep.sent();
+    if a.json {
+        let list: Vec<String> = members.iter().map(member_json).collect();
+        say!(
+            "{{\"messages\":{messages},\"bytes\":{bytes},\"seconds\":{secs:.6},\"sha256\":\"{digest}\",\"bytes_multicast\":{},\"bytes_unicast\":{},\"datagrams_multicast\":{},\"datagrams_unicast\":{},\"members\":[{}]}}",
+            sent.multicast_octets,
+            sent.unicast_octets,
+            sent.multicast_datagrams,
+            sent.unicast_datagrams,
+            list.join(",")
+        );
+    } else {
+        say!(
+            "sent {messages} messages ({bytes} bytes) to {} in {secs:.3} s, sha256 {digest}",
+            a.group
+        );
+        say!(
+            "on the wire: multicast {} datagrams, {} bytes; unicast {} datagrams, {} bytes",
+            sent.multicast_datagrams,
+            sent.multicast_octets,
+            sent.unicast_datagrams,
+            sent.unicast_octets
+        );
+        for m in &members {
+            say!(
+                "member {} {}: acked {} repairs {} mcast_loss {:.3} fallbacks {} returns {}",
+                m.address.map_or_else(|| "?".to_string(), |a| a.to_string()),
+                kind_name(m.kind),
+                m.acked,
+                m.repairs,
+                m.multicast_loss,
+                m.fallbacks,
+                m.returns
+            );
+        }
+    }
+    // The end: close every association gracefully (a member with --count
+    // waits for this), bounded.
+    let mut closes = tokio::task::JoinSet::new();
+    for m in group.members() {
+        let assoc = ep.association(m.id);
+        closes.spawn(async move { tokio::time::timeout(limit, assoc.close()).await });
+    }
+    while closes.join_next().await.is_some() {}
+    drop(group);
+    let _ = tokio::time::timeout(Duration::from_secs(2), ep.shutdown()).await;
+    Ok(())
+}
+
+/// What a member received.
+#[derive(Default)]
+struct MemberTally {
+    received: u64,
+    bytes: u64,
+    duplicates: u64,
+    out_of_order: u64,
+    unindexed: u64,
+    highest: Option<u64>,
+    seen: std::collections::HashSet<u64>,
+    hash: Sha256,
+}
+
+impl MemberTally {
+    fn take(&mut self, m: &[u8]) {
+        self.received += 1;
+        self.bytes += m.len() as u64;
+        self.hash.update(m);
+        match generated_index(m) {
+            Some(i) if !self.seen.insert(i) => self.duplicates += 1,
+            Some(i) => {
+                if self.highest.is_some_and(|h| i < h) {
+                    self.out_of_order += 1;
+                }
+                self.highest = Some(self.highest.map_or(i, |h| h.max(i)));
+            }
+            None => self.unindexed += 1,
+        }
+    }
+}
+
+/// How long a member with --count, once it has its messages, waits for
+/// the server to close the association before it closes it itself.
+const MEMBER_LINGER: Duration = Duration::from_secs(5);
+
+async fn member(a: MemberArgs) -> Result<(), Failure> {
+    let local = SocketAddr::new(a.bind, a.local_udp_port);
+    let mut cfg = Config::new(local, 0);
+    a.rto.apply(&mut cfg);
+    if !a.plain {
+        let mut m = MulticastConfig::default();
+        m.interface = a.interface.clone();
+        cfg.multicast = Some(m);
+    }
+    let ep = Endpoint::bind(cfg).map_err(|e| match e {
+        Error::InterfaceNotFound(_) | Error::InterfaceWithoutMulticast(_) => Failure::from(e),
+        e => Failure::run(format!("cannot bind UDP {local}: {e}")),
+    })?;
+    let remote = SocketAddr::new(a.addr, a.remote_udp_port);
+    let assoc = connect(&ep, remote, a.sctp_port, a.timeout).await?;
+    let start = Instant::now();
+    let deadline = tokio::time::Instant::now() + a.timeout;
+    let mut t = MemberTally::default();
+    let mut figures = None;
+    let mut current = BytesMut::new();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut failure = None;
+    while a.count.is_none_or(|n| t.received < n) {
+        let r = tokio::select! {
+            r = assoc.recv() => r,
+            _ = tokio::time::sleep_until(deadline), if a.count.is_some() => {
+                failure = Some(Failure::run(format!(
+                    "{} of {} messages received within {:.1} s (--timeout)",
+                    t.received,
+                    a.count.unwrap_or_default(),
+                    a.timeout.as_secs_f64()
+                )));
+                break;
+            }
+            _ = &mut ctrl_c => break,
+        };
+        let m = match r {
+            Ok(m) => m,
+            Err(e) => {
+                if let Some(n) = a.count {
+                    failure = Some(Failure::run(format!(
+                        "{} of {n} messages received before the association ended: {e}",
+                        t.received
+                    )));
+                }
+                break;
+            }
+        };
+        figures = assoc.member_figures().or(figures);
+        match m.kind {
+            DeliveryKind::Refused { .. } | DeliveryKind::Aborted { .. } => {
+                current.clear();
+                continue;
+            }
+            _ => {}
+        }
+        if m.is_end_of_record() {
+            if current.is_empty() {
+                t.take(&m.data);
+            } else {
+                current.extend_from_slice(&m.data);
+                t.take(&current);
+                current.clear();
+            }
+        } else {
+            current.extend_from_slice(&m.data);
+        }
+    }
+    figures = assoc.member_figures().or(figures);
+    let secs = start.elapsed().as_secs_f64();
+    // What the member can tell: whether group chunks reached it by
+    // multicast. (Its state at the server is not signalled to it.)
+    let kind = match (a.plain, figures) {
+        (true, _) => "plain",
+        (false, None) => "no-group",
+        (false, Some(f)) if f.multicast_chunks > 0 => "multicast",
+        (false, Some(_)) => "fallback",
+    };
+    let multicast_chunks = figures.map_or(0, |f| f.multicast_chunks);
+    let digest = hex(&t.hash.clone().finalize());
+    if a.json {
+        say!(
+            "{{\"received\":{},\"bytes\":{},\"duplicates\":{},\"out_of_order\":{},\"unindexed\":{},\"sha256\":\"{digest}\",\"kind\":\"{kind}\",\"multicast_chunks\":{multicast_chunks},\"seconds\":{secs:.6}}}",
+            t.received,
+            t.bytes,
+            t.duplicates,
+            t.out_of_order,
+            t.unindexed
+        );
+    } else {
+        say!(
+            "received {} messages ({} bytes) in {secs:.3} s, sha256 {digest}",
+            t.received,
+            t.bytes
+        );
+        say!(
+            "duplicates {} out_of_order {} unindexed {} kind {kind} (multicast chunks {multicast_chunks})",
+            t.duplicates,
+            t.out_of_order,
+            t.unindexed
+        );
+    }
+    // The server closes the association once every member has
+    // acknowledged everything (so that its summary has every member's
+    // figures): wait for that a little, then leave by ourselves (bounded).
+    if failure.is_none() && a.count.is_some() {
+        let _ = tokio::time::timeout(MEMBER_LINGER, assoc.closed()).await;
+    }
+    let _ = tokio::time::timeout(MEMBER_LINGER, assoc.close()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), ep.shutdown()).await;
+    failure.map_or(Ok(()), Err)
 }

@@ -176,6 +176,8 @@ fn help_exits_zero() {
         &["discard-server", "--help"],
         &["client", "--help"],
         &["perf", "--help"],
+        &["group-server", "--help"],
+        &["member", "--help"],
     ] {
         let r = run(args);
         assert!(r.status.success(), "{args:?}: {}", r.stderr);

@@ -11,11 +11,12 @@
 //! `SKIPPED: group_loopback::<test>: <why>` (and appends it to the file
 //! named by `MCSCTP_SKIP_LOG`) and returns; with `CI=true` it fails.
 
+#[path = "support/multicast.rs"]
+mod multicast;
 #[path = "support/ports.rs"]
 mod ports;
 
-use std::io::Write as _;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -23,65 +24,21 @@ use mcsctp::{
     AssociationId, Config, Endpoint, Error, GroupConfig, Interface, MemberKind, MembershipEvent,
     MulticastConfig,
 };
-use socket2::{Domain, Protocol, Socket, Type};
 use tokio::time::timeout;
 
 const T: Duration = Duration::from_secs(20);
 
 fn skip(test: &str, reason: &str) {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{test}: prerequisites missing (CI=true): {reason}");
-    }
-    let line = format!("SKIPPED: group_loopback::{test}: {reason}");
-    let _ = writeln!(std::io::stderr(), "{line}");
-    if let Some(path) = std::env::var_os("MCSCTP_SKIP_LOG") {
-        let _ = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut f| writeln!(f, "{line}"));
-    }
+    multicast::skip(&format!("group_loopback::{test}"), reason);
 }
 
-/// A group address of this test process: 239.255.x.y from the process id
-/// and a counter, so concurrent runs do not share a group.
+/// A group address of this test process (see [`multicast::group_addr`]).
 fn group_addr(n: u8) -> SocketAddr {
-    let pid = std::process::id();
-    let ip = Ipv4Addr::new(239, 255, (pid % 251) as u8, n);
-    SocketAddr::V4(SocketAddrV4::new(ip, ports::free_udp_port()))
+    multicast::group_addr(n, ports::free_udp_port())
 }
 
-/// Whether IPv4 multicast sent on `lo` comes back to a socket that joined
-/// the group on `lo` (plain sockets, 2 s at most).
 fn multicast_on_lo_works() -> Result<(), String> {
-    let g = group_addr(250);
-    let SocketAddr::V4(g4) = g else {
-        return Err("not IPv4".into());
-    };
-    let rx =
-        Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).map_err(|e| e.to_string())?;
-    rx.set_reuse_address(true).map_err(|e| e.to_string())?;
-    rx.bind(&g.into()).map_err(|e| format!("bind {g}: {e}"))?;
-    rx.join_multicast_v4(g4.ip(), &Ipv4Addr::LOCALHOST)
-        .map_err(|e| format!("join {g} on lo: {e}"))?;
-    let rx: UdpSocket = rx.into();
-    rx.set_read_timeout(Some(Duration::from_secs(2)))
-        .map_err(|e| e.to_string())?;
-    let tx =
-        Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).map_err(|e| e.to_string())?;
-    tx.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
-        .map_err(|e| e.to_string())?;
-    tx.set_multicast_if_v4(&Ipv4Addr::LOCALHOST)
-        .map_err(|e| e.to_string())?;
-    tx.set_multicast_loop_v4(true).map_err(|e| e.to_string())?;
-    tx.send_to(b"probe", &g.into())
-        .map_err(|e| format!("send to {g}: {e}"))?;
-    let mut buf = [0u8; 16];
-    match rx.recv_from(&mut buf) {
-        Ok((5, _)) if &buf[..5] == b"probe" => Ok(()),
-        Ok(_) => Err("a different datagram arrived".into()),
-        Err(e) => Err(format!("multicast sent on lo did not come back: {e}")),
-    }
+    multicast::multicast_on_lo_works(group_addr(250))
 }
 
 fn lo() -> Interface {
@@ -333,6 +290,17 @@ async fn members_and_a_plain_peer_get_every_group_message_once_in_order() {
         .await
         .expect("flushed in time")
         .expect("flushed");
+    // Each message went once to the group; repairs, the plain peer's
+    // copies and the handshakes went over the associations.
+    let sent = server.sent();
+    assert!(
+        sent.multicast_octets >= u64::from(N) * SIZE as u64 && sent.multicast_datagrams > 0,
+        "{sent:?}"
+    );
+    assert!(
+        sent.unicast_octets >= u64::from(N) * SIZE as u64,
+        "{sent:?}"
+    );
     // The member that went away left.
     let mut left = false;
     while !left {
