@@ -838,3 +838,60 @@ fn tshark_decodes_the_draft_examples() {
     assert!(infos[anchors.iter().position(|a| a == "ex-msack").unwrap()].contains("MSACK"));
     assert!(infos[anchors.iter().position(|a| a == "ex-barrier").unwrap()].contains("BARRIER"));
 }
+
+/// Truncated and corrupted copies of the draft's examples: the script
+/// reads nothing beyond a chunk or parameter's end and marks bad lengths
+/// with an expert item, so tshark shows no Lua error (the SCTP
+/// dissector's own malformed-packet reports are allowed here).
+#[test]
+fn truncated_and_corrupted_packets_cause_no_lua_error() {
+    if !have_tshark() {
+        return;
+    }
+    let draft = common::draft_text();
+    let server: SocketAddr = "10.0.0.1:9899".parse().unwrap();
+    let group = SocketAddr::new(IpAddr::from([239, 1, 2, 3]), 9907);
+    let mut packets: Vec<Datagram> = Vec::new();
+    for a in common::example_anchors(&draft) {
+        let bytes = common::example(&draft, &a);
+        // Every truncation at a multiple of 2 octets past the header.
+        for len in (12..bytes.len()).step_by(2) {
+            packets.push((server, group, Bytes::copy_from_slice(&bytes[..len])));
+        }
+        // Each 16-bit word past the common header set to 0, 1, 0x0fff
+        // and 0xffff in turn: lengths, counts, types and families alike.
+        for at in (12..bytes.len() - 1).step_by(2) {
+            for v in [0u16, 1, 0x0fff, 0xffff] {
+                let mut b = bytes.clone();
+                b[at..at + 2].copy_from_slice(&v.to_be_bytes());
+                packets.push((server, group, Bytes::from(b)));
+            }
+        }
+    }
+    let path = temp_path("corrupt.pcap");
+    write_pcap(&path, &packets);
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(&path)
+        .arg("-X")
+        .arg(format!("lua_script:{}", lua_script().display()))
+        .args(["-T", "fields", "-e", "frame.number", "-e", "_ws.lua.error"])
+        .output()
+        .expect("run tshark");
+    std::fs::remove_file(&path).ok();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success()
+            && stderr
+                .lines()
+                .all(|l| l.trim().is_empty() || l.starts_with("Running as user")),
+        "tshark failed: {stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), packets.len());
+    for line in lines {
+        let (frame, err) = line.split_once('\t').unwrap_or((line, ""));
+        assert!(err.is_empty(), "frame {frame}: {err}");
+    }
+}
