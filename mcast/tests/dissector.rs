@@ -681,12 +681,15 @@ fn tshark_decodes_the_draft_examples() {
     let server: SocketAddr = "10.0.0.1:9899".parse().unwrap();
     let member: SocketAddr = "10.0.0.2:9899".parse().unwrap();
     let group = SocketAddr::new(IpAddr::from([239, 1, 2, 3]), 9907);
+    // Group packets from another UDP port than 9899: only the script's
+    // registration of the group port makes them SCTP.
+    let group_source: SocketAddr = "10.0.0.1:40000".parse().unwrap();
     let packets: Vec<Datagram> = anchors
         .iter()
         .map(|a| {
             let bytes = Bytes::from(common::example(&draft, a));
             let (src, dst) = match a.as_str() {
-                "ex-mdata" | "ex-msync" => (server, group),
+                "ex-mdata" | "ex-msync" => (group_source, group),
                 "ex-mcap" | "ex-mreach" | "ex-msack" => (member, server),
                 _ => (server, member),
             };
