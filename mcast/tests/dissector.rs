@@ -6,7 +6,8 @@
 //!
 //! Two captures: a simulated group (members with group-path loss, so
 //! MSACK gap blocks and repairs; MSYNCs on both paths; a BARRIER D=0 from
-//! `GroupServer::send_after_group`; a plain peer), and the draft's example
+//! `GroupServer::send_after_group`; a removal, so End of Membership and a
+//! key change; a plain peer), and the draft's example
 //! packets (appendix "Example Packets"), whose decoded fields are also
 //! checked against the values the draft's text and tables give.
 //!
@@ -539,7 +540,8 @@ fn values<'a>(frames: &'a [(Fields, String)], field: &str) -> Vec<&'a str> {
 /// A group of two members (one losing 20 % of the group path), and a plain
 /// peer, captured from before the handshakes: 60 group messages, some of
 /// them two fragments long, then a unicast reply after the group (BARRIER
-/// D=0) to every member.
+/// D=0) to every member; then the server removes the lossy member (End of
+/// Membership, and a key change for the other).
 #[test]
 fn tshark_decodes_a_simulated_group_as_the_codecs_do() {
     if !have_tshark() {
@@ -588,6 +590,15 @@ fn tshark_decodes_a_simulated_group_as_the_codecs_do() {
         )
         .expect("every member gets every message and its reply");
     let _ = w.net.run_for(Duration::from_millis(50));
+    // The server removes the lossy member: End of Membership in its
+    // control state, and a key change for the other one (Group Key with
+    // the next epoch).
+    let now = w.net.now();
+    server(&mut w.net, w.server)
+        .ep
+        .extension_mut()
+        .remove(now, hs[1]);
+    let _ = w.net.run_for(Duration::from_millis(100));
 
     let packets: Vec<Datagram> = w
         .net
@@ -627,6 +638,15 @@ fn tshark_decodes_a_simulated_group_as_the_codecs_do() {
     assert!(!values(&frames, "mcsctp.msync.start.mtsn").is_empty());
     assert!(!values(&frames, "mcsctp.msync.feedback.ack_spacing").is_empty());
     assert!(!values(&frames, "mcsctp.msync.key.key").is_empty());
+    assert_eq!(
+        values(&frames, "mcsctp.msync.end.reason").first(),
+        Some(&"1"),
+        "End of Membership, removed by the server's application"
+    );
+    assert!(
+        values(&frames, "mcsctp.msync.key.epoch").contains(&"2"),
+        "the key change after the removal"
+    );
     // Repairs: MDATA on an association (not to the group).
     let repairs = frames
         .iter()
