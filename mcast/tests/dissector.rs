@@ -26,11 +26,12 @@ use bytes::Bytes;
 use mcsctp_core::chunk::{Chunk, ChunkType, RawChunk};
 use mcsctp_core::packet::Packet;
 use mcsctp_core::param::{ParamType, SupportedExtensions, WireParam};
-use mcsctp_core::serial::{Ppid, StreamId};
+use mcsctp_core::serial::{Ppid, StreamId, VerificationTag};
+use mcsctp_mcast::Mtsn;
 use mcsctp_mcast::chunk::msync::MsyncParam;
 use mcsctp_mcast::chunk::{self as mchunk, McastChunk};
 use mcsctp_mcast::fuzzing::options;
-use mcsctp_mcast::param::{MulticastCapable, MulticastGroup};
+use mcsctp_mcast::param::{GroupAddresses, MulticastCapable, MulticastGroup, StreamRange};
 use mcsctp_sim::skip::skip;
 use mcsctp_sim::write_pcap_udp;
 use mcsctp_testkit::group::{
@@ -917,4 +918,51 @@ fn truncated_and_corrupted_packets_cause_no_lua_error() {
         let (frame, err) = line.split_once('\t').unwrap_or((line, ""));
         assert!(err.is_empty(), "frame {frame}: {err}");
     }
+}
+
+/// An IPv6 group: the draft's INIT ACK example with its Multicast-Group
+/// parameter replaced by one for ff3e::8000:1 from 2001:db8::1.
+#[test]
+fn tshark_decodes_an_ipv6_multicast_group_parameter() {
+    if !have_tshark() {
+        return;
+    }
+    let group: std::net::Ipv6Addr = "ff3e::8000:1".parse().unwrap();
+    let source: std::net::Ipv6Addr = "2001:db8::1".parse().unwrap();
+    let param = MulticastGroup::new(
+        VerificationTag(0x1234_5678),
+        Mtsn(4_294_967_000),
+        9907,
+        false,
+        true,
+        250,
+        GroupAddresses::V6 { group, source },
+        &[StreamRange {
+            first: StreamId(0),
+            last: StreamId(3),
+        }],
+    )
+    .to_raw()
+    .to_bytes();
+    let draft = common::draft_text();
+    let mut b = common::example(&draft, "ex-mgroup");
+    // The Multicast-Group parameter is the last one, at octet 0x40.
+    assert_eq!(&b[0x40..0x42], &[0xc0, 0x0a]);
+    b.truncate(0x40);
+    b.extend_from_slice(&param);
+    let chunk_len = u16::try_from(b.len() - 12).unwrap();
+    b[14..16].copy_from_slice(&chunk_len.to_be_bytes());
+    let crc = mcsctp_core::packet::checksum(&b);
+    b[8..12].copy_from_slice(&crc.to_le_bytes());
+    let server: SocketAddr = "[2001:db8::1]:9899".parse().unwrap();
+    let member: SocketAddr = "[2001:db8::2]:9899".parse().unwrap();
+    let frames = decode_and_compare("ipv6.pcap", &[(server, member, Bytes::from(b))]);
+    let f = &frames[0].0;
+    assert_eq!(f["mcsctp.mgroup.family"], ["6"]);
+    assert_eq!(f["mcsctp.mgroup.group_addr6"], ["ff3e::8000:1"]);
+    assert_eq!(f["mcsctp.mgroup.source_addr6"], ["2001:db8::1"]);
+    assert_eq!(f["mcsctp.mgroup.initial_mtsn"], ["4294967000"]);
+    assert_eq!(f["mcsctp.mgroup.a"], ["0"]);
+    assert_eq!(f["mcsctp.mgroup.first_stream"], ["0"]);
+    assert_eq!(f["mcsctp.mgroup.last_stream"], ["3"]);
 }
