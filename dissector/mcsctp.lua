@@ -255,8 +255,10 @@ mcsctp.prefs.group_port = Pref.uint("Group UDP port", 9907,
 
 local TWO32 = 4294967296
 
+-- Integer arithmetic only, so that Lua 5.3/5.4 (Wireshark 4.2 and later)
+-- keeps integers where Lua 5.1/5.2 has only numbers.
 local function pad4(n)
-    return math.ceil(n / 4) * 4
+    return n + (4 - n % 4) % 4
 end
 
 local function has(v, mask)
@@ -384,11 +386,16 @@ end
 
 -- draft §"Multicast Payload Data (MDATA, 65)": the I-DATA layout with the
 -- TSN replaced by the MTSN.
-local function dissect_mdata(tvb, off, len, flags, item)
+local function dissect_mdata(tvb, off, len, flags, item, group_packet)
     item:add(F.mdata_e, tvb(off + 1, 1))
     item:add(F.mdata_b, tvb(off + 1, 1))
     item:add(F.mdata_u, tvb(off + 1, 1))
-    item:add(F.mdata_i, tvb(off + 1, 1))
+    local i_item = item:add(F.mdata_i, tvb(off + 1, 1))
+    -- "It MUST be 0 on the group path, where it would make every member
+    -- answer at once, and members ignore it there."
+    if group_packet and has(flags, 0x08) then
+        i_item:add_proto_expert_info(E.invalid, "I bit set on the group path (members ignore it)")
+    end
     if len < 20 then
         item:add_proto_expert_info(E.length, "MDATA shorter than its 20-octet header")
         return "MDATA (short)"
@@ -525,10 +532,8 @@ local function dissect_msack(tvb, off, len, flags, item)
         local s = tvb(p, 2):uint()
         local e = tvb(p + 2, 2):uint()
         local first, last = mtsn_add(cum, s), mtsn_add(cum, e)
-        if s > 1 and first ~= next_missing then
+        if first ~= next_missing then
             missing_up_to(mtsn_add(first, TWO32 - 1), tvb(p, 4))
-        elseif s == 1 then
-            -- contiguous with the cumulative ack: allowed, nothing missing
         end
         local g = item:add(F.gap, tvb(p, 4))
         g:set_text(string.format("Gap ack block: %d-%d (MTSNs %d-%d)", s, e, first, last))
@@ -740,6 +745,9 @@ local chunk_dissectors = {
     [MREACH] = dissect_mreach,
 }
 
+local f_sctp = Field.new("sctp")
+local f_udp_dstport = Field.new("udp.dstport")
+
 -- One SCTP packet (common header and chunks) in `tvb`. Returns the Info
 -- summaries of the extension's chunks, in order.
 local function dissect_sctp_packet(tvb, pinfo, tree)
@@ -756,9 +764,14 @@ local function dissect_sctp_packet(tvb, pinfo, tree)
     end
     -- A group packet (§"Group Packet Format"): sent to the group UDP port
     -- or to a multicast address, both SCTP ports the server's.
+    -- (pinfo.dst_port is the SCTP port by now; the UDP port is a field.)
     local dst = tostring(pinfo.dst)
-    local group_packet = pinfo.dst_port == mcsctp.prefs.group_port
-        or ipv4_multicast(dst) or string.sub(dst, 1, 2) == "ff"
+    local group_packet = ipv4_multicast(dst) or string.sub(dst, 1, 2) == "ff"
+    for _, port in ipairs({ f_udp_dstport() }) do
+        if port.value == mcsctp.prefs.group_port then
+            group_packet = true
+        end
+    end
     local summaries = {}
     local off = 12
     local index = 0
@@ -816,8 +829,6 @@ local function dissect_sctp_packet(tvb, pinfo, tree)
     end
     return summaries
 end
-
-local f_sctp = Field.new("sctp")
 
 function mcsctp.dissector(tvb, pinfo, tree)
     local all = {}

@@ -710,7 +710,9 @@ fn tshark_decodes_the_draft_examples() {
         .map(|a| {
             let bytes = Bytes::from(common::example(&draft, a));
             let (src, dst) = match a.as_str() {
-                "ex-mdata" | "ex-msync" => (group_source, group),
+                "ex-mdata" => (group_source, group),
+                // To a unicast address: a group packet by its UDP port.
+                "ex-msync" => (group_source, SocketAddr::new(member.ip(), 9907)),
                 "ex-mcap" | "ex-mreach" | "ex-msack" => (member, server),
                 _ => (server, member),
             };
