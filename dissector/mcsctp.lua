@@ -516,6 +516,7 @@ local function dissect_msack(tvb, off, len, flags, item)
     end
     local p = off + 52
     local next_missing = mtsn_add(cum, 1) -- first MTSN not known received
+    local prev_end = 0
     local function missing_up_to(last_missing, range)
         -- MTSNs from next_missing to last_missing (mod 2^32) are reported
         -- missing: ahead of the cumulative ack, below Reported Through,
@@ -541,9 +542,16 @@ local function dissect_msack(tvb, off, len, flags, item)
         g:add(F.gap_end, tvb(p + 2, 2))
         g:add(F.gap_first, tvb(p, 2), first):set_generated()
         g:add(F.gap_last, tvb(p + 2, 2), last):set_generated()
-        if e < s then
-            g:add_proto_expert_info(E.invalid, "Gap ack block end below its start")
+        -- "Blocks are in ascending order, do not overlap, and end at or
+        -- below Reported Through."
+        if e < s or s == 0 then
+            g:add_proto_expert_info(E.invalid, "Gap ack block empty or starting at the cumulative ack")
+        elseif s <= prev_end then
+            g:add_proto_expert_info(E.invalid, "Gap ack blocks out of order or overlapping")
+        elseif e > (through - cum) % TWO32 then
+            g:add_proto_expert_info(E.invalid, "Gap ack block ends above Reported Through")
         end
+        prev_end = e
         next_missing = mtsn_add(last, 1)
         p = p + 4
     end
@@ -570,6 +578,9 @@ local function dissect_mreach(tvb, off, len, flags, item)
     item:add(F.mreach_reason, tvb(off + 9, 1))
     item:add(F.mreach_reserved, tvb(off + 10, 2))
     local st = tvb(off + 8, 1):uint()
+    if reach_status[st] == nil then
+        item:add_proto_expert_info(E.invalid, "Unknown status: the server ignores this MREACH")
+    end
     item:append_text(string.format(" (%s, reason %d)", reach_status[st] or ("status " .. st),
         tvb(off + 9, 1):uint()))
     return "MREACH (" .. (reach_status[st] or st) .. ")"
@@ -601,6 +612,11 @@ local function dissect_mcap(tvb, off, plen, tree)
     local f = tvb(off + 5, 1):uint()
     item:append_text(string.format(" (version %d%s%s)", tvb(off + 4, 1):uint(),
         has(f, 0x01) and ", IPv4" or "", has(f, 0x02) and ", IPv6" or ""))
+    -- "A server that does not support the version MUST treat the INIT as
+    -- if the parameter were absent."
+    if tvb(off + 4, 1):uint() ~= 1 then
+        item:add_proto_expert_info(E.invalid, "Not version 1 (draft -01)")
+    end
     if f % 4 == 0 then
         fl:add_proto_expert_info(E.invalid, "Neither the 4 nor the 6 bit is set: the parameter is ignored")
     end
