@@ -137,6 +137,23 @@ pub(crate) fn build_ip_udp(
 /// Writes `packets` as a pcap file (nanosecond timestamps, raw IP).
 /// Returns how many packets were too large to be written.
 pub(crate) fn write_pcap<W: Write>(w: &mut W, packets: &[CapturedPacket]) -> io::Result<usize> {
+    write_pcap_udp(
+        w,
+        packets
+            .iter()
+            .map(|p| (p.at, p.src, p.dst, p.data.as_ref())),
+    )
+}
+
+/// Writes UDP datagrams that did not come from a simulation (test vectors,
+/// say) as a pcap file like [`Network::write_pcap`](crate::Network::write_pcap)'s:
+/// each item is (time since the start, source, destination, UDP payload),
+/// wrapped in an IPv4 (or IPv6) and UDP header with valid checksums.
+/// Returns how many datagrams were too large for an IP packet and left out.
+pub fn write_pcap_udp<'a, W: Write>(
+    w: &mut W,
+    packets: impl IntoIterator<Item = (Duration, SocketAddr, SocketAddr, &'a [u8])>,
+) -> io::Result<usize> {
     let mut hdr = Vec::with_capacity(24);
     hdr.extend_from_slice(&PCAP_MAGIC_NS.to_le_bytes());
     hdr.extend_from_slice(&2u16.to_le_bytes());
@@ -148,17 +165,17 @@ pub(crate) fn write_pcap<W: Write>(w: &mut W, packets: &[CapturedPacket]) -> io:
     w.write_all(&hdr)?;
     let mut skipped = 0;
     let mut buf = Vec::with_capacity(2048);
-    for p in packets {
+    for (at, src, dst, data) in packets {
         buf.clear();
         buf.extend_from_slice(&[0u8; 16]);
-        if !build_ip_udp(&mut buf, &p.src, &p.dst, &p.data) {
+        if !build_ip_udp(&mut buf, &src, &dst, data) {
             skipped += 1;
             continue;
         }
         let len = (buf.len() - 16) as u32;
-        let secs = u32::try_from(p.at.as_secs()).unwrap_or(u32::MAX);
+        let secs = u32::try_from(at.as_secs()).unwrap_or(u32::MAX);
         buf[0..4].copy_from_slice(&secs.to_le_bytes());
-        buf[4..8].copy_from_slice(&p.at.subsec_nanos().to_le_bytes());
+        buf[4..8].copy_from_slice(&at.subsec_nanos().to_le_bytes());
         buf[8..12].copy_from_slice(&len.min(SNAPLEN).to_le_bytes());
         buf[12..16].copy_from_slice(&len.to_le_bytes());
         let end = 16 + len.min(SNAPLEN) as usize;

@@ -119,7 +119,7 @@ mod node;
 mod rng;
 pub mod skip;
 
-pub use capture::CapturedPacket;
+pub use capture::{CapturedPacket, write_pcap_udp};
 pub use link::{Endpoint, LinkConfig, Stats};
 pub use network::{
     ConfigError, DEFAULT_STEP_LIMIT, Network, Stalled, TRANSMIT_FLOOD_LIMIT, ZERO_PROGRESS_LIMIT,
