@@ -629,6 +629,10 @@ fn tshark_decodes_a_simulated_group_as_the_codecs_do() {
         "group-path loss shows as MSACK gap blocks"
     );
     assert!(!values(&frames, "mcsctp.msack.missing_first").is_empty());
+    assert!(
+        !values(&frames, "mcsctp.msack.dup_mtsn").is_empty(),
+        "group-path duplication shows as MSACK duplicates"
+    );
     assert!(!values(&frames, "mcsctp.mdata.fsn").is_empty(), "fragments");
     assert!(
         values(&frames, "mcsctp.barrier.d")

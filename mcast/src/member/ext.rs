@@ -483,8 +483,12 @@ impl GroupMember {
         // Header, fixed fields; each block 4 octets, each duplicate 4.
         let fixed = 4 + Msack::HEADER_LEN;
         let space = room.checked_sub(fixed)? / 4;
-        let blocks = space.min(512);
-        let dups = space.saturating_sub(blocks).min(16);
+        // Up to 16 duplicates get room of their own (a quarter of it at
+        // most): giving every word to gap blocks first left none for them in
+        // any packet of a normal MTU (draft §"MSACK": duplicates are
+        // omitted only when they do not fit).
+        let dups = (space / 4).min(16);
+        let blocks = (space - dups).min(512);
         let report = m.rx.take_ack(blocks, dups)?;
         let (ts, delay) = m.last_timestamp.map_or((0, 0), |(ts, at)| {
             let d = now.saturating_duration_since(at).as_micros();
