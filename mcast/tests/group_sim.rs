@@ -761,3 +761,34 @@ fn full_tier_200_seeds_64_members_up_to_30_percent_loss() {
         run(&sixty_four(seed));
     }
 }
+
+/// A member the group path never reaches, whose association also loses
+/// packets both ways: in fallback everything comes by unicast MDATA, and
+/// lost unicast MDATA (and lost MSACKs) must be sent again until it
+/// arrives (draft §"Loss Detection for Unicast MDATA"); nothing stalls.
+#[test]
+fn a_blind_member_behind_a_lossy_association_gets_everything() {
+    for seed in 1..=4 {
+        let mut s = scenario(seed, vec![0.0, 1.0]);
+        s.messages = 400;
+        let mut w = build(&s);
+        let blind = w.members[1];
+        let link = LinkConfig {
+            delay: Duration::from_micros(50),
+            jitter: Duration::from_micros(10),
+            mtu: 1500,
+            loss: 0.05,
+            ..LinkConfig::DEFAULT
+        };
+        w.net.set_link_both(blind, w.server, link);
+        connect_all(&mut w);
+        send_range(&mut w, 0, s.messages, s.size);
+        let members = w.members.clone();
+        wait_for(&mut w, &members, s.messages as usize);
+        for &id in &members {
+            assert_eq!(check_suffix(&w, id, s.size), 0, "seed {seed}");
+        }
+        let (kind, _, _) = kind_of(&mut w, blind);
+        assert_eq!(kind, MemberKind::Fallback, "seed {seed}");
+    }
+}

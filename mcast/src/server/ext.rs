@@ -1191,6 +1191,10 @@ impl GroupServer {
                 progress: (0, cx.now(), false),
             },
         );
+        if let Some(c) = self.members.get(&h) {
+            let delay = Duration::from_micros(u64::from(c.feedback.ack_delay_us));
+            self.sender.set_member_ack_delay(h, delay);
+        }
         if let Some(c) = self.control_msync(cx.now(), h) {
             self.bytes_unicast += c.len() as u64;
             cx.send_chunk(c);
@@ -1440,6 +1444,8 @@ impl GroupServer {
             // Sent with the next packet on the association.
             ctl.resend_due = true;
             self.wake.push(h);
+            let delay = Duration::from_micros(u64::from(want.ack_delay_us));
+            self.sender.set_member_ack_delay(h, delay);
         }
     }
 
@@ -1890,6 +1896,7 @@ impl Extension for GroupServer {
         // Abandoned messages complete barrier positions too.
         self.advance_barriers(now);
         self.sender.handle_timeout(now);
+        self.sender.drain_retransmitted(&mut self.wake);
         if std::mem::take(&mut self.gone_pending) {
             self.member_gone(now);
         }

@@ -187,6 +187,19 @@ struct Member {
     /// repair) counts as in flight: SRTT_k + 4 * RTTVAR_k (draft §"Unicast
     /// or Multicast"); Mcast.RTO.Min until the first sample.
     repair_age: Duration,
+    /// RTO_k for unicast MDATA (draft §"Loss Detection for Unicast MDATA":
+    /// one retransmission timer, as T3-rtx), ten Mcast.RTO.Min before the
+    /// first sample; the timer's expiry and its backoff.
+    rto: Duration,
+    /// The member's Ack Delay (its Feedback): an MSACK that acknowledges
+    /// unicast MDATA may come that much later than a SACK would.
+    ack_delay: Duration,
+    rtx_at: Option<Instant>,
+    rtx_backoff: u32,
+    /// After the timer expired, as with cwnd = 1 MTU after T3-rtx (RFC
+    /// 9260 §7.2.3): one chunk may go (`Some(false)`), then nothing
+    /// (`Some(true)`) until unicast data is acknowledged.
+    rtx_probe: Option<bool>,
     /// SRTT_k, and a round-trip sample not yet given to the group window.
     srtt: Option<Duration>,
     rtt_sample: Option<Duration>,
@@ -305,6 +318,11 @@ pub struct GroupSender<K = MemberId> {
     /// every member.
     returning: BTreeSet<K>,
     joining: BTreeMap<K, Instant>,
+    /// Members with unicast MDATA outstanding: when their retransmission
+    /// timer expires; and those whose timer expired since the caller last
+    /// asked (they have a retransmission queued).
+    rtx: BTreeMap<K, Instant>,
+    rtx_woken: Vec<K>,
     /// The group congestion window (built at the first use, when the time
     /// is known) and its acker.
     window: Option<GroupWindow>,
@@ -369,6 +387,8 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             fallback: BTreeSet::new(),
             returning: BTreeSet::new(),
             joining: BTreeMap::new(),
+            rtx: BTreeMap::new(),
+            rtx_woken: Vec::new(),
             window: None,
             acker: None,
             srtt_g: crate::defaults::RTO_MIN,
@@ -441,9 +461,20 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         if let Some(m) = self.members.get_mut(&id) {
             m.srtt = Some(srtt);
             m.rtt_sample = Some(sample);
+            m.rto = (srtt + rttvar * 4).clamp(crate::defaults::RTO_MIN, crate::defaults::RTO_MAX);
             m.repair_age = (srtt + rttvar * 4)
                 .max(Duration::from_micros(10))
                 .min(crate::defaults::RTO_MAX);
+        }
+    }
+
+    /// Member `id`'s Ack Delay (its Feedback value): its unicast
+    /// retransmission timer waits RTO_k plus that (draft §"Loss Detection
+    /// for Unicast MDATA"; RFC 9260's RTO.Min of one second covers a
+    /// delayed SACK the same way).
+    pub fn set_member_ack_delay(&mut self, id: K, delay: Duration) {
+        if let Some(m) = self.members.get_mut(&id) {
+            m.ack_delay = delay.min(crate::defaults::RTO_MAX);
         }
     }
 
@@ -810,6 +841,11 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
                 unicast: VecDeque::new(),
                 unicast_sent: BTreeMap::new(),
                 repair_age: crate::defaults::RTO_MIN,
+                rto: crate::defaults::RTO_MIN * 10,
+                ack_delay: Duration::ZERO,
+                rtx_at: None,
+                rtx_backoff: 0,
+                rtx_probe: None,
                 srtt: None,
                 rtt_sample: None,
                 held: BTreeMap::new(),
@@ -840,6 +876,7 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
     /// Drops a member; what it had in flight by unicast is kept for its
     /// association's window (the association may outlive the membership).
     fn forget(&mut self, id: K) -> bool {
+        self.rtx.remove(&id);
         let Some(m) = self.members.remove(&id) else {
             return false;
         };
@@ -1100,6 +1137,22 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         m.unicast_sent.retain(|&t, _| !acks.has(t));
         m.unicast.retain(|(t, _)| !acks.has(*t));
         m.held.retain(|&t, _| !acks.has(t));
+        if m.unicast_sent.is_empty() {
+            // R2: everything outstanding is acknowledged.
+            m.rtx_at = None;
+            m.rtx_backoff = 0;
+            self.rtx.remove(&id);
+        }
+        if out.unicast_acked_bytes > 0 {
+            m.rtx_probe = None;
+        }
+        if !m.unicast_sent.is_empty() && out.unicast_acked_bytes > 0 {
+            // R3: new unicast data acknowledged, more outstanding.
+            m.rtx_backoff = 0;
+            let at = now + m.rto + m.ack_delay;
+            m.rtx_at = Some(at);
+            self.rtx.insert(id, at);
+        }
         if self.acker == Some(id)
             && let Some(w) = self.window.as_mut()
         {
@@ -1228,9 +1281,10 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         m.repairs += 1;
     }
 
-    /// Stall and confirmation timeouts.
+    /// Stall, confirmation and unicast retransmission timeouts.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.check_stall(now);
+        self.retransmit_unicast(now);
         let unconfirmed: Vec<K> = self
             .joining
             .iter()
@@ -1242,7 +1296,64 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         }
     }
 
-    /// The earliest stall or confirmation check.
+    /// Draft §"Loss Detection for Unicast MDATA": the retransmission timer
+    /// of a member's unicast MDATA expired (as T3-rtx, RFC 9260 §6.3.3 E1
+    /// and E3): the earliest outstanding MTSN is sent again and the timer
+    /// backs off. Without it a lost last chunk (or a lost last report of
+    /// it) would wait for ever: nothing later makes the member report it.
+    fn retransmit_unicast(&mut self, now: Instant) {
+        let due: Vec<K> = self
+            .rtx
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            let Some(m) = self.members.get_mut(&id) else {
+                self.rtx.remove(&id);
+                continue;
+            };
+            if m.unicast_sent.is_empty() {
+                m.rtx_at = None;
+                m.rtx_backoff = 0;
+                self.rtx.remove(&id);
+                continue;
+            }
+            // E3 as RFC 9260 applies it: every outstanding chunk is taken as
+            // lost. It leaves the association's flight (else lost chunks
+            // could fill the window their retransmissions need) and is
+            // queued again, ahead of new data, in MTSN order.
+            let lost = std::mem::take(&mut m.unicast_sent);
+            let mut again = Vec::with_capacity(lost.len());
+            for t in lost.into_keys() {
+                if let Some(c) = m.held.get(&t) {
+                    m.released_unicast += 20 + c.payload.len();
+                    if !m.unicast.iter().any(|(u, _)| *u == t) {
+                        again.push((t, c.clone()));
+                    }
+                }
+            }
+            m.repairs += again.len() as u64;
+            m.rtx_probe = Some(false);
+            for e in again.into_iter().rev() {
+                m.unicast.push_front(e);
+            }
+            self.rtx_woken.push(id);
+            m.rtx_backoff = (m.rtx_backoff + 1).min(16);
+            let wait = (m.rto * (1 << m.rtx_backoff)).min(crate::defaults::RTO_MAX);
+            let at = now + wait + m.ack_delay;
+            m.rtx_at = Some(at);
+            self.rtx.insert(id, at);
+        }
+    }
+
+    /// Members with a unicast retransmission queued by the timer since the
+    /// last call: the caller lets their associations send.
+    pub fn drain_retransmitted(&mut self, out: &mut Vec<K>) {
+        out.append(&mut self.rtx_woken);
+    }
+
+    /// The earliest stall, confirmation or retransmission check.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let stall = self
             .slots
@@ -1253,7 +1364,8 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
             .values()
             .min()
             .map(|at| *at + self.cfg.confirm_timeout);
-        [stall, confirm].into_iter().flatten().min()
+        let rtx = self.rtx.values().min().copied();
+        [stall, confirm, rtx].into_iter().flatten().min()
     }
 
     /// Draft §"Hold-Back Policy": no member holds the group back for
@@ -1312,10 +1424,15 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
     ) -> Option<(Mtsn, UserDataChunk)> {
         let m = self.members.get_mut(&id)?;
         let (_, c) = m.unicast.front()?;
-        if c.payload.len() > window {
+        // The probe holds while it is outstanding (acknowledged, or
+        // abandoned, it no longer is).
+        if c.payload.len() > window || (m.rtx_probe == Some(true) && !m.unicast_sent.is_empty()) {
             return None;
         }
         let (t, c) = m.unicast.pop_front()?;
+        if m.rtx_probe.is_some() {
+            m.rtx_probe = Some(true);
+        }
         if m.unicast_sent.insert(t, now).is_some() {
             // Sent again: the earlier copy leaves the association's flight
             // (the new one is counted), as a retransmitted chunk counts
@@ -1325,6 +1442,13 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         }
         // Kept until acknowledged: it may have to be sent again.
         m.held.insert(t, c.clone());
+        if m.rtx_at.is_none() {
+            // RFC 9260 §6.3.2 R1: the timer starts with the first
+            // outstanding chunk.
+            let at = now + m.rto * (1 << m.rtx_backoff.min(16)) + m.ack_delay;
+            m.rtx_at = Some(at);
+            self.rtx.insert(id, at);
+        }
         Some((Self::wire(t), c))
     }
 

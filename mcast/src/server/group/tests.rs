@@ -458,3 +458,42 @@ fn a_held_message_that_expires_completes_its_position() {
     assert!(drain_new(&mut g, now).is_empty());
     assert!(g.prefix_end(&pos).is_some());
 }
+
+/// Draft §"Loss Detection for Unicast MDATA": unicast MDATA nobody
+/// acknowledges is sent again when the member's timer (RTO_k plus its Ack
+/// Delay) expires, all of it taken as lost, but only one chunk goes until
+/// something is acknowledged; the timer backs off.
+#[test]
+fn unacknowledged_unicast_mdata_is_sent_again_one_chunk_at_a_time() {
+    let now = t0();
+    let mut g = sender(GroupSenderConfig::default());
+    g.add_member(now, 1, MemberKind::Multicast);
+    g.add_member(now, 2, MemberKind::Fallback);
+    let rtt = Duration::from_micros(500);
+    g.on_member_rtt(2, rtt, rtt, Duration::from_micros(125));
+    g.set_member_ack_delay(2, Duration::from_millis(1));
+    send_n(&mut g, now, 3);
+    let s = drain_new(&mut g, now);
+    let sent: Vec<Mtsn> =
+        std::iter::from_fn(|| g.poll_unicast(now, 2, usize::MAX).map(|x| x.0)).collect();
+    assert_eq!(sent, s, "fallback data by unicast");
+    // RTO_k = 500 + 4 * 125 us, plus the Ack Delay.
+    let due = now + Duration::from_micros(2000);
+    assert_eq!(g.poll_timeout(), Some(due));
+    g.handle_timeout(due - Duration::from_micros(1));
+    assert!(g.poll_unicast(due, 2, usize::MAX).is_none(), "not yet");
+    g.handle_timeout(due);
+    let mut woken = Vec::new();
+    g.drain_retransmitted(&mut woken);
+    assert_eq!(woken, vec![2]);
+    // Everything is queued again, but one chunk goes.
+    assert_eq!(g.poll_unicast(due, 2, usize::MAX).map(|x| x.0), Some(s[0]));
+    assert!(g.poll_unicast(due, 2, usize::MAX).is_none(), "one probe");
+    // Backed off: twice RTO_k, plus the Ack Delay.
+    assert_eq!(g.poll_timeout(), Some(due + Duration::from_micros(3000)));
+    // Its acknowledgement lets the rest go.
+    g.on_ack(due, 2, s[0], s[0], &[], u32::MAX);
+    let rest: Vec<Mtsn> =
+        std::iter::from_fn(|| g.poll_unicast(due, 2, usize::MAX).map(|x| x.0)).collect();
+    assert_eq!(rest, s[1..]);
+}
