@@ -16,6 +16,11 @@
 //! window, where one member's random losses would otherwise set the rate of
 //! the whole group (draft §"Group Congestion Window").
 //!
+//! A loss that finds the window no more than the filter's lag (eight MTUs)
+//! and an eighth above `BWE * RTT_min` is not taken as congestion at all:
+//! no queue has built up (TCP Veno's test, Fu and Liew 2003, on Westwood+'s
+//! estimate), and cwnd and ssthresh are kept.
+//!
 //! The bandwidth estimate is Westwood+'s: the bytes acknowledged over each
 //! interval of one smoothed round-trip time, filtered with a gain of 1/8.
 //! A controller that has no estimate yet (no round-trip time, no full
