@@ -209,6 +209,7 @@ pub struct Context<'a> {
     pub(crate) handle: AssociationHandle,
     pub(crate) now: Instant,
     pub(crate) remote: SocketAddr,
+    pub(crate) ports: (u16, u16),
     pub(crate) srtt: Option<Duration>,
     pub(crate) rto: Duration,
     pub(crate) foreign: bool,
@@ -235,6 +236,12 @@ impl Context<'_> {
     /// Where the peer's packets come from.
     pub fn remote(&self) -> SocketAddr {
         self.remote
+    }
+
+    /// The association's SCTP ports: (this endpoint's, the peer's) (RFC
+    /// 9260 §3.1).
+    pub fn sctp_ports(&self) -> (u16, u16) {
+        self.ports
     }
 
     /// The association's smoothed RTT (RFC 9260 §6.3.1), once measured.

@@ -259,9 +259,13 @@ enum Forgery {
     Replay,
     /// An authentic group packet with one payload octet changed.
     Tampered,
+    /// An authentic group packet whose SCTP ports are not the server's
+    /// (the group MAC does not cover the common header: only the port
+    /// check of draft §"Receiving Group Packets" step 3 refuses it).
+    WrongPorts,
 }
 
-const ALL_FORGERIES: [Forgery; 7] = [
+const ALL_FORGERIES: [Forgery; 8] = [
     Forgery::SpoofedNoAuth,
     Forgery::SpoofedBadMac,
     Forgery::SpoofedSyncZeroMac,
@@ -269,6 +273,7 @@ const ALL_FORGERIES: [Forgery; 7] = [
     Forgery::ToMembers,
     Forgery::Replay,
     Forgery::Tampered,
+    Forgery::WrongPorts,
 ];
 
 /// A host that is not a member: it has joined the IP group (so it hears
@@ -401,12 +406,19 @@ impl Forger {
                         .push_back(Datagram::new(server_addr(), m, p.clone()));
                 }
             }
-            Forgery::Replay | Forgery::Tampered => {
+            Forgery::Replay | Forgery::Tampered | Forgery::WrongPorts => {
                 // One heard some 200 packets ago (or the oldest kept).
                 let Some(old) = self.heard.front().cloned() else {
                     return;
                 };
                 let mut p = old.to_vec();
+                if self.kinds[i] == Forgery::WrongPorts {
+                    let port = u16::from_be_bytes([p[0], p[1]]).wrapping_add(1);
+                    p[..2].copy_from_slice(&port.to_be_bytes());
+                    p[2..4].copy_from_slice(&port.to_be_bytes());
+                    let crc = mcsctp_core::packet::checksum(&p);
+                    p[8..12].copy_from_slice(&crc.to_le_bytes());
+                }
                 if self.kinds[i] == Forgery::Tampered {
                     let last = p.len() - 1;
                     p[last] ^= 0x01;
@@ -838,6 +850,7 @@ fn forgeries_are_refused(seed: u64) {
         // Every kind was refused at the step meant to refuse it.
         assert!(d.source > 0, "seed {seed} {id}: {d:?}");
         assert!(d.unauthenticated > 0, "seed {seed} {id}: {d:?}");
+        assert!(d.ports > 0, "seed {seed} {id}: {d:?}");
         let (_, duplicates) = m.ep.extension().figures(h).unwrap();
         eprintln!(
             "seed {seed} {id}: refused {d:?}, {duplicates} duplicates, {} OOTB ABORTs",

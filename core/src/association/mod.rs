@@ -75,6 +75,7 @@ macro_rules! ext_cx {
             handle: $a.handle,
             now: $now,
             remote: $a.remote,
+            ports: ($a.local_port, $a.peer_port),
             srtt: $a.rto.srtt(),
             rto: $a.rto.rto(),
             foreign: $foreign,

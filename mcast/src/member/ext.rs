@@ -73,6 +73,9 @@ pub struct Discards {
     /// Step 5: a chunk other than the leading AUTH, MDATA and MSYNC, or an
     /// MSYNC with parameters or a Control Sequence Number.
     pub malformed: u64,
+    /// Step 3: an SCTP port of the common header is not the server's port
+    /// of the member's association.
+    pub ports: u64,
 }
 
 /// Settings of a member endpoint.
@@ -144,6 +147,9 @@ struct Membership {
     /// The source of group packets (the Source Address, or the server's
     /// address if that is unspecified).
     source: IpAddr,
+    /// The server's SCTP port on the association: both ports of a group
+    /// packet (draft §"Transport of Group Packets").
+    server_port: u16,
     /// The group keys of the control state (draft §"Group
     /// Authentication").
     keys: KeyRing,
@@ -303,6 +309,13 @@ impl GroupMember {
     fn accept_group_packet(m: &mut Membership, remote: SocketAddr, packet: &Packet) -> bool {
         if remote.ip() != m.source {
             m.discards.source += 1;
+            return false;
+        }
+        // Step 3: both SCTP ports are the server's port of the association
+        // (the tag was checked by the caller).
+        let header = packet.header();
+        if header.src_port != m.server_port || header.dst_port != m.server_port {
+            m.discards.ports += 1;
             return false;
         }
         let auth = m.group.authenticated;
@@ -805,6 +818,7 @@ impl Extension for GroupMember {
                 duplicates: 0,
                 ended: false,
                 source,
+                server_port: cx.sctp_ports().1,
                 keys: KeyRing::new(),
                 discards: Discards::default(),
             },

@@ -427,6 +427,9 @@ pub struct GroupServer {
     keys: GroupKeys,
     /// The current key, keyed for signing, and its epoch.
     signer: Option<(u16, GroupSigner)>,
+    /// This endpoint's SCTP port, from its members' associations: both
+    /// ports of every group packet (draft §"Transport of Group Packets").
+    sctp_port: Option<u16>,
     /// When backlogs were last measured.
     backlog_checked: Option<Instant>,
     /// A member became GONE where no clock was at hand (its association
@@ -446,6 +449,7 @@ impl GroupServer {
             sender: GroupSender::new(cfg.sender.clone()),
             keys: GroupKeys::new(cfg.key_seed),
             signer: None,
+            sctp_port: None,
             backlog_checked: None,
             gone_pending: false,
             cfg,
@@ -1148,6 +1152,7 @@ impl GroupServer {
             ReachStatus::Resign => return,
             _ => MemberKind::Fallback,
         };
+        self.sctp_port.get_or_insert(cx.sctp_ports().0);
         let start = self.sender.add_member(cx.now(), h, kind);
         self.members.insert(
             h,
@@ -1711,9 +1716,12 @@ impl Extension for GroupServer {
             self.wake_unicast();
             return None;
         }
+        // Draft §"Transport of Group Packets": both SCTP ports are the
+        // server's (a joined member implies an association that gave it).
+        let port = self.sctp_port?;
         let header = CommonHeader {
-            src_port: self.cfg.group.port(),
-            dst_port: self.cfg.group.port(),
+            src_port: port,
+            dst_port: port,
             verification_tag: self.cfg.group_tag,
         };
         let start = buf.len();
