@@ -221,6 +221,11 @@ pub(crate) struct State {
     /// Associations this side started (their Connected is not "incoming").
     initiated: HashSet<AssociationHandle>,
     connected: HashSet<AssociationHandle>,
+    /// Associations this endpoint initiated that were established and have
+    /// closed before `connect` saw them up (a peer that sends everything
+    /// and shuts down at once): `connect` still succeeds, and the messages
+    /// they delivered can be read.
+    connected_then_closed: HashSet<AssociationHandle>,
     incoming: VecDeque<AssociationHandle>,
     closed: HashMap<AssociationHandle, CloseReason>,
     closed_order: VecDeque<AssociationHandle>,
@@ -271,13 +276,16 @@ impl State {
                     reason,
                     ..
                 } => {
-                    self.connected.remove(association);
+                    if self.connected.remove(association) && self.initiated.contains(association) {
+                        self.connected_then_closed.insert(*association);
+                    }
                     self.initiated.remove(association);
                     self.closed.insert(*association, reason.clone());
                     self.closed_order.push_back(*association);
                     while self.closed_order.len() > CLOSED_MEMORY {
                         if let Some(old) = self.closed_order.pop_front() {
                             self.closed.remove(&old);
+                            self.connected_then_closed.remove(&old);
                         }
                     }
                 }
@@ -477,6 +485,7 @@ impl Endpoint {
                 socket: Some(socket),
                 initiated: HashSet::new(),
                 connected: HashSet::new(),
+                connected_then_closed: HashSet::new(),
                 incoming: VecDeque::new(),
                 closed: HashMap::new(),
                 closed_order: VecDeque::new(),
@@ -538,7 +547,7 @@ impl Endpoint {
         let assoc = Association::new(self.shared.clone(), h);
         self.shared
             .wait(|st| {
-                if st.connected.contains(&h) {
+                if st.connected.contains(&h) || st.connected_then_closed.remove(&h) {
                     Some(Ok(()))
                 } else {
                     st.ended(h).map(Err)
@@ -903,7 +912,12 @@ async fn drive(shared: Arc<Shared>, mut udp: Udp, plan: Option<JoinPlan>) {
             st.route_events();
             if !groups.sockets.is_empty() {
                 let core = &st.core;
-                groups.prune(|h| core.remote_address(h).is_some());
+                // A group is left when its association ends, or when the
+                // membership ended (leave, removal).
+                groups.prune(|h| {
+                    core.remote_address(h).is_some()
+                        && core.extension().member().is_none_or(|m| m.is_member(h))
+                });
             }
             shared.changed.notify_waiters();
             if st.shutting_down && flushed && st.core.association_count() == 0 {

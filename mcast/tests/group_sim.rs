@@ -792,3 +792,51 @@ fn a_blind_member_behind_a_lossy_association_gets_everything() {
         assert_eq!(kind, MemberKind::Fallback, "seed {seed}");
     }
 }
+
+/// Draft §"Member Leave, Removal, Abort, Restart and Failure", Leave: a
+/// member that leaves the group but keeps its association sends MREACH
+/// RESIGN; the server ends the membership (End of Membership, reason 2,
+/// resignation acknowledged) and reports the member as left; the member
+/// delivers no group message after it left, its association stays up,
+/// and the others go on.
+#[test]
+fn a_member_that_leaves_keeps_its_association_and_gets_no_more_group_messages() {
+    use mcsctp_mcast::member::ext::MemberEvent;
+    use mcsctp_mcast::server::ext::GroupEvent;
+    for seed in 1..=3 {
+        let s = scenario(seed, vec![0.0, 0.05, 0.0]);
+        let mut w = build(&s);
+        connect_all(&mut w);
+        send_range(&mut w, 0, 100, 1000);
+        let members = w.members.clone();
+        wait_for(&mut w, &members, 100);
+        let leaver = members[2];
+        let h = member(&mut w.net, leaver).ep.associations().next().unwrap();
+        assert!(member(&mut w.net, leaver).ep.extension_mut().leave(h));
+        assert!(!member(&mut w.net, leaver).ep.extension().is_member(h));
+        assert!(
+            !member(&mut w.net, leaver).ep.extension_mut().leave(h),
+            "once"
+        );
+        let _ = w.net.run_for(Duration::from_millis(20));
+        send_range(&mut w, 100, 200, 1000);
+        wait_for(&mut w, &members[..2], 200);
+        let _ = w.net.run_for(Duration::from_millis(20));
+        assert_eq!(got_of(&w.net, leaver).len(), 100, "seed {seed}");
+        let ended: Vec<_> =
+            std::iter::from_fn(|| member(&mut w.net, leaver).ep.extension_mut().poll_event())
+                .filter(|e| matches!(e, MemberEvent::Ended(..)))
+                .collect();
+        assert_eq!(ended, vec![MemberEvent::Ended(h, 2)], "seed {seed}");
+        assert!(
+            member(&mut w.net, leaver).ep.remote_address(h).is_some(),
+            "the association stays"
+        );
+        let srv = server(&mut w.net, w.server);
+        let left = std::iter::from_fn(|| srv.ep.extension_mut().poll_event())
+            .filter(|e| matches!(e, GroupEvent::Left(_)))
+            .count();
+        assert_eq!(left, 1, "seed {seed}");
+        assert_eq!(srv.ep.extension().members().count(), 2, "seed {seed}");
+    }
+}

@@ -150,6 +150,9 @@ struct Membership {
     /// The server's SCTP port on the association: both ports of a group
     /// packet (draft §"Transport of Group Packets").
     server_port: u16,
+    /// An MREACH RESIGN to send (draft §"Member Leave, Removal, Abort,
+    /// Restart and Failure").
+    resign: Option<Resign>,
     /// The group keys of the control state (draft §"Group
     /// Authentication").
     keys: KeyRing,
@@ -240,6 +243,24 @@ impl Anchor {
 /// undelivered unicast message).
 const MAX_ANCHORS: usize = 4096;
 
+/// A resignation in progress: the member leaves (retransmitted every RTO
+/// until the End of Membership arrives), or answers a removal (once).
+#[derive(Debug, Clone, Copy)]
+struct Resign {
+    /// Send an MREACH RESIGN with the next packet.
+    due: bool,
+    /// Times sent.
+    sends: u32,
+    /// When to send it again (a leave only).
+    again_at: Option<Instant>,
+    /// An answer to an End of Membership: sent once.
+    answer: bool,
+}
+
+/// Retransmissions of a leave's MREACH RESIGN before the member aborts the
+/// association (the draft's Assoc.Max.Retrans bound, RFC 9260's default).
+const RESIGN_MAX_RETRANS: u32 = 10;
+
 /// The member side of the extension.
 #[derive(Debug)]
 pub struct GroupMember {
@@ -282,6 +303,41 @@ impl GroupMember {
     /// The next event.
     pub fn poll_event(&mut self) -> Option<MemberEvent> {
         self.events.pop_front()
+    }
+
+    /// Leaves the association's group and keeps the association (draft
+    /// §"Member Leave, Removal, Abort, Restart and Failure", Leave): an
+    /// MREACH RESIGN goes with the association's next packet and again
+    /// every RTO until the End of Membership arrives (after ten
+    /// retransmissions the association is aborted); from now on no group
+    /// message is delivered and no MSACK sent. [`MemberEvent::Ended`]
+    /// tells when the server has answered; the runtime then leaves the IP
+    /// group ([`Self::is_member`] turns false). Returns false if there is
+    /// no group, or it has ended or is being left already.
+    pub fn leave(&mut self, association: AssociationHandle) -> bool {
+        let Some(m) = self.groups.get_mut(&association) else {
+            return false;
+        };
+        if m.ended || m.resign.is_some() {
+            return false;
+        }
+        m.resign = Some(Resign {
+            due: true,
+            sends: 0,
+            again_at: None,
+            answer: false,
+        });
+        m.due = false;
+        self.wake.push(association);
+        true
+    }
+
+    /// Whether the association is in a group that has not ended (the
+    /// runtime keeps the IP membership while this holds).
+    pub fn is_member(&self, association: AssociationHandle) -> bool {
+        self.groups
+            .get(&association)
+            .is_some_and(|m| !m.ended && m.resign.is_none_or(|r| r.answer))
     }
 
     /// Group messages received on the group path, and duplicates, of the
@@ -385,6 +441,10 @@ impl GroupMember {
         let Some(m) = self.groups.get(&h) else {
             return;
         };
+        if m.ended || m.resign.is_some() {
+            // Leaving or gone: no MSACK.
+            return;
+        }
         let Some(fb) = m.feedback else {
             return;
         };
@@ -608,10 +668,23 @@ impl GroupMember {
             let keys: Vec<_> = sync.group_keys().collect();
             m.keys.replace(&keys);
             if let Some(end) = sync.end_of_membership() {
+                if !m.ended {
+                    // A leave is acknowledged; a removal is answered with
+                    // RESIGN, once (draft §"Member Leave", Removal).
+                    m.resign = match m.resign {
+                        Some(r) if !r.answer => None,
+                        _ => Some(Resign {
+                            due: true,
+                            sends: 0,
+                            again_at: None,
+                            answer: true,
+                        }),
+                    };
+                    self.events
+                        .push_back(MemberEvent::Ended(h, end.reason.to_u16()));
+                }
                 m.ended = true;
                 m.keys.clear();
-                self.events
-                    .push_back(MemberEvent::Ended(h, end.reason.to_u16()));
             }
             m.rx.raise_highest_known(sync.highest_mtsn_sent);
             m.due = true;
@@ -713,7 +786,8 @@ impl GroupMember {
         let Some(m) = self.groups.get_mut(&h) else {
             return;
         };
-        if !m.group.is_group_stream(d.stream) {
+        if !m.group.is_group_stream(d.stream) || m.resign.is_some_and(|r| !r.answer) {
+            // Leaving: no group message is delivered any more.
             return;
         }
         let path = if cx.foreign() {
@@ -819,6 +893,7 @@ impl Extension for GroupMember {
                 ended: false,
                 source,
                 server_port: cx.sctp_ports().1,
+                resign: None,
                 keys: KeyRing::new(),
                 discards: Discards::default(),
             },
@@ -936,7 +1011,36 @@ impl Extension for GroupMember {
 
     fn poll_chunks(&mut self, cx: &mut Context<'_>, room: Room, out: &mut Vec<RawChunk>) {
         let h = cx.association();
-        let due = self.groups.get(&h).is_some_and(|m| m.due && m.rx.started());
+        if let Some(m) = self.groups.get_mut(&h)
+            && let Some(r) = m.resign.as_mut()
+        {
+            if r.due && room.packet >= 4 + Mreach::VALUE_LEN {
+                out.push(
+                    Mreach {
+                        group_tag: m.group.group_tag,
+                        status: ReachStatus::Resign,
+                        reason: ReachReason::ApplicationRequest,
+                    }
+                    .to_raw(),
+                );
+                r.due = false;
+                r.sends += 1;
+                if r.answer {
+                    m.resign = None;
+                } else {
+                    // Every RTO, doubled per retransmission (RFC 9260
+                    // §6.3.3 E2's backoff).
+                    let wait = cx.rto() * (1 << (r.sends - 1).min(6));
+                    r.again_at = Some(cx.now() + wait.min(crate::defaults::RTO_MAX));
+                }
+            }
+            // Leaving: no MSACK.
+            return;
+        }
+        let due = self
+            .groups
+            .get(&h)
+            .is_some_and(|m| m.due && m.rx.started() && !m.ended);
         if let Some(m) = self.groups.get_mut(&h) {
             m.rx.set_unread(cx.delivered_unread() + m.held_group_bytes);
         }
@@ -946,11 +1050,18 @@ impl Extension for GroupMember {
     }
 
     fn has_chunks(&self, a: AssociationHandle) -> bool {
-        self.groups.get(&a).is_some_and(|m| m.due && m.rx.started())
+        self.groups.get(&a).is_some_and(|m| {
+            m.resign.is_some_and(|r| r.due)
+                || (m.resign.is_none() && !m.ended && m.due && m.rx.started())
+        })
     }
 
     fn association_timeout(&self, a: AssociationHandle) -> Option<Instant> {
         let m = self.groups.get(&a)?;
+        if let Some(r) = m.resign {
+            // Leaving: only the RESIGN's retransmission runs.
+            return r.again_at;
+        }
         let delay = m
             .feedback
             .map(|f| Duration::from_micros(u64::from(f.ack_delay_us)));
@@ -960,6 +1071,7 @@ impl Extension for GroupMember {
             m.period_at,
             m.group_msack_at,
             m.rx.deadline(),
+            m.resign.and_then(|r| r.again_at),
         ]
         .into_iter()
         .flatten()
@@ -972,6 +1084,22 @@ impl Extension for GroupMember {
         let Some(m) = self.groups.get_mut(&h) else {
             return;
         };
+        if let Some(r) = m.resign.as_mut() {
+            if r.again_at.is_some_and(|t| t <= now) {
+                r.again_at = None;
+                if r.sends > RESIGN_MAX_RETRANS {
+                    // No End of Membership after every retransmission: the
+                    // draft's bound, then the association goes.
+                    m.resign = None;
+                    m.ended = true;
+                    cx.abort(b"mcsctp: group resignation not acknowledged");
+                    return;
+                }
+                r.due = true;
+                self.wake.push(h);
+            }
+            return;
+        }
         m.rx.handle_timeout(now);
         Self::deliver_all(m, cx);
         let delay = m
