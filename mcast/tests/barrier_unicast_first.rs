@@ -40,7 +40,7 @@ use mcsctp_mcast::server::ext::GroupEvent;
 use mcsctp_mcast::server::group::MemberKind;
 use mcsctp_sim::{LinkConfig, NodeId};
 use mcsctp_testkit::group::{
-    Peer, World, build, connect_all, got_of, handles, kind_of, member, member_addr, scenario,
+    build, connect_all, got_of, handles, kind_of, member, member_addr, plain_handles, scenario,
     server, server_addr,
 };
 
@@ -79,27 +79,6 @@ fn parse(p: &[u8]) -> (&str, u32) {
     let kind = it.next().expect("kind");
     let k = it.next().expect("number").parse().expect("a number");
     (kind, k)
-}
-
-/// The server's association with each plain peer.
-fn plain_handles(w: &mut World) -> Vec<AssociationHandle> {
-    let addrs: Vec<_> = w
-        .plain
-        .iter()
-        .map(|&id| match w.net.node(id) {
-            Peer::Plain(n) => n.addr,
-            _ => unreachable!(),
-        })
-        .collect();
-    let s = server(&mut w.net, w.server);
-    addrs
-        .iter()
-        .map(|a| {
-            s.ep.associations()
-                .find(|&h| s.ep.remote_address(h) == Some(*a))
-                .expect("the plain peer's association")
-        })
-        .collect()
 }
 
 /// Figures of one run.

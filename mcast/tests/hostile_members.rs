@@ -59,6 +59,7 @@ use mcsctp_mcast::member::ext::{GroupMember, GroupMemberConfig, MemberEvent};
 use mcsctp_mcast::server::ext::{GroupEvent, GroupServer, GroupServerConfig};
 use mcsctp_mcast::server::group::MemberKind;
 use mcsctp_sim::{Datagram, LinkConfig, Network, Node, NodeId};
+use mcsctp_testkit::group::payload;
 
 // ----- the world -------------------------------------------------------
 
@@ -80,20 +81,6 @@ fn forger_addr() -> SocketAddr {
 }
 
 const TAG: VerificationTag = VerificationTag(0x6A1F_0C33);
-
-/// Message `i`'s payload: its number and a pattern from it.
-fn payload(i: u32, size: usize) -> Bytes {
-    let mut v = Vec::with_capacity(size.max(4));
-    v.extend_from_slice(&i.to_be_bytes());
-    let mut x = u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    while v.len() < size.max(4) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.push(x as u8);
-    }
-    v.into()
-}
 
 /// The payload every forged MDATA carries.
 const FORGED: &[u8] = b"FORGED, never to be delivered";

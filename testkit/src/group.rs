@@ -690,21 +690,26 @@ pub fn kind_of(w: &mut World, member_node: NodeId) -> (MemberKind, u64, u64) {
 
 /// The server's association with each member node.
 pub fn handles(w: &mut World) -> Vec<AssociationHandle> {
-    let addrs: Vec<SocketAddr> = w
-        .members
-        .iter()
-        .map(|&id| match w.net.node(id) {
-            Peer::Member(n) => n.addr,
-            _ => unreachable!(),
-        })
-        .collect();
+    let ids = w.members.clone();
+    server_handles(w, &ids)
+}
+
+/// The server's association with each plain peer node.
+pub fn plain_handles(w: &mut World) -> Vec<AssociationHandle> {
+    let ids = w.plain.clone();
+    server_handles(w, &ids)
+}
+
+/// The server's association with each of `ids` (members or plain peers).
+fn server_handles(w: &mut World, ids: &[NodeId]) -> Vec<AssociationHandle> {
+    let addrs: Vec<SocketAddr> = ids.iter().map(|&id| w.net.node(id).addr()).collect();
     let s = server(&mut w.net, w.server);
     addrs
         .iter()
         .map(|a| {
             s.ep.associations()
                 .find(|&h| s.ep.remote_address(h) == Some(*a))
-                .expect("the member's association")
+                .expect("the node's association")
         })
         .collect()
 }
