@@ -42,6 +42,36 @@ fn one_member_no_loss() {
     );
 }
 
+/// The server is idle (what the runtime's `Group::flushed` waits for) only
+/// once every member has everything sent since its start: a member still
+/// JOINING holds no buffer back (draft §"Presumed Reachable"), but what it
+/// lacks stays in its backlog and counts. (Regression: the CLI's group
+/// server closed the association of a member that had joined a millisecond
+/// before the messages were sent, before it had any of them.)
+#[test]
+fn the_server_is_not_idle_while_a_joining_member_lacks_messages() {
+    for loss in [0.0, 1.0] {
+        let mut w = build(&scenario(5, vec![loss]));
+        connect_all(&mut w);
+        let (sid, mid) = (w.server, w.members[0]);
+        if loss == 1.0 {
+            assert_eq!(kind_of(&mut w, mid).0, MemberKind::Joining);
+        }
+        send_range(&mut w, 0, 3, 1000);
+        w.net
+            .run_until_cond(
+                |net| server(net, sid).ep.extension().is_idle(),
+                Duration::from_secs(10),
+            )
+            .expect("the server becomes idle");
+        assert_eq!(
+            got_of(&w.net, mid).len(),
+            3,
+            "loss {loss}: idle only once the member has every message"
+        );
+    }
+}
+
 #[test]
 fn eight_members_with_independent_loss() {
     for seed in 1..=8 {

@@ -817,11 +817,18 @@ impl GroupServer {
     }
 
     /// Whether everything sent has been acknowledged by every member and
-    /// handed to every plain peer's association.
+    /// handed to every plain peer's association. A member that is not
+    /// active (JOINING, FALLBACK, RETURNING) does not hold back buffer
+    /// release, but what it still lacks is in its backlog (draft
+    /// §"Presumed Reachable", §"Backlog Limits and Eviction"): the group
+    /// is not idle until that is acknowledged too (or the member is gone).
     pub fn is_idle(&self) -> bool {
         !self.sender.has_queued()
             && self.sender.buffered_bytes() == 0
-            && self.members.keys().all(|h| !self.sender.has_unicast(*h))
+            && self
+                .members
+                .keys()
+                .all(|h| !self.sender.has_unicast(*h) && !self.sender.has_backlog(*h))
             && self.plain.values().all(VecDeque::is_empty)
             && self.plain_wait.is_empty()
             && self.requests.is_empty()

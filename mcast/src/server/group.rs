@@ -1489,6 +1489,13 @@ impl<K: Copy + Ord + std::fmt::Debug> GroupSender<K> {
         self.members.get(&id).is_some_and(|m| !m.unicast.is_empty())
     }
 
+    /// Whether `id` keeps released MTSNs it has not acknowledged (its
+    /// backlog outside the group buffer: a member that was not active when
+    /// they were released).
+    pub fn has_backlog(&self, id: K) -> bool {
+        self.members.get(&id).is_some_and(|m| !m.held.is_empty())
+    }
+
     /// Moves a member to fallback (draft §"Moving to Fallback": the caller
     /// measures the group path from the member's counters and its own
     /// sends). Everything the member still needs goes to its unicast queue.
