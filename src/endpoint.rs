@@ -785,6 +785,39 @@ impl Association {
         crate::group::member_figures(&self.shared.lock(), self.handle)
     }
 
+    /// Leaves the group the server offered on this association and keeps
+    /// the association (draft §"Member Leave, Removal, Abort, Restart and
+    /// Failure", Leave): the server is told (MREACH RESIGN, sent again
+    /// until it answers), no group message is delivered from now on, and
+    /// the endpoint leaves the IP group once the server has answered.
+    /// Unicast goes on as before. Returns false if the endpoint is not a
+    /// member ([`Config::multicast`] unset), no group was offered, or the
+    /// membership has ended or is being left already.
+    pub fn leave_group(&self) -> bool {
+        let left = {
+            let mut st = self.shared.lock();
+            st.core
+                .extension_mut()
+                .member_mut()
+                .is_some_and(|m| m.leave(self.handle))
+        };
+        if left {
+            self.shared.driver.notify_one();
+        }
+        left
+    }
+
+    /// Whether this association is in a group that has not ended and that
+    /// it is not leaving ([`leave_group`](Self::leave_group)).
+    pub fn is_group_member(&self) -> bool {
+        self.shared
+            .lock()
+            .core
+            .extension()
+            .member()
+            .is_some_and(|m| m.is_member(self.handle))
+    }
+
     /// Bytes of user data the send buffer takes now.
     pub fn send_buffer_available(&self) -> Option<usize> {
         self.shared.lock().core.send_buffer_available(self.handle)

@@ -522,3 +522,95 @@ async fn a_removed_member_stops_getting_group_messages_and_keeps_its_association
     let m = timeout(T, b.recv()).await.expect("in time").expect("recv");
     assert_eq!((&m.data[..], m.group), (&b"still here"[..], false));
 }
+
+#[tokio::test]
+async fn a_member_that_leaves_gets_no_more_group_messages_and_keeps_its_association() {
+    const TEST: &str = "a_member_that_leaves_gets_no_more_group_messages_and_keeps_its_association";
+    if let Err(why) = multicast_on_lo_works() {
+        skip(TEST, &why);
+        return;
+    }
+    let server = Endpoint::bind(config(7)).expect("bind server");
+    let mut gcfg = GroupConfig::default();
+    gcfg.interface = Some(Interface::Addr("127.0.0.1".parse().expect("ip")));
+    let group = server.create_group(group_addr(9), gcfg).expect("group");
+    let (a, b) = (
+        Endpoint::bind(member_config()).expect("a"),
+        Endpoint::bind(member_config()).expect("b"),
+    );
+    let mut assocs = Vec::new();
+    for ep in [&a, &b] {
+        assocs.push(
+            timeout(T, ep.connect(server.local_addr(), 7))
+                .await
+                .expect("in time")
+                .expect("connect"),
+        );
+    }
+    let mut joined = 0;
+    while joined < 2 {
+        if let MembershipEvent::Joined { plain: false, .. } = timeout(T, group.next_event())
+            .await
+            .expect("in time")
+            .expect("event")
+        {
+            joined += 1;
+        }
+    }
+    let id_b = group
+        .members()
+        .into_iter()
+        .find(|m| m.address == Some(b.local_addr()))
+        .expect("b")
+        .id;
+    group.send(0, payload(0, 100)).await.expect("send");
+    timeout(T, group.flushed())
+        .await
+        .expect("in time")
+        .expect("flushed");
+    let assoc_b = &assocs[1];
+    assert!(assoc_b.is_group_member());
+    assert!(assoc_b.leave_group(), "b leaves");
+    assert!(!assoc_b.is_group_member(), "leaving");
+    assert!(!assoc_b.leave_group(), "a second leave is refused");
+    loop {
+        match timeout(T, group.next_event())
+            .await
+            .expect("in time")
+            .expect("event")
+        {
+            MembershipEvent::Left(m) if m == id_b => break,
+            MembershipEvent::Removed(m) if m == id_b => panic!("b was removed, not left"),
+            _ => continue,
+        }
+    }
+    assert_eq!(group.members().len(), 1);
+    group.send(0, payload(1, 100)).await.expect("send");
+    timeout(T, group.flushed())
+        .await
+        .expect("in time")
+        .expect("flushed");
+    let got_a = timeout(T, receive(a.clone(), 2, 100, true, 0, true))
+        .await
+        .expect("in time")
+        .expect("a has both");
+    assert_eq!(got_a.count, 2);
+    let got_b = timeout(T, receive(b.clone(), 1, 100, true, 0, true))
+        .await
+        .expect("in time")
+        .expect("b has the first only");
+    assert_eq!(got_b.count, 1);
+    // Its association stays up: unicast flows both ways.
+    let sb = server.association(id_b);
+    sb.send(1, Bytes::from_static(b"still here"))
+        .await
+        .expect("send");
+    let m = timeout(T, b.recv()).await.expect("in time").expect("recv");
+    assert_eq!((&m.data[..], m.group), (&b"still here"[..], false));
+    assoc_b
+        .send(1, Bytes::from_static(b"me too"))
+        .await
+        .expect("send");
+    let m = timeout(T, sb.recv()).await.expect("in time").expect("recv");
+    assert_eq!(&m.data[..], &b"me too"[..]);
+}
