@@ -39,9 +39,12 @@
 //!   buffered (the snapshot travels on the association, the entries on the
 //!   group path: they race). At END the follower installs the snapshot
 //!   (checking its digest), discards the buffered entries with seq <= S
-//!   (sent before the snapshot was taken, already in it) and applies the
-//!   rest; from then on every group entry must be exactly the next
-//!   sequence number, or the run fails (a gap or a duplicate).
+//!   (handed to the group before the snapshot was taken, already in it)
+//!   and applies the rest. Such an entry can also arrive *after* END (a
+//!   group entry overtaken by the snapshot, e.g. one waiting for a repair
+//!   or for the group's window): it is discarded too. Every other group
+//!   entry must be exactly the next sequence number, or the run fails (a
+//!   gap or a duplicate).
 //!
 //! The draft's own ordering tool for this case, a unicast-first BARRIER
 //! (D=1) with the Start parameter withheld until the snapshot is
@@ -179,7 +182,8 @@ pub(crate) struct FollowerReport {
     /// Group entries the last incarnation buffered while its snapshot was
     /// on its way.
     pub(crate) buffered: u64,
-    /// Of those, the ones already in the snapshot (seq <= S), discarded.
+    /// Group entries it discarded as already in its snapshot (seq <= S),
+    /// buffered or arriving after the snapshot.
     pub(crate) discarded: u64,
     /// From the restart (new endpoint) to the snapshot installed.
     pub(crate) catch_up: Option<Duration>,
@@ -730,9 +734,10 @@ impl Replica {
     fn apply(&mut self, e: Entry) -> Result<(), String> {
         if e.seq != self.applied + 1 {
             return Err(format!(
-                "follower {} (incarnation {}): entry {} after {} ({})",
+                "follower {} (incarnation {}, snapshot at {}): entry {} after {} ({})",
                 self.id,
                 self.incarnation,
+                self.snapshot_seq,
                 e.seq,
                 self.applied,
                 if e.seq <= self.applied {
@@ -766,6 +771,12 @@ impl Replica {
             if let Some((_, buf)) = self.syncing.as_mut() {
                 self.buffered += 1;
                 buf.push(e);
+                return Ok(());
+            }
+            if e.seq <= self.snapshot_seq {
+                // Handed to the group before the snapshot was taken, and
+                // overtaken by it: already in the state.
+                self.discarded += 1;
                 return Ok(());
             }
             let appended = e.appended;
@@ -1003,7 +1014,7 @@ pub(crate) fn print(opts: &Options, r: &Report) {
     for f in &r.followers {
         let restart = match f.catch_up {
             Some(c) => format!(
-                ", restarted: snapshot at {} in {}, {} entries buffered ({} discarded as already in it)",
+                ", restarted: snapshot at {} in {}, {} entries buffered, {} discarded as already in it",
                 f.snapshot_seq,
                 ms(c),
                 f.buffered,

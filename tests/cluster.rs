@@ -92,7 +92,6 @@ async fn a_restarted_follower_catches_up_and_every_follower_holds_the_leaders_st
         "snapshot from mid-run: {v:?}"
     );
     assert!(v.log_applied > 0 && v.catch_up.is_some(), "{v:?}");
-    assert!(v.discarded <= v.buffered, "{v:?}");
     // Lag was measured on every entry applied from the group (the killed
     // follower's first life included).
     assert!(
