@@ -211,8 +211,11 @@ pub(crate) struct Lag {
 pub(crate) struct Report {
     /// Entries the leader appended.
     pub(crate) entries: u64,
-    /// From the first append to the last.
+    /// From the first append to the last, without `held`.
     pub(crate) append_time: Duration,
+    /// How long the leader held its appends at two thirds for the
+    /// restarted follower to come back (zero when it was back by then).
+    pub(crate) held: Duration,
     /// SHA-256 of the leader's sorted state after the last entry.
     pub(crate) leader_digest: [u8; 32],
     /// Keys in the final state.
@@ -441,33 +444,40 @@ pub(crate) async fn run(opts: Options) -> Result<Report, String> {
     let victim = opts.followers - 1;
     let mut killed = false;
     let mut back = false;
+    // Time the leader held for the restarted follower: not appending time.
+    let mut held = Duration::ZERO;
     let mut seq = 0u64;
     loop {
         let done = match stop_at {
-            Some(t) => Instant::now() >= t,
+            Some(t) => Instant::now() >= t + held,
             None => seq >= total_planned,
         };
         if done {
             break;
         }
+        let elapsed = start.elapsed().saturating_sub(held);
         let third = match opts.duration {
-            Some(d) => start.elapsed() >= d / 3,
+            Some(d) => elapsed >= d / 3,
             None => seq >= total_planned / 3,
         };
         let two_thirds = match opts.duration {
-            Some(d) => start.elapsed() >= d * 2 / 3,
+            Some(d) => elapsed >= d * 2 / 3,
             None => seq >= total_planned * 2 / 3,
         };
         if killed && two_thirds && !back {
             // The restart lands mid-run whatever the timing: the leader
             // holds here (bounded) until the restarted follower has its
             // snapshot; the entries after this go to it by the group.
-            wait_acks(&acks, &acked, &mut fail_rx, |a| {
-                a.by_follower.get(&victim).is_some_and(|&(inc, _)| inc == 2)
-            })
-            .await
-            .map_err(|e| format!("the restarted follower coming back: {e}"))?;
+            let is_back = |a: &Acks| a.by_follower.get(&victim).is_some_and(|&(inc, _)| inc == 2);
+            if !is_back(&acks.lock().unwrap_or_else(|e| e.into_inner())) {
+                let t = Instant::now();
+                wait_acks(&acks, &acked, &mut fail_rx, is_back)
+                    .await
+                    .map_err(|e| format!("the restarted follower coming back: {e}"))?;
+                held = t.elapsed();
+            }
             back = true;
+            continue;
         }
         if opts.kill && !killed && third {
             killed = true;
@@ -477,7 +487,7 @@ pub(crate) async fn run(opts: Options) -> Result<Report, String> {
                 .map_err(|_| "the follower to kill is gone".to_string())?;
         }
         // Entries due by now.
-        let due = (start.elapsed().as_secs_f64() * opts.rate as f64) as u64 + 1;
+        let due = (elapsed.as_secs_f64() * opts.rate as f64) as u64 + 1;
         let due = match stop_at {
             Some(_) => due,
             None => due.min(total_planned),
@@ -509,7 +519,7 @@ pub(crate) async fn run(opts: Options) -> Result<Report, String> {
                 .map_err(|e| format!("group send of entry {seq}: {e}"))?;
         }
     }
-    let append_time = start.elapsed();
+    let append_time = start.elapsed().saturating_sub(held);
     let entries = seq;
     let leader_digest = {
         let st = shared.lock().unwrap_or_else(|e| e.into_inner());
@@ -557,6 +567,7 @@ pub(crate) async fn run(opts: Options) -> Result<Report, String> {
     Ok(Report {
         entries,
         append_time,
+        held,
         leader_digest: leader_digest.0,
         keys: leader_digest.1,
         followers: reports,
@@ -994,6 +1005,12 @@ pub(crate) fn print(opts: &Options, r: &Report) {
         ms(r.lag.p999),
         ms(r.lag.max)
     );
+    if !r.held.is_zero() {
+        println!(
+            "  the leader held {} at two thirds for the restarted follower",
+            ms(r.held)
+        );
+    }
     if r.catch_up_lag.count > 0 {
         println!(
             "  after a restart, {} entries buffered behind the snapshot: p50 {}  max {}",
@@ -1023,12 +1040,12 @@ pub(crate) fn print(opts: &Options, r: &Report) {
             None => String::new(),
         };
         println!(
-            "follower {}: applied {} ({} by snapshot, {} from the log), digest {} {}{}",
+            "follower {}: applied {} ({} by snapshot, {} from the log), digest {}… {}{}",
             f.id,
             f.applied,
             f.snapshot_seq,
             f.log_applied,
-            hex(&f.digest),
+            &hex(&f.digest)[..16],
             if f.digest == r.leader_digest {
                 "= leader"
             } else {
