@@ -189,6 +189,11 @@ pub(crate) struct FollowerReport {
     pub(crate) catch_up: Option<Duration>,
     /// SHA-256 of its sorted state.
     pub(crate) digest: [u8; 32],
+    /// Group chunks the last incarnation's association got by multicast
+    /// (the rest were repairs over the association).
+    pub(crate) multicast_chunks: u64,
+    /// Group chunks it got more than once (either path).
+    pub(crate) duplicate_chunks: u64,
 }
 
 /// Replication lag percentiles.
@@ -926,6 +931,7 @@ async fn follower_inner(
                 restarted_at = Some(Instant::now());
             }
             Some(Control::Stop) | None => {
+                let figures = assoc.member_figures();
                 let report = FollowerReport {
                     id,
                     incarnations: incarnation,
@@ -936,6 +942,8 @@ async fn follower_inner(
                     discarded: r.discarded,
                     catch_up,
                     digest: digest(&r.state),
+                    multicast_chunks: figures.map_or(0, |f| f.multicast_chunks),
+                    duplicate_chunks: figures.map_or(0, |f| f.duplicate_chunks),
                 };
                 drop(assoc);
                 ep.shutdown().await;
@@ -1040,11 +1048,13 @@ pub(crate) fn print(opts: &Options, r: &Report) {
             None => String::new(),
         };
         println!(
-            "follower {}: applied {} ({} by snapshot, {} from the log), digest {}… {}{}",
+            "follower {}: applied {} ({} by snapshot, {} from the log; {} group chunks by multicast, {} duplicates), digest {}… {}{}",
             f.id,
             f.applied,
             f.snapshot_seq,
             f.log_applied,
+            f.multicast_chunks,
+            f.duplicate_chunks,
             &hex(&f.digest)[..16],
             if f.digest == r.leader_digest {
                 "= leader"

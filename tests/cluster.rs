@@ -76,6 +76,8 @@ async fn a_restarted_follower_catches_up_and_every_follower_holds_the_leaders_st
             "follower {}: the leader's state",
             f.id
         );
+        // The log came over the group path (multicast on lo works here).
+        assert!(f.multicast_chunks > 0, "follower {}: {f:?}", f.id);
     }
     // The two that stayed up got everything from the group log (their
     // snapshot was the empty one before the first entry).
