@@ -50,8 +50,14 @@
 //! (D=1) with the Start parameter withheld until the snapshot is
 //! acknowledged (draft §"Sending BARRIER"), is in mcsctp-mcast
 //! (`GroupServer::send_before_group`) but not in the runtime's public API
-//! yet; the follower-side buffering above gives the same result with what
-//! the API offers.
+//! yet; the follower-side buffering above reaches the same state with what
+//! the API offers, at the cost of a buffer at the restarted follower.
+//!
+//! The kill drops the follower's endpoint, which aborts its association
+//! (the leader's group sees it leave at once). A crash that sends nothing
+//! would leave the member in the group until the server evicts it for
+//! making no progress (draft §"Backlog Limits and Eviction"); the group's
+//! send buffer could fill meanwhile and hold the leader's appends.
 //!
 //! The run reports the replication lag (leader append to follower apply,
 //! one clock: everything runs in one process) and the SHA-256 digest of
@@ -141,12 +147,6 @@ pub(crate) struct Options {
     /// from the process id, on a free port.
     #[arg(long)]
     pub(crate) group: Option<SocketAddr>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self::parse_from(["cluster"])
-    }
 }
 
 /// A duration: a number with a unit (`ms`, `s`).
