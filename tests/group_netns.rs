@@ -381,9 +381,17 @@ struct Run {
 }
 
 impl Proc {
-    fn spawn(name: &str, ns: &str, program: &str, args: &[&str], stdin: Stdio) -> Self {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", ns, program])
+    /// `program` with `args`, in namespace `ns` (`None`: this one).
+    fn spawn(name: &str, ns: Option<&str>, program: &str, args: &[&str], stdin: Stdio) -> Self {
+        let mut cmd = match ns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, program]);
+                c
+            }
+            None => Command::new(program),
+        };
+        let mut child = cmd
             .args(args)
             .stdin(stdin)
             .stdout(Stdio::piped())
@@ -399,9 +407,11 @@ impl Proc {
         let e = Arc::clone(&err);
         let readers = vec![
             thread::spawn(move || {
-                let mut s = String::new();
-                let _ = BufReader::new(stdout).read_to_string(&mut s);
-                o.lock().unwrap_or_else(|p| p.into_inner()).push_str(&s);
+                let mut b = Vec::new();
+                let _ = BufReader::new(stdout).read_to_end(&mut b);
+                o.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push_str(&String::from_utf8_lossy(&b));
             }),
             thread::spawn(move || {
                 for line in BufReader::new(stderr).lines() {
@@ -427,7 +437,7 @@ impl Proc {
 
     /// `mcsctp` with `args` in `ns`.
     fn mcsctp(name: &str, ns: &str, args: &[&str], stdin: Stdio) -> Self {
-        Self::spawn(name, ns, BIN, args, stdin)
+        Self::spawn(name, Some(ns), BIN, args, stdin)
     }
 
     fn stderr(&self) -> String {
@@ -813,9 +823,12 @@ fn a_member_returns_to_multicast_when_its_loss_ends() {
         "return of member 1",
         about("returned"),
     );
+    // The feeder closes stdin and the server ends (a feeder blocked on a
+    // server that stopped reading ends when the server is killed at its
+    // bound).
     stop.store(true, Ordering::Relaxed);
-    let lines = feeder.join().expect("feeder");
     let server = server.finish(CHILD_LIMIT);
+    let lines = feeder.join().expect("feeder");
     let s = json("group-server", &server);
     let got: Vec<Value> = members
         .into_iter()
@@ -954,9 +967,12 @@ fn a_killed_member_does_not_stop_the_others() {
         );
         thread::sleep(Duration::from_millis(20));
     }
+    // The feeder closes stdin and the server ends (a feeder blocked on a
+    // server that stopped reading ends when the server is killed at its
+    // bound).
     stop.store(true, Ordering::Relaxed);
-    let lines = feeder.join().expect("feeder");
     let server = server.finish(CHILD_LIMIT);
+    let lines = feeder.join().expect("feeder");
     let s = json("group-server", &server);
     let got: Vec<Value> = members
         .into_iter()
@@ -1022,7 +1038,7 @@ impl Capture {
         let p = path.to_string_lossy().into_owned();
         let mut proc = Proc::spawn(
             "tshark",
-            ns,
+            Some(ns),
             "tshark",
             &["-i", DEV, "-f", "udp", "-w", &p, "-q"],
             Stdio::null(),
@@ -1049,17 +1065,14 @@ impl Capture {
 /// SCTP's DATA (or I-DATA) and SACK chunks are among them.
 fn decode_capture(pcap: &Path) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("dissector/mcsctp.lua");
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-r")
-        .arg(pcap)
-        .arg("-X")
-        .arg(format!("lua_script:{}", script.display()))
-        .args(["-o", &format!("mcsctp.group_port:{GROUP_PORT}")])
-        .arg("-V");
+    let lua = format!("lua_script:{}", script.display());
+    let port = format!("mcsctp.group_port:{GROUP_PORT}");
+    let pcap = pcap.to_string_lossy();
+    let args = ["-r", &pcap, "-X", &lua, "-o", &port, "-V"];
     let start = Instant::now();
-    let out = cmd.output().expect("run tshark -r");
+    let out = Proc::spawn("tshark -r", None, "tshark", &args, Stdio::null()).finish(CHILD_LIMIT);
     let took = start.elapsed();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = &out.stderr;
     let complaints: Vec<&str> = stderr
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with("Running as user"))
@@ -1069,7 +1082,7 @@ fn decode_capture(pcap: &Path) {
         "tshark -r failed ({}): {stderr}",
         out.status
     );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = &out.stdout;
     let frames = text.lines().filter(|l| l.starts_with("Frame ")).count();
     let bad: Vec<&str> = text
         .lines()
