@@ -1071,6 +1071,12 @@ async fn group_server(a: GroupServerArgs) -> Result<(), Failure> {
         r = send_all(&a, &group, &mut hash, &mut messages, &mut bytes) => r?,
         () = printer.print_all(&group, a.events) => {}
     }
+    // The events queued meanwhile (e.g. a removal that let the flush end).
+    while a.events
+        && let Ok(Ok(e)) = tokio::time::timeout(Duration::ZERO, group.next_event()).await
+    {
+        printer.print(&group, e);
+    }
     let secs = start.elapsed().as_secs_f64();
     let digest = hex(&hash.finalize());
     let members = group.members();
