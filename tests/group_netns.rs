@@ -1027,10 +1027,11 @@ impl Proc {
 // Capture
 // ---------------------------------------------------------------------
 
-/// tshark capturing UDP on `eth0` of a namespace into a pcap file.
+/// tshark capturing UDP on `eth0` of a namespace into a pcap file (killed
+/// and the file deleted if the test ends before [`Capture::stop`]).
 struct Capture {
     proc: Proc,
-    path: PathBuf,
+    file: Pcap,
 }
 
 /// A capture file, deleted on drop.
@@ -1052,6 +1053,7 @@ impl Capture {
             N.fetch_add(1, Ordering::Relaxed)
         ));
         let p = path.to_string_lossy().into_owned();
+        let file = Pcap(path);
         let mut proc = Proc::spawn(
             "tshark",
             Some(ns),
@@ -1066,7 +1068,7 @@ impl Capture {
         proc.wait_stderr_line(Duration::from_secs(20), "\"Capture started\"", |l| {
             l.contains("Capture started")
         });
-        Self { proc, path }
+        Self { proc, file }
     }
 
     /// Stops tshark with SIGINT and waits (bounded) until it has written
@@ -1077,7 +1079,7 @@ impl Capture {
         let r = self.proc.finish(Duration::from_secs(20));
         assert!(r.status.success(), "tshark: {} {}", r.status, r.stderr);
         eprintln!("capture: {}", r.stderr.trim().replace('\n', "; "));
-        Pcap(self.path)
+        self.file
     }
 }
 
