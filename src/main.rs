@@ -263,6 +263,12 @@ struct GroupServerArgs {
     /// Print the summary as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Print each membership event on stderr as it happens, one line
+    /// `mcsctp: event <what> <member address>` (what: joined,
+    /// plain-joined, fallback, returned, left, removed, or the member's new
+    /// state).
+    #[arg(long)]
+    events: bool,
     #[command(flatten)]
     rto: RtoArgs,
 }
@@ -1037,10 +1043,14 @@ async fn group_server(a: GroupServerArgs) -> Result<(), Failure> {
     let limit = a.timeout;
     // Members first, if asked: each joined peer (member or plain) is one.
     let deadline = tokio::time::Instant::now() + limit;
+    let mut printer = EventPrinter::default();
     while group.members().len() < a.members {
         match tokio::time::timeout_at(deadline, group.next_event()).await {
             Ok(r) => {
-                r?;
+                let e = r?;
+                if a.events {
+                    printer.print(&group, e);
+                }
             }
             Err(_) => {
                 return Err(Failure::run(format!(
@@ -1055,45 +1065,18 @@ async fn group_server(a: GroupServerArgs) -> Result<(), Failure> {
     let start = Instant::now();
     let mut hash = Sha256::new();
     let (mut messages, mut bytes) = (0u64, 0u64);
-    let mut send = async |m: Bytes| -> Result<(), Failure> {
-        hash.update(&m);
-        messages += 1;
-        bytes += m.len() as u64;
-        bounded(
-            limit,
-            || format!("no room in the group's send buffer for message {messages}"),
-            group.send(0, m),
-        )
-        .await
-    };
-    match a.count {
-        Some(n) => {
-            let size = a.size.unwrap_or(1000);
-            for i in 0..n {
-                send(generated(i, size)).await?;
-            }
-        }
-        None => {
-            // Each line is a message (empty lines are skipped: SCTP has no
-            // empty messages).
-            let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-            while let Some(line) = lines
-                .next_line()
-                .await
-                .map_err(|e| Failure::run(format!("cannot read stdin: {e}")))?
-            {
-                if !line.is_empty() {
-                    send(Bytes::from(line.into_bytes())).await?;
-                }
-            }
-        }
+    // The messages and the wait for their acknowledgement, with the
+    // membership events printed meanwhile if asked.
+    tokio::select! {
+        r = send_all(&a, &group, &mut hash, &mut messages, &mut bytes) => r?,
+        () = printer.print_all(&group, a.events) => {}
     }
-    bounded(
-        limit,
-        || "the members did not acknowledge every message".to_string(),
-        group.flushed(),
-    )
-    .await?;
+    // The events queued meanwhile (e.g. a removal that let the flush end).
+    while a.events
+        && let Ok(Ok(e)) = tokio::time::timeout(Duration::ZERO, group.next_event()).await
+    {
+        printer.print(&group, e);
+    }
     let secs = start.elapsed().as_secs_f64();
     let digest = hex(&hash.finalize());
     let members = group.members();
@@ -1144,6 +1127,103 @@ async fn group_server(a: GroupServerArgs) -> Result<(), Failure> {
     drop(group);
     let _ = tokio::time::timeout(Duration::from_secs(2), ep.shutdown()).await;
     Ok(())
+}
+
+/// Sends the group-server's messages (`--count` generated ones, or the
+/// lines of stdin), hashing them, then waits until the members have
+/// acknowledged them all; each wait bounded by `--timeout`.
+async fn send_all(
+    a: &GroupServerArgs,
+    group: &mcsctp::Group,
+    hash: &mut Sha256,
+    messages: &mut u64,
+    bytes: &mut u64,
+) -> Result<(), Failure> {
+    let limit = a.timeout;
+    let mut send = async |m: Bytes| -> Result<(), Failure> {
+        hash.update(&m);
+        *messages += 1;
+        *bytes += m.len() as u64;
+        let n = *messages;
+        bounded(
+            limit,
+            || format!("no room in the group's send buffer for message {n}"),
+            group.send(0, m),
+        )
+        .await
+    };
+    match a.count {
+        Some(n) => {
+            let size = a.size.unwrap_or(1000);
+            for i in 0..n {
+                send(generated(i, size)).await?;
+            }
+        }
+        None => {
+            // Each line is a message (empty lines are skipped: SCTP has no
+            // empty messages).
+            let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+            while let Some(line) = lines
+                .next_line()
+                .await
+                .map_err(|e| Failure::run(format!("cannot read stdin: {e}")))?
+            {
+                if !line.is_empty() {
+                    send(Bytes::from(line.into_bytes())).await?;
+                }
+            }
+        }
+    }
+    bounded(
+        limit,
+        || "the members did not acknowledge every message".to_string(),
+        group.flushed(),
+    )
+    .await
+}
+
+/// Prints membership events for `group-server --events`, on stderr.
+#[derive(Default)]
+struct EventPrinter {
+    /// Addresses by association, kept for members that are gone.
+    addrs: std::collections::HashMap<mcsctp::AssociationId, SocketAddr>,
+}
+
+impl EventPrinter {
+    /// Prints `e`: `mcsctp: event <what> <address>`.
+    fn print(&mut self, group: &mcsctp::Group, e: mcsctp::MembershipEvent) {
+        use mcsctp::MembershipEvent as E;
+        for m in group.members() {
+            if let Some(addr) = m.address {
+                self.addrs.insert(m.id, addr);
+            }
+        }
+        let (what, id) = match e {
+            E::Joined { member, plain } => (if plain { "plain-joined" } else { "joined" }, member),
+            E::State { member, kind } => (kind_name(kind), member),
+            E::Fallback(member) => ("fallback", member),
+            E::Returned(member) => ("returned", member),
+            E::Left(member) => ("left", member),
+            E::Removed(member) => ("removed", member),
+            _ => return,
+        };
+        let addr = self
+            .addrs
+            .get(&id)
+            .map_or_else(|| "?".to_string(), SocketAddr::to_string);
+        eprintln!("mcsctp: event {what} {addr}");
+    }
+
+    /// With `on`, prints every event as it happens, never returning;
+    /// otherwise waits forever.
+    async fn print_all(&mut self, group: &mcsctp::Group, on: bool) {
+        if on {
+            while let Ok(e) = group.next_event().await {
+                self.print(group, e);
+            }
+        }
+        std::future::pending().await
+    }
 }
 
 /// What a member received.
