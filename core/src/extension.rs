@@ -185,6 +185,11 @@ pub(crate) struct ExtSlot {
     /// yet reported acknowledged ([`Context::data_acked`]): they count
     /// against the association's congestion window.
     pub(crate) flight: usize,
+    /// Bytes [`Context::data_acked`] reported that the association's
+    /// congestion controller has not seen yet, and the largest flight
+    /// (the association's and the extension's) before those reports.
+    pub(crate) acked: usize,
+    pub(crate) flight_before_ack: usize,
     /// Parameters the extension added to this side's INIT (kept for its
     /// retransmissions and for a new INIT after a Stale Cookie).
     pub(crate) init_params: Vec<RawParam>,
@@ -291,9 +296,26 @@ impl Context<'_> {
         self.slot.deliveries.iter().map(|d| d.payload.len()).sum()
     }
 
-    /// The extension's data bytes on the association reported acknowledged
-    /// (they no longer count against its congestion window).
+    /// The extension's data bytes on the association reported acknowledged:
+    /// they no longer count against its congestion window, and they grow
+    /// it as acknowledged DATA does (RFC 9260 §7.2.1, §7.2.2: the
+    /// extension's data shares the path and its window).
     pub fn data_acked(&mut self, bytes: usize) {
+        let bytes = bytes.min(self.slot.flight);
+        if bytes == 0 {
+            return;
+        }
+        let own = self.tx.map_or(0, |q| q.outstanding_bytes());
+        self.slot.flight_before_ack = self.slot.flight_before_ack.max(self.slot.flight + own);
+        self.slot.acked += bytes;
+        self.slot.flight -= bytes;
+    }
+
+    /// The extension's data bytes on the association that left the flight
+    /// without being acknowledged (abandoned, or counted again because
+    /// they were sent again): they no longer count against the congestion
+    /// window, and do not grow it.
+    pub fn data_left_flight(&mut self, bytes: usize) {
         self.slot.flight = self.slot.flight.saturating_sub(bytes);
     }
 

@@ -551,6 +551,8 @@ fn tshark_decodes_a_simulated_group_as_the_codecs_do() {
     let mut s = scenario(3, vec![0.0, 0.2]);
     s.plain = 1;
     s.messages = 0;
+    // Enough group-path duplication for MSACK duplicates in a short run.
+    s.duplicate = 0.05;
     let mut w = build(&s);
     w.net.enable_capture();
     connect_all(&mut w);

@@ -323,6 +323,7 @@ impl Association {
         b: &mut PacketBuilder<'_>,
         ext: &mut dyn Extension,
     ) {
+        self.apply_extension_acks(now);
         let mut window = match self.rtq.as_ref() {
             Some(q) if self.state.sends_data() && !self.zero_window_probe_pending(now) => {
                 q.available_window().saturating_sub(self.ext.flight)
@@ -352,6 +353,18 @@ impl Association {
         self.add_ext_queued(b, &mut window);
     }
 
+    /// Gives the congestion controller what the extension reported
+    /// acknowledged since the last packet ([`Context::data_acked`]).
+    fn apply_extension_acks(&mut self, now: Instant) {
+        let acked = std::mem::take(&mut self.ext.acked);
+        let before = std::mem::take(&mut self.ext.flight_before_ack);
+        if acked > 0
+            && let Some(q) = self.rtq.as_mut()
+        {
+            q.on_extension_ack(now, acked, before, self.ext.flight);
+        }
+    }
+
     fn add_ext_queued(&mut self, b: &mut PacketBuilder<'_>, window: &mut usize) {
         while let Some(c) = self.ext.outgoing.front() {
             let is_data = self.ext_data.contains(c.typ);
@@ -379,6 +392,7 @@ impl Association {
 
     /// Retransmissions first, then new data as the windows allow.
     fn add_data(&mut self, now: Instant, b: &mut PacketBuilder<'_>, ext: &mut dyn Extension) {
+        self.apply_extension_acks(now);
         let interleaving = self.negotiated.is_some_and(|n| n.caps.interleaving);
         let chunk_header = if interleaving { 20 } else { 16 };
         // RFC 9260 §6.1 A: a zero window probe waits for its time.

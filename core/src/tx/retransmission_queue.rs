@@ -626,6 +626,45 @@ impl RetransmissionQueue {
         self.chunks.iter().any(|c| c.state == State::Outstanding)
     }
 
+    /// `bytes` of an extension's data on the association were acknowledged
+    /// (the extension's own acknowledgement, e.g. the multicast
+    /// extension's MSACK for MDATA sent here); `flight_before` is the
+    /// flight, the association's and the extension's, before those
+    /// acknowledgements, `extension_flight` what the extension still has
+    /// outstanding. The controller grows the window as for acknowledged
+    /// DATA (RFC 9260 §7.2.1, §7.2.2); no RTT sample and no cumulative
+    /// TSN change of the association's own.
+    pub fn on_extension_ack(
+        &mut self,
+        now: Instant,
+        bytes: usize,
+        flight_before: usize,
+        extension_flight: usize,
+    ) {
+        // The extension's chunks are whole messages' fragments: a flight
+        // within one PMDCS of cwnd could take no further chunk (§6.1 B
+        // allows overshooting cwnd only while the flight is below it), so
+        // the window counts as fully used (§7.2.1, §7.2.2).
+        let cwnd = self.cc.window();
+        let flight_before = if flight_before + self.pmdcs() > cwnd {
+            flight_before.max(cwnd)
+        } else {
+            flight_before
+        };
+        self.cc.on_ack(
+            now,
+            &Ack {
+                bytes_acked: bytes,
+                flight_before,
+                cum_advanced: true,
+                in_fast_recovery: self.fast_recovery_exit.is_some(),
+                nothing_outstanding: !self.has_unacked() && extension_flight == 0,
+                rtt_sample: None,
+                srtt: self.srtt,
+            },
+        );
+    }
+
     /// Bytes of new user data the windows allow now; 0 while
     /// retransmissions are pending. Ask again before every fragment.
     pub fn available_window(&self) -> usize {

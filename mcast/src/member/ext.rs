@@ -121,6 +121,13 @@ struct Membership {
     /// processed has.
     new_packets: u32,
     new_in_packet: bool,
+    /// The same for MDATA that came on the association (fallback data
+    /// and repairs), which is acknowledged as DATA is (RFC 9260 §6.2):
+    /// packets since the last MSACK, whether the packet being processed
+    /// carried any, and when the delayed MSACK for one such packet is due.
+    new_assoc_packets: u32,
+    new_assoc_in_packet: bool,
+    assoc_ack_at: Option<Instant>,
     /// The next periodic MSACK.
     period_at: Option<Instant>,
     /// A group-caused MSACK (regular or loss report) of a member that is
@@ -464,6 +471,17 @@ impl GroupMember {
             // on its way, its regular MSACKs repeat the report).
             m.due = true;
         }
+        // Draft §"Acknowledgement", MDATA on the association: acknowledged
+        // as DATA is (RFC 9260 §6.2), for at least every second packet and
+        // within Mcast.Msack.Delay's floor of the first, whatever the
+        // Feedback values: it is the association's congestion window that
+        // this MSACK opens, and a member in fallback gets everything
+        // this way.
+        if m.new_assoc_packets >= 2 {
+            m.due = true;
+        } else if m.new_assoc_packets == 1 && m.assoc_ack_at.is_none() {
+            m.assoc_ack_at = Some(now + crate::defaults::MSACK_DELAY.floor);
+        }
         if spacing_reached {
             if loss_delay.is_zero() {
                 m.due = true;
@@ -592,6 +610,8 @@ impl GroupMember {
         m.due = false;
         m.reported_gaps = m.rx.gaps_opened();
         m.new_packets = 0;
+        m.new_assoc_packets = 0;
+        m.assoc_ack_at = None;
         m.first_new = None;
         m.loss_report_at = None;
         m.group_msack_at = None;
@@ -800,7 +820,10 @@ impl GroupMember {
         m.rx.set_unread(cx.delivered_unread() + m.held_group_bytes);
         match m.rx.on_mdata(cx.now(), mtsn, d.into_fragment(), Some(path)) {
             super::rx::Received::Duplicate => m.duplicates += 1,
-            super::rx::Received::New => m.new_in_packet = true,
+            super::rx::Received::New => {
+                m.new_in_packet = true;
+                m.new_assoc_in_packet |= path == Path::Association;
+            }
             _ => {}
         }
         Self::deliver_all(m, cx);
@@ -881,6 +904,9 @@ impl Extension for GroupMember {
                 reported_gaps: 0,
                 new_packets: 0,
                 new_in_packet: false,
+                new_assoc_packets: 0,
+                new_assoc_in_packet: false,
+                assoc_ack_at: None,
                 period_at: None,
                 group_msack_at: None,
                 last_group_msack: None,
@@ -959,6 +985,9 @@ impl Extension for GroupMember {
         {
             // The packet's last chunk: one more packet with new MDATA.
             m.new_packets = m.new_packets.saturating_add(1);
+            if std::mem::take(&mut m.new_assoc_in_packet) {
+                m.new_assoc_packets = m.new_assoc_packets.saturating_add(1);
+            }
         }
         self.after_input(h, cx.now());
         // Group progress may release held unicast messages.
@@ -1068,6 +1097,7 @@ impl Extension for GroupMember {
         [
             m.first_new.zip(delay).map(|(f, d)| f + d),
             m.loss_report_at,
+            m.assoc_ack_at,
             m.period_at,
             m.group_msack_at,
             m.rx.deadline(),
@@ -1123,6 +1153,10 @@ impl Extension for GroupMember {
         }
         if m.period_at.is_some_and(|t| t <= now) {
             m.period_at = None;
+            m.due = true;
+        }
+        if m.assoc_ack_at.is_some_and(|t| t <= now) {
+            m.assoc_ack_at = None;
             m.due = true;
         }
         if caused.0 || caused.1 {

@@ -2018,7 +2018,7 @@ impl Extension for GroupServer {
         // Unicast MDATA abandoned in flight leaves the window.
         let released = self.sender.take_unicast_released(h);
         if released > 0 {
-            cx.data_acked(released);
+            cx.data_left_flight(released);
         }
         // Unicast messages behind a barrier, in order: a D=0 one once its
         // group prefix has its MTSNs, a D=1 one once its barrier exists.
