@@ -9,7 +9,7 @@
 #   udp-ucast      raw UDP: N sendto per message, one per member (no repair)
 #   norm           NORM (RFC 5740, libnorm 1.5.9), tests/norm-peer
 #   pgm            PGM (RFC 3208, OpenPGM 5.3, over UDP), tests/pgm-peer
-# COUNT messages of SIZE bytes (default 5000 x 1200). NORM and PGM send at
+# COUNT messages of SIZE bytes (default 10000 x 1200). NORM and PGM send at
 # a fixed rate: each runs once per rate of NORM_RATES (bit/s) / PGM_RATES
 # (bytes/s) and the best complete run is reported (highest goodput among
 # the runs in which every receiver got every byte, by checksum).
@@ -41,7 +41,7 @@
 # NORM: the sender's time to its final watermark acknowledged by every
 # receiver; PGM, which has no acknowledgement: the latest receiver's last
 # message minus the sender's first, same clock); server CPU seconds (user +
-# system: /usr/bin/time for mcsctp, getrusage for the C peers); server
+# system: wait4 of the server process for mcsctp, getrusage for the C peers); server
 # bytes per message: mcsctp's own counters of UDP payload sent
 # (bytes_multicast + bytes_unicast) and, on the bridge, the server veth's
 # tx_bytes for every protocol (Ethernet frames: comparable across all).
@@ -54,12 +54,12 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SMOKE=0
 [ "${1:-}" = "--smoke" ] && SMOKE=1
-COUNT=${COUNT:-5000}
+COUNT=${COUNT:-10000}
 SIZE=${SIZE:-1200}
 NS=${NS:-"1 4 16"}
 LOSSES=${LOSSES:-"0 1 5"}
-NORM_RATES=${NORM_RATES:-"50e6 100e6 200e6 400e6"}
-PGM_RATES=${PGM_RATES:-"5e6 10e6 20e6 40e6"}
+NORM_RATES=${NORM_RATES:-"25e6 50e6 100e6 200e6 400e6"}
+PGM_RATES=${PGM_RATES:-"2.5e6 5e6 10e6 20e6 40e6"}
 TOPOS=${TOPOS:-"loopback bridge"}
 OUT=${OUT:-$ROOT/target/bench-group}
 MCSCTP=$ROOT/target/release/mcsctp
@@ -177,6 +177,14 @@ wait_files() {
     return 1
 }
 
+# Runs a command and writes its user and system CPU seconds (its
+# descendants' included, from wait4) to the file named first.
+CPUWRAP='import os, subprocess, sys
+p = subprocess.Popen(sys.argv[2:])
+_, st, ru = os.wait4(p.pid, 0)
+open(sys.argv[1], "w").write("%.6f %.6f\n" % (ru.ru_utime, ru.ru_stime))
+sys.exit(os.waitstatus_to_exitcode(st))'
+
 RUN=0
 # One run's directory, in $D.
 rundir() { RUN=$((RUN + 1)); D="$OUT/runs/$RUN-$1"; mkdir -p "$D"; }
@@ -188,7 +196,7 @@ run_mcsctp() { # $1: group|fanout, $2: N, $3: loss
     local mode=$1 n=$2 d k pids=() tx0 tx1
     rundir "mcsctp-$mode-$TOPO-n$n-l$3"; d=$D
     tx0=$(tx_bytes)
-    ip netns exec "$SNS" /usr/bin/time -f '%U %S' -o "$d/server.time" \
+    ip netns exec "$SNS" python3 -c "$CPUWRAP" "$d/server.time" \
         timeout $T "$MCSCTP" group-server --group "$GRP:9907" --interface "$SIF" --bind "$SADDR" \
         --port 5000 --local-udp-port 9899 --members "$n" --count "$COUNT" --size "$SIZE" \
         --timeout $T --json > "$d/server.json" 2> "$d/server.err" &
@@ -265,8 +273,13 @@ print(json.dumps(r))
 PY
 }
 
+# A timeout for a run at a fixed rate of $1 bytes/s: 5 s + 3 x the time
+# the messages take at that rate.
+rate_t() { python3 -c "print(int(5 + 3 * $COUNT * $SIZE / $1))"; }
+
 run_norm() { # $1: rate bit/s, $2: N, $3: loss
-    local rate=$1 n=$2 d k ready=() pids=() tx0 tx1 parity=0
+    local rate=$1 n=$2 d k ready=() pids=() tx0 tx1 parity=0 T
+    T=$(rate_t "$rate/8")
     # Parity segments for repair (computed on demand, none sent
     # proactively) when there is loss: one repair packet fixes different
     # losses at different receivers (RFC 5740 §5.3).
@@ -304,7 +317,8 @@ PY
 }
 
 run_pgm() { # $1: rate bytes/s, $2: N, $3: loss
-    local rate=$1 n=$2 d k ready=() pids=() tx0 tx1 spid
+    local rate=$1 n=$2 d k ready=() pids=() tx0 tx1 spid T
+    T=$(rate_t "$rate")
     rundir "pgm-$TOPO-n$n-l$3-r$rate"; d=$D
     for k in $(seq 0 $((n - 1))); do
         ip netns exec "$(mns $k)" timeout $T "$PGM" --recv --network "$(maddr $k);$GRP" --port 7500 \
@@ -341,6 +355,9 @@ except Exception as e:
 print(json.dumps(r))
 PY
 }
+
+# Whether the last run recorded was complete.
+last_complete() { tail -n 1 "$OUT/results.jsonl" | grep -q '"complete": true'; }
 
 if [ "$SMOKE" = 1 ]; then
     TOPO=loopback
@@ -386,8 +403,9 @@ for TOPO in $TOPOS; do
             run_mcsctp fanout "$n" "$loss"
             run_udp mcast "$n" "$loss"
             run_udp ucast "$n" "$loss"
-            for r in $NORM_RATES; do run_norm "$r" "$n" "$loss"; done
-            for r in $PGM_RATES; do run_pgm "$r" "$n" "$loss"; done
+            # Rates ascending; a sweep stops at its first incomplete run.
+            for r in $NORM_RATES; do run_norm "$r" "$n" "$loss"; last_complete || break; done
+            for r in $PGM_RATES; do run_pgm "$r" "$n" "$loss"; last_complete || break; done
         done
     done
 done
