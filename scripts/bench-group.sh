@@ -16,6 +16,7 @@
 #
 #   scripts/bench-group.sh              # the full sweep (~10-15 min)
 #   NS="4" LOSSES="0" scripts/bench-group.sh   # a quick look
+#   PROTOS="norm pgm" TOPOS=bridge scripts/bench-group.sh   # some of it
 #   scripts/bench-group.sh --smoke      # CI: NORM and PGM once each, N=2, loopback
 #
 # Networks (network namespaces, everything created here is removed on exit,
@@ -61,6 +62,7 @@ LOSSES=${LOSSES:-"0 1 5"}
 NORM_RATES=${NORM_RATES:-"25e6 50e6 100e6 200e6 400e6"}
 PGM_RATES=${PGM_RATES:-"2.5e6 5e6 10e6 20e6 40e6"}
 TOPOS=${TOPOS:-"loopback bridge"}
+PROTOS=${PROTOS:-"mcsctp udp norm pgm"}
 OUT=${OUT:-$ROOT/target/bench-group}
 MCSCTP=$ROOT/target/release/mcsctp
 NORM=$ROOT/tests/norm-peer/peer
@@ -199,6 +201,7 @@ run_mcsctp() { # $1: group|fanout, $2: N, $3: loss
     ip netns exec "$SNS" python3 -c "$CPUWRAP" "$d/server.time" \
         timeout $T "$MCSCTP" group-server --group "$GRP:9907" --interface "$SIF" --bind "$SADDR" \
         --port 5000 --local-udp-port 9899 --members "$n" --count "$COUNT" --size "$SIZE" \
+        --plain-backlog $((COUNT + 1)) \
         --timeout $T --json > "$d/server.json" 2> "$d/server.err" &
     local spid=$!
     for k in $(seq 0 $((n - 1))); do
@@ -275,7 +278,7 @@ PY
 
 # A timeout for a run at a fixed rate of $1 bytes/s: 5 s + 3 x the time
 # the messages take at that rate.
-rate_t() { python3 -c "print(int(5 + 3 * $COUNT * $SIZE / $1))"; }
+rate_t() { python3 -c "print(int(5 + 3 * $COUNT * $SIZE / ($1)))"; }
 
 run_norm() { # $1: rate bit/s, $2: N, $3: loss
     local rate=$1 n=$2 d k ready=() pids=() tx0 tx1 parity=0 T
@@ -296,7 +299,7 @@ run_norm() { # $1: rate bit/s, $2: N, $3: loss
     tx0=$(tx_bytes)
     ip netns exec "$SNS" timeout $T "$NORM" --send --group "$GRP:7400" --interface "$SIF" \
         --node-id 1 --receivers "$n" --count "$COUNT" --size "$SIZE" --rate "$rate" \
-        --parity $parity --timeout $T > "$d/send.json" 2> "$d/send.err" || true
+        --parity $parity --timeout $((T - 2)) > "$d/send.json" 2> "$d/send.err" || true
     tx1=$(tx_bytes)
     for k in "${pids[@]}"; do wait "$k" || true; done
     python3 - "$d" norm "$n" "$3" "$TOPO" "$COUNT" "$SIZE" $((tx1 - tx0)) "$rate" >> "$OUT/results.jsonl" <<'PY'
@@ -356,6 +359,9 @@ print(json.dumps(r))
 PY
 }
 
+# Whether protocol $1 is in PROTOS.
+want() { case " $PROTOS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
 # Whether the last run recorded was complete.
 last_complete() { tail -n 1 "$OUT/results.jsonl" | grep -q '"complete": true'; }
 
@@ -399,13 +405,17 @@ for TOPO in $TOPOS; do
         [ "$TOPO" = bridge ] && set_loss "$MAXN" "$loss"
         for n in $NS; do
             echo "== $TOPO loss $loss % N=$n ($(date -u +%T))" >&2
-            run_mcsctp group "$n" "$loss"
-            run_mcsctp fanout "$n" "$loss"
-            run_udp mcast "$n" "$loss"
-            run_udp ucast "$n" "$loss"
+            want mcsctp && run_mcsctp group "$n" "$loss"
+            want mcsctp && run_mcsctp fanout "$n" "$loss"
+            want udp && run_udp mcast "$n" "$loss"
+            want udp && run_udp ucast "$n" "$loss"
             # Rates ascending; a sweep stops at its first incomplete run.
-            for r in $NORM_RATES; do run_norm "$r" "$n" "$loss"; last_complete || break; done
-            for r in $PGM_RATES; do run_pgm "$r" "$n" "$loss"; last_complete || break; done
+            if want norm; then
+                for r in $NORM_RATES; do run_norm "$r" "$n" "$loss"; last_complete || break; done
+            fi
+            if want pgm; then
+                for r in $PGM_RATES; do run_pgm "$r" "$n" "$loss"; last_complete || break; done
+            fi
         done
     done
 done

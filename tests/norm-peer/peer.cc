@@ -277,9 +277,10 @@ static int receiver(const struct opts *o)
                 bytes += n;
                 if (bytes >= total && !end) {
                     end = now_epoch();
-                    /* Stay a little for the sender's watermark request and
-                     * the stream's end, then leave. */
-                    double linger = now_mono() + 5.0;
+                    /* Stay for the sender's watermark request and the
+                     * stream's end (the sender closes it once every
+                     * receiver acknowledged), bounded. */
+                    double linger = now_mono() + 20.0;
                     if (linger < deadline)
                         deadline = linger;
                 }
@@ -287,6 +288,7 @@ static int receiver(const struct opts *o)
             break;
         case NORM_RX_OBJECT_COMPLETED:
         case NORM_RX_OBJECT_ABORTED:
+        case NORM_REMOTE_SENDER_INACTIVE:
             if (bytes >= total)
                 closed = true;
             break;
