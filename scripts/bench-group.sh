@@ -290,7 +290,7 @@ run_norm() { # $1: rate bit/s, $2: N, $3: loss
     rundir "norm-$TOPO-n$n-l$3-r$rate"; d=$D
     for k in $(seq 0 $((n - 1))); do
         ip netns exec "$(mns $k)" timeout $T "$NORM" --recv --group "$GRP:7400" --interface "$(mif $k)" \
-            --node-id $((100 + k)) --count "$COUNT" --size "$SIZE" --parity $parity --timeout $T \
+            --node-id $((100 + k)) --count "$COUNT" --size "$SIZE" --parity $parity --timeout $((T - 1)) \
             --ready "$d/ready$k" > "$d/recv$k.json" 2> "$d/recv$k.err" &
         pids+=($!)
         ready+=("$d/ready$k")
@@ -325,7 +325,7 @@ run_pgm() { # $1: rate bytes/s, $2: N, $3: loss
     rundir "pgm-$TOPO-n$n-l$3-r$rate"; d=$D
     for k in $(seq 0 $((n - 1))); do
         ip netns exec "$(mns $k)" timeout $T "$PGM" --recv --network "$(maddr $k);$GRP" --port 7500 \
-            --count "$COUNT" --size "$SIZE" --timeout $T --ready "$d/ready$k" \
+            --count "$COUNT" --size "$SIZE" --timeout $((T - 1)) --ready "$d/ready$k" \
             > "$d/recv$k.json" 2> "$d/recv$k.err" &
         pids+=($!)
         ready+=("$d/ready$k")
