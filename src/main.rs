@@ -256,6 +256,12 @@ struct GroupServerArgs {
     /// IPv4 TTL / IPv6 hop limit of group packets.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=255))]
     ttl: u32,
+    /// Group messages at most queued for one plain peer (beyond, it is
+    /// removed from the group): a fan-out to plain peers of more messages
+    /// than this, sent at once, needs it raised.
+    #[arg(long = "plain-backlog", default_value_t = 4096,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    plain_backlog: u64,
     /// Seconds each wait may take: for the members, for room in the
     /// group's send buffer, for the acknowledgement of every message.
     #[arg(long, default_value = "30", value_parser = parse_seconds)]
@@ -1039,6 +1045,7 @@ async fn group_server(a: GroupServerArgs) -> Result<(), Failure> {
     let mut gcfg = mcsctp::GroupConfig::default();
     gcfg.interface = a.interface.clone();
     gcfg.ttl = a.ttl;
+    gcfg.plain_backlog = usize::try_from(a.plain_backlog).unwrap_or(usize::MAX);
     let group = ep.create_group(a.group, gcfg)?;
     let limit = a.timeout;
     // Members first, if asked: each joined peer (member or plain) is one.
