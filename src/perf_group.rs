@@ -8,7 +8,8 @@
 //! kernel's work inside its `sendmsg` calls, which on one host includes
 //! copying each multicast packet to every member socket, is counted),
 //! from the first message sent until every member has acknowledged the
-//! last one. The members' work does not run on that thread.
+//! last one. The members' work does not run on that thread; their one
+//! thread's CPU time over the whole run is reported too.
 //!
 //! The members drop `--loss` percent of the group datagrams they receive
 //! ([`MulticastConfig::receive_loss`]); the repairs then come over their
@@ -74,6 +75,8 @@ and CPU time, one for delivery latency; with --json one object:
   server_bytes_per_message   all server bytes / messages
   server_cpu_seconds  CPU time of the server's thread (user + system)
   server_cpu_share    server_cpu_seconds / seconds
+  members_cpu_seconds CPU time of the members' thread, whole run (all N
+                  members share it: at large N it, not the server, limits)
   latency_p50_us, latency_p99_us, latency_p999_us, latency_max_us
                   send call to delivery, all members (1.6 % resolution)
   kind, delivered, goodput, member_repairs, member_fallbacks   lists, one
@@ -254,8 +257,9 @@ pub(super) fn run(a: PerfArgs, n: u32) -> Result<(), Failure> {
             .name("perf-group-members".into())
             .spawn(move || {
                 let rt = runtime()?;
+                let cpu0 = thread_cpu();
                 let r = rt.block_on(run_members(&p, &a, &shared, server_addr, total_rx));
-                Ok::<_, Failure>(r)
+                Ok::<_, Failure>((r, thread_cpu().saturating_sub(cpu0).as_secs_f64()))
             })
             .map_err(|e| Failure::run(format!("cannot start a thread: {e}")))?
     };
@@ -265,9 +269,9 @@ pub(super) fn run(a: PerfArgs, n: u32) -> Result<(), Failure> {
     let server = server
         .join()
         .map_err(|_| Failure::run("the group server thread panicked"))?;
-    let members = members?;
+    let (members, members_cpu) = members?;
     let server = server?;
-    report(&p, &a, &shared, &server, &members)
+    report(&p, &a, &shared, &server, &members, members_cpu)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
@@ -681,6 +685,7 @@ fn report(
     shared: &Shared,
     s: &ServerReport,
     members: &[MemberReport],
+    members_cpu: f64,
 ) -> Result<(), Failure> {
     let start_ns = shared.start_ns.load(Ordering::Relaxed);
     let goodput = |m: &MemberReport| {
@@ -746,7 +751,7 @@ fn report(
     if a.json {
         let list = |v: Vec<String>| format!("[{}]", v.join(","));
         say!(
-            "{{\"mode\":\"{mode}\",\"members\":{},\"plain\":{},\"length\":{},\"loss\":{:.3},\"messages\":{},\"seconds\":{:.6},\"complete\":{complete},\"delivered_min\":{},\"delivered_total\":{},\"goodput_min\":{goodput_min:.1},\"goodput_mean\":{goodput_mean:.1},\"repairs\":{repairs},\"fallbacks\":{fallbacks},\"duplicates\":{dups},\"out_of_order\":{ooo},\"corrupt\":{corrupt},\"server_bytes_multicast\":{},\"server_bytes_unicast\":{},\"server_datagrams_multicast\":{},\"server_datagrams_unicast\":{},\"server_bytes_per_message\":{per_message:.1},\"server_cpu_seconds\":{:.6},\"server_cpu_share\":{cpu_share:.4},\"latency_p50_us\":{p50},\"latency_p99_us\":{p99},\"latency_p999_us\":{p999},\"latency_max_us\":{},\"kind\":{},\"delivered\":{},\"goodput\":{},\"member_repairs\":{},\"member_fallbacks\":{}}}",
+            "{{\"mode\":\"{mode}\",\"members\":{},\"plain\":{},\"length\":{},\"loss\":{:.3},\"messages\":{},\"seconds\":{:.6},\"complete\":{complete},\"delivered_min\":{},\"delivered_total\":{},\"goodput_min\":{goodput_min:.1},\"goodput_mean\":{goodput_mean:.1},\"repairs\":{repairs},\"fallbacks\":{fallbacks},\"duplicates\":{dups},\"out_of_order\":{ooo},\"corrupt\":{corrupt},\"server_bytes_multicast\":{},\"server_bytes_unicast\":{},\"server_datagrams_multicast\":{},\"server_datagrams_unicast\":{},\"server_bytes_per_message\":{per_message:.1},\"server_cpu_seconds\":{:.6},\"server_cpu_share\":{cpu_share:.4},\"members_cpu_seconds\":{members_cpu:.6},\"latency_p50_us\":{p50},\"latency_p99_us\":{p99},\"latency_p999_us\":{p999},\"latency_max_us\":{},\"kind\":{},\"delivered\":{},\"goodput\":{},\"member_repairs\":{},\"member_fallbacks\":{}}}",
             p.members,
             if p.fanout { 0 } else { p.plain },
             p.length,
@@ -796,7 +801,7 @@ fn report(
             );
         }
         say!(
-            "server: multicast {} datagrams {} bytes, unicast {} datagrams {} bytes, {per_message:.1} bytes per message, CPU {:.6} s ({:.1} % of the run)",
+            "server: multicast {} datagrams {} bytes, unicast {} datagrams {} bytes, {per_message:.1} bytes per message, CPU {:.6} s ({:.1} % of the run); members' thread CPU {members_cpu:.6} s",
             sent.multicast_datagrams,
             sent.multicast_octets,
             sent.unicast_datagrams,
