@@ -155,6 +155,10 @@ fn multicast_and_plain_members_deliver_every_message() {
     let kinds = list(&v, "kind");
     assert_eq!(kinds.iter().filter(|k| *k == "plain").count(), 1, "{v}");
     assert_eq!(kinds[2], "plain", "the last member is the plain one: {v}");
+    // The server waited for the joins: the others are group members.
+    for k in &kinds[..2] {
+        assert!(k == "multicast" || k == "fallback", "{v}");
+    }
     // The two multicast members got the messages from the group: at least
     // one copy of every message went to the group address.
     assert!(
