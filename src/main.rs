@@ -1094,6 +1094,19 @@ async fn group_server(a: GroupServerArgs) -> Result<(), Failure> {
             }
         }
     }
+    // Group::flushed does not wait for a member still joining: wait
+    // (bounded) until every member's join is done, or the messages could
+    // be "flushed" before they reach it and its association closed.
+    while group
+        .members()
+        .iter()
+        .any(|m| m.kind == MemberKind::Joining)
+    {
+        if tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     let start = Instant::now();
     let mut hash = Sha256::new();
     let (mut messages, mut bytes) = (0u64, 0u64);
