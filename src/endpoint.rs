@@ -467,10 +467,19 @@ impl Endpoint {
                 let mut s = [0u8; 8];
                 random(&mut s)?;
                 member.seed = u64::from_le_bytes(s);
+                random(&mut s)?;
+                let loss = crate::group::InjectedLoss::new(m.receive_loss, u64::from_le_bytes(s));
                 let ext = RtExt::Member(Box::new(mcsctp_mcast::member::ext::GroupMember::new(
                     member,
                 )));
-                (ext, Some(JoinPlan { interface, opts }))
+                (
+                    ext,
+                    Some(JoinPlan {
+                        interface,
+                        opts,
+                        loss,
+                    }),
+                )
             }
         };
         let udp = Udp::bind(config.bind, opts)?;
@@ -827,6 +836,8 @@ impl Association {
 /// The driver: receives, runs timers, sends, and routes events.
 async fn drive(shared: Arc<Shared>, mut udp: Udp, plan: Option<JoinPlan>) {
     let mut groups = GroupSockets::default();
+    // MulticastConfig::receive_loss (tests and benchmarks).
+    let mut injected_loss = plan.as_ref().and_then(|p| p.loss.clone());
     let mut sleep = pin!(tokio::time::sleep(Duration::from_secs(3600)));
     let mut out = Out::new(udp.max_gso_segments());
     let mut received = Vec::with_capacity(crate::udp::BATCH);
@@ -903,6 +914,9 @@ async fn drive(shared: Arc<Shared>, mut udp: Udp, plan: Option<JoinPlan>) {
                         }
                     }
                     for (_, src, data) in received.drain(..) {
+                        if injected_loss.as_mut().is_some_and(|l| l.drop_next()) {
+                            continue;
+                        }
                         st.core.handle_datagram(now, g.group, src, data);
                     }
                     if flush_error.is_none()

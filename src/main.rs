@@ -148,7 +148,7 @@ struct ClientArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(disable_help_flag = true)]
+#[command(disable_help_flag = true, after_help = perf_group::HELP)]
 struct PerfArgs {
     /// Print help.
     #[arg(long = "help", action = clap::ArgAction::Help)]
@@ -219,8 +219,41 @@ struct PerfArgs {
     /// (`rfc9260`, the default) or CUBIC (`cubic`, RFC 9438).
     #[arg(long = "cc", value_enum, default_value_t = CongestionArg::Rfc9260)]
     cc: CongestionArg,
+    /// Group mode: a group server and N members in this process on
+    /// loopback (see below).
+    #[arg(long = "group", value_name = "N", conflicts_with = "address",
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    group: Option<u32>,
+    /// Group mode: the last K members join as plain SCTP peers.
+    #[arg(long, value_name = "K", requires = "group")]
+    plain: Option<u32>,
+    /// Group mode: each multicast member drops this percentage (0 to 100)
+    /// of the group datagrams it receives, at random.
+    #[arg(long, value_name = "PERCENT", requires = "group", value_parser = parse_percent)]
+    loss: Option<f64>,
+    /// Group mode: send the same workload as N unicast associations
+    /// (fan-out) instead of to a group.
+    #[arg(long, requires = "group")]
+    fanout: bool,
+    /// Group mode: the group (default: 239.255.x.99 and a free port).
+    #[arg(long = "group-address", value_name = "ADDR:PORT", requires = "group",
+          value_parser = parse_group)]
+    group_address: Option<SocketAddr>,
+    /// Group mode: the interface of the group, by name or address
+    /// (default lo).
+    #[arg(long, value_name = "NAME|ADDR", requires = "group")]
+    interface: Option<Interface>,
     #[command(flatten)]
     rto: RtoArgs,
+}
+
+/// A percentage, 0 to 100.
+fn parse_percent(s: &str) -> Result<f64, String> {
+    match s.trim_end_matches('%').parse::<f64>() {
+        Ok(v) if (0.0..=100.0).contains(&v) => Ok(v),
+        Ok(v) => Err(format!("{v} is out of range 0..=100")),
+        Err(_) => Err(format!("'{s}' is not a percentage")),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -424,7 +457,10 @@ fn main() -> ExitCode {
             Command::EchoServer(a) => server(a, 7, true).await.map_err(Into::into),
             Command::DiscardServer(a) => server(a, 9, false).await.map_err(Into::into),
             Command::Client(a) => client(a).await.map_err(Into::into),
-            Command::Perf(a) => perf(a).await.map_err(Into::into),
+            Command::Perf(a) => match a.group {
+                Some(n) => perf_group::run(a, n),
+                None => perf(a).await.map_err(Into::into),
+            },
             Command::GroupServer(a) => group_server(a).await,
             Command::Member(a) => member(a).await,
         }
@@ -475,6 +511,8 @@ macro_rules! say {
         let _ = writeln!(out, $($arg)*).and_then(|()| out.flush());
     }};
 }
+
+mod perf_group;
 
 /// A CLI failure, printed as one line.
 #[derive(Debug)]
@@ -718,29 +756,33 @@ async fn perf(a: PerfArgs) -> Result<(), CliError> {
             "--verify needs ordered messages (no -u) of at least 8 bytes (-l)".into(),
         ));
     }
-    let tweak = |cfg: &mut Config| {
-        a.rto.apply(cfg);
-        cfg.core.max_packet_size = (a.mtu - overhead).min(65_507);
-        cfg.core.association.interleaving = a.idata;
-        if a.cc == CongestionArg::Cubic {
-            cfg.core.association.congestion =
-                std::sync::Arc::new(mcsctp::core::congestion::CubicConfig::default());
-        }
-        if let Some(r) = a.rcvbuf {
-            cfg.core.association.receive_buffer = r.max(64 * 1024);
-        }
-        if let Some(s) = a.sndbuf {
-            cfg.core.association.send_buffer = s.max(a.length);
-        } else {
-            cfg.core.association.send_buffer = cfg.core.association.send_buffer.max(2 * a.length);
-        }
-        cfg.core.association.max_message_size = cfg.core.association.max_message_size.max(a.length);
-        cfg.core.association.receive_buffer = cfg.core.association.receive_buffer.max(2 * a.length);
-    };
+    let tweak = |cfg: &mut Config| perf_config(&a, overhead, cfg);
     match a.address {
         None => perf_server(&a, tweak).await,
         Some(addr) => perf_client(&a, addr, tweak).await,
     }
+}
+
+/// The endpoint settings of `perf`'s options; `overhead`: the IP and UDP
+/// headers (28 bytes IPv4, 48 IPv6), at most `a.mtu - 256`.
+fn perf_config(a: &PerfArgs, overhead: usize, cfg: &mut Config) {
+    a.rto.apply(cfg);
+    cfg.core.max_packet_size = a.mtu.saturating_sub(overhead).min(65_507);
+    cfg.core.association.interleaving = a.idata;
+    if a.cc == CongestionArg::Cubic {
+        cfg.core.association.congestion =
+            std::sync::Arc::new(mcsctp::core::congestion::CubicConfig::default());
+    }
+    if let Some(r) = a.rcvbuf {
+        cfg.core.association.receive_buffer = r.max(64 * 1024);
+    }
+    if let Some(s) = a.sndbuf {
+        cfg.core.association.send_buffer = s.max(a.length);
+    } else {
+        cfg.core.association.send_buffer = cfg.core.association.send_buffer.max(2 * a.length);
+    }
+    cfg.core.association.max_message_size = cfg.core.association.max_message_size.max(a.length);
+    cfg.core.association.receive_buffer = cfg.core.association.receive_buffer.max(2 * a.length);
 }
 
 /// Per-association receive statistics, as tsctp's server keeps them.
@@ -1068,6 +1110,19 @@ async fn group_server(a: GroupServerArgs) -> Result<(), Failure> {
                 )));
             }
         }
+    }
+    // Group::flushed does not wait for a member still joining: wait
+    // (bounded) until every member's join is done, or the messages could
+    // be "flushed" before they reach it and its association closed.
+    while group
+        .members()
+        .iter()
+        .any(|m| m.kind == MemberKind::Joining)
+    {
+        if tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let start = Instant::now();
     let mut hash = Sha256::new();

@@ -19,6 +19,8 @@
 
 #[path = "interop_usrsctp/harness.rs"]
 mod harness;
+#[path = "support/multicast.rs"]
+mod multicast;
 #[path = "interop_usrsctp/pcap.rs"]
 mod pcap;
 #[path = "support/ports.rs"]
@@ -879,4 +881,222 @@ fn abort_for_an_init_to_a_foreign_port_carries_the_initiate_tag() {
         (initiate_tag, 0),
         "ABORT tag {tag:#010x} T={t_bit}; want the Initiate Tag {initiate_tag:#010x}, T=0"
     );
+}
+
+// ---------------------------------------------------------------------------
+// A mixed group: usrsctp's client and the usrsctp test peer as plain members
+
+/// The text lines the group server sends in the mixed-group test: 20 to 79
+/// bytes each (usrsctp's `client` writes what it receives to stdout as it
+/// comes, without separators, so the whole stream is one byte string).
+fn group_lines(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let head = format!("<group message {i:04}:");
+            let fill = (i * 7) % 60;
+            let body: String = (0..fill)
+                .map(|k| (b'a' + ((i + k) % 26) as u8) as char)
+                .collect();
+            format!("{head}{body}>")
+        })
+        .collect()
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+/// Issue 11, item 3: a group on loopback whose members are one mcsctp
+/// multicast member and two peers that never heard of the extension,
+/// usrsctp's `client` example and the usrsctp test peer. Both plain peers
+/// get every group message as ordinary DATA (the capture of their
+/// associations shows DATA and no other data chunk), byte for byte: the
+/// peer's dump and the client's stdout hold exactly the server's stream
+/// (the SHA-256 the server reports), and the server's summary lists them
+/// as `plain`. usrsctp's INITs list every address of the machine; the
+/// single-homed server answers the source address only.
+#[test]
+fn usrsctp_client_and_peer_are_plain_members_of_an_mcsctp_group() {
+    const TEST: &str =
+        "interop_usrsctp::usrsctp_client_and_peer_are_plain_members_of_an_mcsctp_group";
+    let Some(t) = tools() else { return };
+    let group = multicast::group_addr(31, free_udp_port());
+    if let Err(why) = multicast::multicast_on_lo_works(multicast::group_addr(249, free_udp_port()))
+    {
+        multicast::skip(TEST, &why);
+        return;
+    }
+    const N: usize = 300;
+    let lines = group_lines(N);
+    let stream = lines.concat();
+    let dir = t.workdir("usrsctp_plain_group_members");
+    // b: the server's UDP port; a: usrsctp client's; c: the peer's.
+    let (a, b, c) = (free_udp_port(), free_udp_port(), free_udp_port());
+    let cap = Capture::start(&dir, "plain-group", &[a, c]);
+    let feed = lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+    let server = Proc::spawn(
+        "mcsctp group-server",
+        Command::new(&t.mcsctp).args(args(&[
+            &"group-server",
+            &"--group",
+            &group,
+            &"--interface",
+            &"lo",
+            &"--bind",
+            &"127.0.0.1",
+            &"--port",
+            &7,
+            &"--local-udp-port",
+            &b,
+            &"--members",
+            &3,
+            &"--rto-min",
+            &10,
+            &"--timeout",
+            &30,
+            &"--json",
+        ])),
+        all,
+        // Read once the three members are in; EOF ends the stream.
+        Stdin::Feed(vec![(Duration::ZERO, feed)], Duration::ZERO),
+    );
+    wait_udp_bound(b, SECS_10, &server);
+    let member = mcsctp_cli(
+        t,
+        "mcsctp member",
+        &args(&[
+            &"member",
+            &"127.0.0.1",
+            &7,
+            &"--bind",
+            &"127.0.0.1",
+            &"--interface",
+            &"lo",
+            &"--remote-udp-port",
+            &b,
+            &"--rto-min",
+            &10,
+            &"--count",
+            &N,
+            &"--timeout",
+            &30,
+            &"--json",
+        ]),
+    );
+    // usrsctp's client: `client remote_addr remote_port local_port
+    // local_encaps_port remote_encaps_port`; it writes each message to
+    // stdout (here a file, byte for byte) and sends its stdin lines (none:
+    // stdin stays open, EOF would make it shut down).
+    let client_out = dir.join("client.out");
+    let client = Proc::spawn(
+        "usrsctp client",
+        Command::new("sh").arg("-c").arg(format!(
+            "exec '{}' 127.0.0.1 7 0 {a} {b} > '{}'",
+            t.client.display(),
+            client_out.display()
+        )),
+        no_debug,
+        Stdin::Feed(Vec::new(), Duration::from_secs(120)),
+    );
+    let peer_dump = dir.join("peer.dump");
+    let peer = peer(
+        t,
+        "usrsctp peer (plain member)",
+        &args(&[
+            &"--local-udp-port",
+            &c,
+            &"--remote-udp-port",
+            &b,
+            &"--bind",
+            &"127.0.0.1",
+            &"--connect",
+            &"127.0.0.1:7",
+            // It stays until the server closes (after its summary, which
+            // then still lists it).
+            &"--until-closed",
+            &"--dump",
+            &peer_dump.display(),
+            &"--timeout",
+            &60,
+        ]),
+    );
+
+    server.expect_success(Duration::from_secs(60));
+    let s: serde_json::Value = server
+        .stdout()
+        .iter()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no JSON summary\n{}", server.diag()));
+    let sha = sha256_hex(stream.as_bytes());
+    assert_eq!(s["sha256"], sha.as_str(), "the server's stream: {s}");
+    assert_eq!(s["messages"], N, "{s}");
+    let list = s["members"].as_array().expect("members");
+    assert_eq!(list.len(), 3, "{s}");
+    let mut plain: Vec<u16> = list
+        .iter()
+        .filter(|m| m["kind"] == "plain")
+        .filter_map(|m| m["addr"].as_str()?.parse::<SocketAddr>().ok())
+        .map(|a| a.port())
+        .collect();
+    plain.sort_unstable();
+    let mut want = vec![a, c];
+    want.sort_unstable();
+    assert_eq!(plain, want, "the usrsctp stacks are the plain members: {s}");
+
+    // The mcsctp member got the same stream (over multicast or unicast).
+    member.expect_success(SECS_30);
+    let m: serde_json::Value = member
+        .stdout()
+        .iter()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no JSON summary\n{}", member.diag()));
+    assert_eq!(m["received"], N, "{m}");
+    assert_eq!(m["sha256"], sha.as_str(), "{m}");
+    assert_ne!(m["kind"], "plain", "{m}");
+
+    // The peer: every message, in order, byte for byte.
+    peer.expect_success(SECS_30);
+    let want_line = format!("RECEIVED messages={N} bytes={}", stream.len());
+    assert!(
+        peer.stdout().contains(&want_line),
+        "want {want_line:?}\n{}",
+        peer.diag()
+    );
+    let dumped = std::fs::read(&peer_dump).expect("peer dump");
+    assert_eq!(sha256_hex(&dumped), sha, "the peer's received stream");
+
+    // The client: its output is the stream (its own notices, printed
+    // through stdio, come at exit if at all). The server has seen every
+    // message acknowledged; the client writes it out right after.
+    let deadline = std::time::Instant::now() + SECS_10;
+    let out = loop {
+        let out = std::fs::read(&client_out).unwrap_or_default();
+        if out.len() >= stream.len() || std::time::Instant::now() >= deadline {
+            break out;
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let at = out
+        .windows(20)
+        .position(|w| w == &stream.as_bytes()[..20])
+        .unwrap_or(out.len());
+    assert_eq!(
+        out.get(at..at + stream.len()).map(sha256_hex),
+        Some(sha.clone()),
+        "usrsctp client's output ({} bytes) is not the stream ({} bytes): {:?}\n{}",
+        out.len(),
+        stream.len(),
+        String::from_utf8_lossy(&out[..out.len().min(300)]),
+        client.diag()
+    );
+    drop(client);
+    cap.finish(&Expect {
+        usrsctp_ports: vec![a, c],
+        chunk_types: vec![INIT, INIT_ACK, COOKIE_ECHO, COOKIE_ACK, DATA, SACK],
+        no_chunk_types: vec![I_DATA],
+    });
 }

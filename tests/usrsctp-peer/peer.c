@@ -81,6 +81,8 @@ static struct {
 	int nodelay;
 	long timeout;
 	int verbose;
+	const char *dump;  /* client: received messages go to this file */
+	int until_closed;  /* client: wait until the peer ends the association */
 } opt;
 
 static void
@@ -128,7 +130,11 @@ usage(FILE *f)
 "  --idle MS              stay idle MS before ending the association\n"
 "  --abort                end with ABORT (SO_LINGER 0) instead of SHUTDOWN\n"
 "  --abort-with-cause[=TEXT]  end with ABORT carrying a User-Initiated Abort\n"
-"                         cause (usrsctp_sendv with SCTP_ABORT)\n");
+"                         cause (usrsctp_sendv with SCTP_ABORT)\n"
+"  --dump FILE            write every received message to FILE, in delivery\n"
+"                         order (no RECV lines); RECEIVED messages=.. bytes=..\n"
+"  --until-closed         before ending, wait until the peer ends the\n"
+"                         association (bounded by --timeout)\n");
 }
 
 static long
@@ -853,6 +859,8 @@ static pthread_mutex_t q_mtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t q_cond = PTHREAD_COND_INITIALIZER;
 static struct msg *q_head, *q_tail;
 static int q_eof;
+static unsigned long rx_count, rx_bytes; /* messages received (not echoes) */
+static FILE *dump_file;
 static int q_err;
 static int rx_stop;      /* main thread asks the receiver to leave */
 static int rx_readable;  /* set by the usrsctp upcall */
@@ -899,8 +907,20 @@ client_receiver(void *arg)
 				pthread_cond_broadcast(&q_cond);
 				pthread_mutex_unlock(&q_mtx);
 			} else {
-				printf("RECV size=%zu sid=%u ppid=%u unordered=%d\n", m->len, m->sid, m->ppid,
-				       m->unordered);
+				if (dump_file) {
+					if (fwrite(m->data, 1, m->len, dump_file) != m->len) {
+						fprintf(stderr, "ERROR --dump: %s\n", strerror(errno));
+						exit(EXIT_FAIL);
+					}
+				} else {
+					printf("RECV size=%zu sid=%u ppid=%u unordered=%d\n", m->len, m->sid,
+					       m->ppid, m->unordered);
+				}
+				pthread_mutex_lock(&q_mtx);
+				rx_count++;
+				rx_bytes += m->len;
+				pthread_cond_broadcast(&q_cond);
+				pthread_mutex_unlock(&q_mtx);
 				free_msg(m);
 			}
 			continue;
@@ -1070,6 +1090,13 @@ run_client(void)
 	}
 	if (opt.idle_ms > 0)
 		usleep((useconds_t)opt.idle_ms * 1000);
+	if (opt.until_closed) {
+		/* Bounded by --timeout (alarm). */
+		pthread_mutex_lock(&q_mtx);
+		while (!q_eof)
+			pthread_cond_wait(&q_cond, &q_mtx);
+		pthread_mutex_unlock(&q_mtx);
+	}
 
 	if (opt.abort_with_cause) {
 		struct sctp_sndinfo si;
@@ -1121,6 +1148,14 @@ run_client(void)
 	}
 	if (c->send_failed)
 		printf("ABANDONED %lu\n", c->send_failed);
+	if (dump_file) {
+		if (fclose(dump_file) != 0) {
+			fprintf(stderr, "ERROR --dump: %s\n", strerror(errno));
+			rc = EXIT_FAIL;
+		}
+		dump_file = NULL;
+		printf("RECEIVED messages=%lu bytes=%lu\n", rx_count, rx_bytes);
+	}
 	alarm(0);
 	conn_free(c);
 	finish_stack();
@@ -1217,7 +1252,7 @@ main(int argc, char **argv)
 		O_LUDP = 256, O_RUDP, O_SPORT, O_BIND, O_CONNECT, O_ECHO, O_DISCARD, O_ONCE, O_SIZES,
 		O_REPEAT, O_STREAM, O_UNORD, O_PPID, O_EXPECT, O_IDATA, O_TTL, O_RTX, O_HB, O_MTU,
 		O_RTOMIN, O_RTOMAX, O_RTOINIT, O_COOKIE, O_STREAMS, O_MAXMSG, O_ABORT, O_ABORTC,
-		O_IDLE, O_GAP, O_NODELAY, O_TIMEOUT
+		O_IDLE, O_GAP, O_NODELAY, O_TIMEOUT, O_DUMP, O_UNTIL
 	};
 	static const struct option lopts[] = {
 		{"local-udp-port", required_argument, NULL, O_LUDP},
@@ -1251,6 +1286,8 @@ main(int argc, char **argv)
 		{"send-gap-ms", required_argument, NULL, O_GAP},
 		{"nodelay", no_argument, NULL, O_NODELAY},
 		{"timeout", required_argument, NULL, O_TIMEOUT},
+		{"dump", required_argument, NULL, O_DUMP},
+		{"until-closed", no_argument, NULL, O_UNTIL},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
@@ -1302,6 +1339,8 @@ main(int argc, char **argv)
 		case O_GAP: opt.send_gap_ms = parse_long(optarg, "--send-gap-ms", 0, 3600000); break;
 		case O_NODELAY: opt.nodelay = 1; break;
 		case O_TIMEOUT: opt.timeout = parse_long(optarg, "--timeout", 0, 86400); break;
+		case O_DUMP: opt.dump = optarg; break;
+		case O_UNTIL: opt.until_closed = 1; break;
 		case 'v': opt.verbose = 1; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
@@ -1339,9 +1378,17 @@ main(int argc, char **argv)
 			fprintf(stderr, "ERROR --echo/--discard/--once are server options\n");
 			return EXIT_USAGE;
 		}
+		if ((opt.dump || opt.until_closed) && opt.expect_echo) {
+			fprintf(stderr, "ERROR --dump/--until-closed and --expect-echo are exclusive\n");
+			return EXIT_USAGE;
+		}
+		if (opt.dump && (dump_file = fopen(opt.dump, "wb")) == NULL) {
+			fprintf(stderr, "ERROR --dump %s: %s\n", opt.dump, strerror(errno));
+			return EXIT_USAGE;
+		}
 	} else {
 		if (opt.nsizes || opt.expect_echo || opt.do_abort || opt.abort_with_cause || opt.idle_ms ||
-		    opt.unordered || opt.send_gap_ms) {
+		    opt.unordered || opt.send_gap_ms || opt.dump || opt.until_closed) {
 			fprintf(stderr, "ERROR client options given without --connect\n");
 			return EXIT_USAGE;
 		}
