@@ -1095,12 +1095,7 @@ async fn group_server(a: GroupServerArgs) -> Result<(), Failure> {
     let mut printer = EventPrinter::default();
     while group.members().len() < a.members {
         match tokio::time::timeout_at(deadline, group.next_event()).await {
-            Ok(r) => {
-                let e = r?;
-                if a.events {
-                    printer.print(&group, e);
-                }
-            }
+            Ok(r) => printer.note(&group, r?, a.events),
             Err(_) => {
                 return Err(Failure::run(format!(
                     "{} of {} members joined within {:.1} s (--timeout)",
@@ -1111,33 +1106,19 @@ async fn group_server(a: GroupServerArgs) -> Result<(), Failure> {
             }
         }
     }
-    // Group::flushed does not wait for a member still joining: wait
-    // (bounded) until every member's join is done, or the messages could
-    // be "flushed" before they reach it and its association closed.
-    while group
-        .members()
-        .iter()
-        .any(|m| m.kind == MemberKind::Joining)
-    {
-        if tokio::time::Instant::now() >= deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
     let start = Instant::now();
     let mut hash = Sha256::new();
     let (mut messages, mut bytes) = (0u64, 0u64);
-    // The messages and the wait for their acknowledgement, with the
-    // membership events printed meanwhile if asked.
+    // The messages and the wait for their acknowledgement (Group::flushed
+    // waits for joining members too), with the membership events noted
+    // (and printed if asked) meanwhile.
     tokio::select! {
         r = send_all(&a, &group, &mut hash, &mut messages, &mut bytes) => r?,
-        () = printer.print_all(&group, a.events) => {}
+        () = printer.note_all(&group, a.events) => {}
     }
     // The events queued meanwhile (e.g. a removal that let the flush end).
-    while a.events
-        && let Ok(Ok(e)) = tokio::time::timeout(Duration::ZERO, group.next_event()).await
-    {
-        printer.print(&group, e);
+    while let Ok(Ok(e)) = tokio::time::timeout(Duration::ZERO, group.next_event()).await {
+        printer.note(&group, e, a.events);
     }
     let secs = start.elapsed().as_secs_f64();
     let digest = hex(&hash.finalize());
@@ -1145,13 +1126,19 @@ async fn group_server(a: GroupServerArgs) -> Result<(), Failure> {
     let sent = ep.sent();
     if a.json {
         let list: Vec<String> = members.iter().map(member_json).collect();
+        let gone: Vec<String> = printer
+            .gone
+            .iter()
+            .map(|(addr, how)| format!("{{\"addr\":\"{addr}\",\"how\":\"{how}\"}}"))
+            .collect();
         say!(
-            "{{\"messages\":{messages},\"bytes\":{bytes},\"seconds\":{secs:.6},\"sha256\":\"{digest}\",\"bytes_multicast\":{},\"bytes_unicast\":{},\"datagrams_multicast\":{},\"datagrams_unicast\":{},\"members\":[{}]}}",
+            "{{\"messages\":{messages},\"bytes\":{bytes},\"seconds\":{secs:.6},\"sha256\":\"{digest}\",\"bytes_multicast\":{},\"bytes_unicast\":{},\"datagrams_multicast\":{},\"datagrams_unicast\":{},\"members\":[{}],\"gone\":[{}]}}",
             sent.multicast_octets,
             sent.unicast_octets,
             sent.multicast_datagrams,
             sent.unicast_datagrams,
-            list.join(",")
+            list.join(","),
+            gone.join(",")
         );
     } else {
         say!(
@@ -1176,6 +1163,9 @@ async fn group_server(a: GroupServerArgs) -> Result<(), Failure> {
                 m.fallbacks,
                 m.returns
             );
+        }
+        for (addr, how) in &printer.gone {
+            say!("member {addr} {how} before the end");
         }
     }
     // The end: close every association gracefully (a member with --count
@@ -1249,11 +1239,16 @@ async fn send_all(
 struct EventPrinter {
     /// Addresses by association, kept for members that are gone.
     addrs: std::collections::HashMap<mcsctp::AssociationId, SocketAddr>,
+    /// Members and plain peers that left or were removed, in order: (address,
+    /// "left" or "removed"). The summary lists them: a script tells a run in
+    /// which some receiver did not get everything from its output.
+    gone: Vec<(String, &'static str)>,
 }
 
 impl EventPrinter {
-    /// Prints `e`: `mcsctp: event <what> <address>`.
-    fn print(&mut self, group: &mcsctp::Group, e: mcsctp::MembershipEvent) {
+    /// Notes `e` (a member that is gone) and, with `print`, prints it:
+    /// `mcsctp: event <what> <address>`.
+    fn note(&mut self, group: &mcsctp::Group, e: mcsctp::MembershipEvent, print: bool) {
         use mcsctp::MembershipEvent as E;
         for m in group.members() {
             if let Some(addr) = m.address {
@@ -1273,16 +1268,19 @@ impl EventPrinter {
             .addrs
             .get(&id)
             .map_or_else(|| "?".to_string(), SocketAddr::to_string);
-        eprintln!("mcsctp: event {what} {addr}");
+        if matches!(what, "left" | "removed") {
+            self.gone.push((addr.clone(), what));
+        }
+        if print {
+            eprintln!("mcsctp: event {what} {addr}");
+        }
     }
 
-    /// With `on`, prints every event as it happens, never returning;
-    /// otherwise waits forever.
-    async fn print_all(&mut self, group: &mcsctp::Group, on: bool) {
-        if on {
-            while let Ok(e) = group.next_event().await {
-                self.print(group, e);
-            }
+    /// Notes every event as it happens (printing it with `print`); never
+    /// returns.
+    async fn note_all(&mut self, group: &mcsctp::Group, print: bool) {
+        while let Ok(e) = group.next_event().await {
+            self.note(group, e, print);
         }
         std::future::pending().await
     }

@@ -220,6 +220,7 @@ fn three_members_one_plain_get_the_servers_stream_exactly() {
     assert!(s["bytes_multicast"].as_u64() >= Some(500_000), "{s}");
     assert!(s["bytes_unicast"].as_u64() >= Some(500_000), "{s}");
     let list = s["members"].as_array().expect("members");
+    assert_eq!(s["gone"], serde_json::json!([]), "nobody left early: {s}");
     assert_eq!(list.len(), 3, "{s}");
     for m in list {
         for field in ["acked", "repairs", "mcast_loss", "fallbacks", "returns"] {

@@ -1012,6 +1012,13 @@ fn a_killed_member_does_not_stop_the_others() {
             || m["kind"] != "multicast"),
         "the dead member is listed as multicast: {s}"
     );
+    let gone = s["gone"].as_array().expect("gone");
+    assert!(
+        gone.iter().any(|g| g["addr"]
+            .as_str()
+            .is_some_and(|a| a.starts_with(&format!("{victim_ip}:")))),
+        "the summary lists the dead member as gone: {s}"
+    );
 }
 
 impl Proc {

@@ -111,14 +111,17 @@ fn completion_time(s: &mcsctp_testkit::group::Scenario) -> Duration {
 }
 
 /// A member the group path never reaches gets everything by unicast at a
-/// pace within a small factor of a plain peer's DATA (measured: 87 ms
-/// against 34 ms after the join confirmation timed out; bound 3x), once
-/// the join confirmation has timed out (draft §"Presumed Reachable"): its MDATA on the association is
-/// acknowledged as DATA is, at least every second packet, and those
-/// acknowledgements grow the association's congestion window (RFC 9260
-/// §7.2.1). (Regression: acknowledged only at the non-acker's sparse
-/// Feedback pace, with a window stuck at its initial size, the blind member
-/// took 745 ms of simulated time where a plain peer took 34 ms.)
+/// pace within a small factor of a plain peer's DATA once the join
+/// confirmation has timed out (draft §"Presumed Reachable"): its MSACKs
+/// grow the association's congestion window (RFC 9260 §7.2.1), and MDATA
+/// beyond every MTSN it knew of is acknowledged as DATA is, at least every
+/// second packet (draft §"Acknowledgement"). Measured: 130 ms after the
+/// confirmation timeout against 33 ms for a plain peer; bound 4x. (Before:
+/// acknowledged only at the non-acker's sparse Feedback pace, with a window
+/// stuck at its initial size, the blind member took 745 ms of simulated
+/// time in all. The backlog it missed while joining is below the Highest
+/// Known MTSN, so it is still acknowledged at that pace; the rest of the
+/// gap is that.)
 #[test]
 fn a_blind_member_catches_up_about_as_fast_as_a_plain_peer() {
     for seed in 1..=2 {
@@ -133,7 +136,7 @@ fn a_blind_member_catches_up_about_as_fast_as_a_plain_peer() {
         let confirm = mcsctp_mcast::defaults::JOIN_CONFIRM_TIMEOUT.floor;
         println!("seed {seed}: blind member {b:?}, plain peer {p:?}");
         assert!(
-            b <= confirm + 3 * p,
+            b <= confirm + 4 * p,
             "seed {seed}: blind member {b:?}, plain peer {p:?}"
         );
     }

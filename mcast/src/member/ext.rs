@@ -121,8 +121,9 @@ struct Membership {
     /// processed has.
     new_packets: u32,
     new_in_packet: bool,
-    /// The same for MDATA that came on the association (fallback data
-    /// and repairs), which is acknowledged as DATA is (RFC 9260 §6.2):
+    /// The same for MDATA that came on the association beyond every MTSN
+    /// the member knew of (fallback data, not repairs), which
+    /// is acknowledged as DATA is (RFC 9260 §6.2):
     /// packets since the last MSACK, whether the packet being processed
     /// carried any, and when the delayed MSACK for one such packet is due.
     new_assoc_packets: u32,
@@ -471,8 +472,9 @@ impl GroupMember {
             // on its way, its regular MSACKs repeat the report).
             m.due = true;
         }
-        // Draft §"Acknowledgement", MDATA on the association: acknowledged
-        // as DATA is (RFC 9260 §6.2), for at least every second packet and
+        // Draft §"Acknowledgement", new MDATA on the association (not a
+        // repair): acknowledged as DATA is (RFC 9260 §6.2), for at least
+        // every second packet and
         // within Mcast.Msack.Delay's floor of the first, whatever the
         // Feedback values: it is the association's congestion window that
         // this MSACK opens, and a member in fallback gets everything
@@ -817,12 +819,16 @@ impl GroupMember {
             Path::Association
         };
         let mtsn = d.mtsn;
+        // New data beyond every MTSN the member knew of (what a member in
+        // fallback gets), not a repair of a gap or of a tail the group
+        // path announced.
+        let beyond = m.rx.known_through().is_none_or(|h| mtsn.is_after(h));
         m.rx.set_unread(cx.delivered_unread() + m.held_group_bytes);
         match m.rx.on_mdata(cx.now(), mtsn, d.into_fragment(), Some(path)) {
             super::rx::Received::Duplicate => m.duplicates += 1,
             super::rx::Received::New => {
                 m.new_in_packet = true;
-                m.new_assoc_in_packet |= path == Path::Association;
+                m.new_assoc_in_packet |= path == Path::Association && beyond;
             }
             _ => {}
         }

@@ -193,6 +193,12 @@ impl GroupReceiver {
             .map(|t| Mtsn(t.cumulative_tsn_ack().0))
     }
 
+    /// The highest MTSN the member knows the server has sent: received, or
+    /// announced (the Highest Known MTSN); once started.
+    pub fn known_through(&self) -> Option<Mtsn> {
+        self.reported_through()
+    }
+
     /// Processes one MDATA chunk (draft §"Receiving MDATA" steps 2-5).
     /// `via_group` is true for a chunk of a group packet (counted in the
     /// Group Received Count), false for one from the association.
