@@ -244,6 +244,9 @@ pub(crate) struct State {
     /// What the driver's socket sent, copied from the driver after each
     /// round.
     sent: SentStats,
+    /// A new [`MulticastConfig::receive_loss`] and the seed of its drops,
+    /// for the driver to take ([`Endpoint::set_multicast_loss`]).
+    receive_loss_change: Option<(f64, u64)>,
 }
 
 impl State {
@@ -467,10 +470,19 @@ impl Endpoint {
                 let mut s = [0u8; 8];
                 random(&mut s)?;
                 member.seed = u64::from_le_bytes(s);
+                random(&mut s)?;
+                let loss = crate::group::InjectedLoss::new(m.receive_loss, u64::from_le_bytes(s));
                 let ext = RtExt::Member(Box::new(mcsctp_mcast::member::ext::GroupMember::new(
                     member,
                 )));
-                (ext, Some(JoinPlan { interface, opts }))
+                (
+                    ext,
+                    Some(JoinPlan {
+                        interface,
+                        opts,
+                        loss,
+                    }),
+                )
             }
         };
         let udp = Udp::bind(config.bind, opts)?;
@@ -496,6 +508,7 @@ impl Endpoint {
                 driver_done: false,
                 io_error: None,
                 sent: SentStats::default(),
+                receive_loss_change: None,
             }),
             driver: Notify::new(),
             changed: Notify::new(),
@@ -599,6 +612,22 @@ impl Endpoint {
     /// (associations' packets to their peers).
     pub fn sent(&self) -> SentStats {
         self.shared.lock().sent
+    }
+
+    /// For tests, benchmarks and demos only: changes a member endpoint's
+    /// [`MulticastConfig::receive_loss`] while it runs (0 to 1; 1 drops
+    /// every group datagram, so the server moves the member to unicast
+    /// fallback, and 0 afterwards lets it return). No effect on an endpoint
+    /// without [`Config::multicast`].
+    pub fn set_multicast_loss(&self, share: f64) {
+        let mut seed = [0u8; 8];
+        // A test knob: a fixed seed will do if there is no randomness.
+        let seed = match getrandom::fill(&mut seed) {
+            Ok(()) => u64::from_le_bytes(seed),
+            Err(_) => 0x9E37_79B9_7F4A_7C15,
+        };
+        self.shared.lock().receive_loss_change = Some((share, seed));
+        self.shared.driver.notify_one();
     }
 
     /// Aborts every association, sends the ABORTs, and stops the driver.
@@ -794,6 +823,8 @@ impl Association {
 /// The driver: receives, runs timers, sends, and routes events.
 async fn drive(shared: Arc<Shared>, mut udp: Udp, plan: Option<JoinPlan>) {
     let mut groups = GroupSockets::default();
+    // MulticastConfig::receive_loss (tests and benchmarks).
+    let mut injected_loss = plan.as_ref().and_then(|p| p.loss.clone());
     let mut sleep = pin!(tokio::time::sleep(Duration::from_secs(3600)));
     let mut out = Out::new(udp.max_gso_segments());
     let mut received = Vec::with_capacity(crate::udp::BATCH);
@@ -849,6 +880,9 @@ async fn drive(shared: Arc<Shared>, mut udp: Udp, plan: Option<JoinPlan>) {
                     flush_error = Some(e);
                 }
             }
+            if let Some((share, seed)) = st.receive_loss_change.take() {
+                injected_loss = crate::group::InjectedLoss::new(share, seed);
+            }
             // Group packets (a member endpoint), received on the group's
             // own socket: the core sees them arrive at the group address.
             for g in &mut groups.sockets {
@@ -870,6 +904,9 @@ async fn drive(shared: Arc<Shared>, mut udp: Udp, plan: Option<JoinPlan>) {
                         }
                     }
                     for (_, src, data) in received.drain(..) {
+                        if injected_loss.as_mut().is_some_and(|l| l.drop_next()) {
+                            continue;
+                        }
                         st.core.handle_datagram(now, g.group, src, data);
                     }
                     if flush_error.is_none()

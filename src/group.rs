@@ -212,6 +212,14 @@ pub struct MulticastConfig {
     /// The sans-IO member's settings (its `seed` is replaced with
     /// randomness from the operating system).
     pub member: GroupMemberConfig,
+    /// For tests and benchmarks only: the share, 0 to 1, of the datagrams
+    /// arriving on the group sockets that the driver drops at random before
+    /// the protocol sees them, as a lossy network would (`mcsctp perf
+    /// --group N --loss P` uses it). 0, the default, drops nothing. Only
+    /// group packets are dropped; the association's own unicast packets
+    /// (repairs among them) are not. Changed while running with
+    /// [`Endpoint::set_multicast_loss`](crate::Endpoint::set_multicast_loss).
+    pub receive_loss: f64,
 }
 
 impl MulticastConfig {
@@ -220,6 +228,7 @@ impl MulticastConfig {
         Self {
             interface: Some(interface),
             member: GroupMemberConfig::default(),
+            receive_loss: 0.0,
         }
     }
 }
@@ -693,9 +702,12 @@ impl Group {
     /// Sends a unicast message to one member that it delivers only after
     /// every group message sent before this call (BARRIER with D=0, draft
     /// §"BARRIER": "invalidate by multicast, then reply by unicast"). A
-    /// peer without the extension gets it as an ordinary message. Waits
-    /// while [`GroupConfig::after_group_backlog`] messages are queued for
-    /// the member.
+    /// peer without the extension gets it as an ordinary message once it
+    /// has acknowledged every group message sent before it (draft
+    /// §"Abandonment, Fallback and Plain Peers"). Waits while
+    /// [`GroupConfig::after_group_backlog`] messages are queued for the
+    /// member (not counting those of a plain peer, bounded by
+    /// [`GroupConfig::plain_backlog`]).
     pub async fn send_after_group(
         &self,
         member: AssociationId,
@@ -1016,6 +1028,36 @@ fn set_sender_options(
 pub(crate) struct JoinPlan {
     pub(crate) interface: Option<ResolvedInterface>,
     pub(crate) opts: UdpOptions,
+    /// [`MulticastConfig::receive_loss`], with the seed of its drops.
+    pub(crate) loss: Option<InjectedLoss>,
+}
+
+/// Drops a share of the datagrams of the group sockets
+/// ([`MulticastConfig::receive_loss`]), with xorshift64 randomness.
+#[derive(Debug, Clone)]
+pub(crate) struct InjectedLoss {
+    /// The share as a threshold on 53-bit draws.
+    threshold: u64,
+    state: u64,
+}
+
+impl InjectedLoss {
+    /// `None` when `share` drops nothing (0, or not a number).
+    pub(crate) fn new(share: f64, seed: u64) -> Option<Self> {
+        (share > 0.0).then(|| Self {
+            threshold: (share.min(1.0) * (1u64 << 53) as f64) as u64,
+            state: seed | 1,
+        })
+    }
+
+    /// Whether to drop the next datagram.
+    pub(crate) fn drop_next(&mut self) -> bool {
+        let x = &mut self.state;
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        (*x >> 11) < self.threshold
+    }
 }
 
 /// One joined group: its socket and the associations that use it.
@@ -1155,6 +1197,17 @@ mod tests {
         let e = resolve_interface(&Interface::Addr("192.0.2.254".parse().expect("ip")))
             .expect_err("found");
         assert!(matches!(e, Error::InterfaceNotFound(_)), "{e:?}");
+    }
+
+    #[test]
+    fn injected_loss_drops_its_share() {
+        assert!(InjectedLoss::new(0.0, 1).is_none());
+        assert!(InjectedLoss::new(f64::NAN, 1).is_none());
+        let mut all = InjectedLoss::new(1.0, 7).expect("loss");
+        assert!((0..1000).all(|_| all.drop_next()));
+        let mut tenth = InjectedLoss::new(0.1, 7).expect("loss");
+        let dropped = (0..100_000).filter(|_| tenth.drop_next()).count();
+        assert!((9_000..=11_000).contains(&dropped), "{dropped} of 100000");
     }
 
     #[tokio::test]
