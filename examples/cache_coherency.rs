@@ -66,7 +66,8 @@ struct Args {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
     let a = Args::parse();
-    if !(a.duration > 0.0 && a.duration <= 86_400.0) || !(0.0..=100.0).contains(&a.loss) {
+    let duration_ok = a.duration > 0.0 && a.duration <= 86_400.0;
+    if !duration_ok || !(0.0..=100.0).contains(&a.loss) {
         eprintln!("cache_coherency: --duration must be in (0, 86400] and --loss in [0, 100]");
         return ExitCode::from(2);
     }

@@ -1097,8 +1097,10 @@ pub async fn run(
     // The home node.
     const HOME_PORT: u16 = 7;
     let server = Endpoint::bind(config(HOME_PORT))?;
-    let mut gcfg = GroupConfig::default();
-    gcfg.interface = Some(loopback());
+    let gcfg = GroupConfig {
+        interface: Some(loopback()),
+        ..GroupConfig::default()
+    };
     let group = server.create_group(gaddr, gcfg)?;
     let epoch = Instant::now();
     let checker = Arc::new(Mutex::new(Checker::default()));
@@ -1371,25 +1373,26 @@ pub async fn run(
         });
     }
     latencies.sort_unstable();
-    let ck = lock(&checker);
-    let report = Report {
-        barrier: settings.barrier,
-        elapsed,
-        ops: counters.ops.load(Ordering::Relaxed),
-        reads: counters.reads.load(Ordering::Relaxed),
-        hits: counters.hits.load(Ordering::Relaxed),
-        writes: counters.writes.load(Ordering::Relaxed),
-        latencies,
-        stale: ck.stale.clone(),
-        stale_count: ck.stale_count,
-        wrong_values: ck.wrong_values,
-        divergence,
-        clients: rows,
-        sent,
-        group_messages: group_messages.load(Ordering::Relaxed),
-        multicast_receivers,
+    let report = {
+        let ck = lock(&checker);
+        Report {
+            barrier: settings.barrier,
+            elapsed,
+            ops: counters.ops.load(Ordering::Relaxed),
+            reads: counters.reads.load(Ordering::Relaxed),
+            hits: counters.hits.load(Ordering::Relaxed),
+            writes: counters.writes.load(Ordering::Relaxed),
+            latencies,
+            stale: ck.stale.clone(),
+            stale_count: ck.stale_count,
+            wrong_values: ck.wrong_values,
+            divergence,
+            clients: rows,
+            sent,
+            group_messages: group_messages.load(Ordering::Relaxed),
+            multicast_receivers,
+        }
     };
-    drop(ck);
 
     // Tear down: the clients, then the home.
     for client in &clients {

@@ -243,7 +243,7 @@ struct DemoArgs {
     duration: Duration,
     /// Percentage of group datagrams each multicast member drops (0 to
     /// 100), besides the outage of the cut-off member.
-    #[arg(long, default_value = "1", value_parser = parse_percent)]
+    #[arg(long, default_value = "0", value_parser = parse_percent)]
     loss: f64,
     /// Size of values and invalidation messages, bytes (24 to 65536).
     #[arg(long, default_value_t = 256, value_parser = parse_demo_size)]
