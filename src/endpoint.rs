@@ -244,6 +244,9 @@ pub(crate) struct State {
     /// What the driver's socket sent, copied from the driver after each
     /// round.
     sent: SentStats,
+    /// A new [`MulticastConfig::receive_loss`] and the seed of its drops,
+    /// for the driver to take ([`Endpoint::set_multicast_loss`]).
+    receive_loss_change: Option<(f64, u64)>,
 }
 
 impl State {
@@ -505,6 +508,7 @@ impl Endpoint {
                 driver_done: false,
                 io_error: None,
                 sent: SentStats::default(),
+                receive_loss_change: None,
             }),
             driver: Notify::new(),
             changed: Notify::new(),
@@ -608,6 +612,22 @@ impl Endpoint {
     /// (associations' packets to their peers).
     pub fn sent(&self) -> SentStats {
         self.shared.lock().sent
+    }
+
+    /// For tests, benchmarks and demos only: changes a member endpoint's
+    /// [`MulticastConfig::receive_loss`] while it runs (0 to 1; 1 drops
+    /// every group datagram, so the server moves the member to unicast
+    /// fallback, and 0 afterwards lets it return). No effect on an endpoint
+    /// without [`Config::multicast`].
+    pub fn set_multicast_loss(&self, share: f64) {
+        let mut seed = [0u8; 8];
+        // A test knob: a fixed seed will do if there is no randomness.
+        let seed = match getrandom::fill(&mut seed) {
+            Ok(()) => u64::from_le_bytes(seed),
+            Err(_) => 0x9E37_79B9_7F4A_7C15,
+        };
+        self.shared.lock().receive_loss_change = Some((share, seed));
+        self.shared.driver.notify_one();
     }
 
     /// Aborts every association, sends the ABORTs, and stops the driver.
@@ -892,6 +912,9 @@ async fn drive(shared: Arc<Shared>, mut udp: Udp, plan: Option<JoinPlan>) {
                 {
                     flush_error = Some(e);
                 }
+            }
+            if let Some((share, seed)) = st.receive_loss_change.take() {
+                injected_loss = crate::group::InjectedLoss::new(share, seed);
             }
             // Group packets (a member endpoint), received on the group's
             // own socket: the core sees them arrive at the group address.

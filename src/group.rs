@@ -217,7 +217,8 @@ pub struct MulticastConfig {
     /// the protocol sees them, as a lossy network would (`mcsctp perf
     /// --group N --loss P` uses it). 0, the default, drops nothing. Only
     /// group packets are dropped; the association's own unicast packets
-    /// (repairs among them) are not.
+    /// (repairs among them) are not. Changed while running with
+    /// [`Endpoint::set_multicast_loss`](crate::Endpoint::set_multicast_loss).
     pub receive_loss: f64,
 }
 
@@ -701,9 +702,12 @@ impl Group {
     /// Sends a unicast message to one member that it delivers only after
     /// every group message sent before this call (BARRIER with D=0, draft
     /// §"BARRIER": "invalidate by multicast, then reply by unicast"). A
-    /// peer without the extension gets it as an ordinary message. Waits
-    /// while [`GroupConfig::after_group_backlog`] messages are queued for
-    /// the member.
+    /// peer without the extension gets it as an ordinary message once it
+    /// has acknowledged every group message sent before it (draft
+    /// §"Abandonment, Fallback and Plain Peers"). Waits while
+    /// [`GroupConfig::after_group_backlog`] messages are queued for the
+    /// member (not counting those of a plain peer, bounded by
+    /// [`GroupConfig::plain_backlog`]).
     pub async fn send_after_group(
         &self,
         member: AssociationId,

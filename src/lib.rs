@@ -22,6 +22,7 @@
 pub use mcsctp_core as core;
 pub use mcsctp_mcast as mcast;
 
+pub mod coherency;
 mod endpoint;
 pub mod group;
 mod udp;

@@ -33,6 +33,14 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// The demo, on loopback: a home node serves a key-value store to a
+    /// handful of caching clients (multicast members, one that loses its
+    /// multicast path for a while, one plain SCTP peer); writes invalidate
+    /// the caches by multicast and are acknowledged behind a BARRIER; a
+    /// checker verifies that no read is stale. Ends with a table of the
+    /// members and the octets multicast saved over fan-out. Exit status 3
+    /// if the checker finds the caches incoherent.
+    Demo(DemoArgs),
     /// Echo every message back on its stream (usrsctp's echo_server).
     EchoServer(ServerArgs),
     /// Receive and discard every message (usrsctp's discard_server).
@@ -257,6 +265,61 @@ fn parse_percent(s: &str) -> Result<f64, String> {
 }
 
 #[derive(Args, Debug)]
+struct DemoArgs {
+    /// Clients, at least 3: one plain SCTP peer, one member cut off from
+    /// multicast from 20 % to 50 % of the run, the others multicast
+    /// members.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(3..=64))]
+    members: u64,
+    /// Seconds the clients issue reads and writes.
+    #[arg(long, default_value = "10", value_parser = parse_seconds)]
+    duration: Duration,
+    /// Percentage of group datagrams each multicast member drops (0 to
+    /// 100), besides the outage of the cut-off member.
+    #[arg(long, default_value = "0", value_parser = parse_percent_share)]
+    loss: f64,
+    /// Size of values and invalidation messages, bytes (24 to 65536).
+    #[arg(long, default_value_t = 256, value_parser = parse_demo_size)]
+    size: usize,
+    /// Keys in the store.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    keys: u32,
+    /// Percentage of operations that are writes.
+    #[arg(long, default_value = "20", value_parser = parse_percent_share)]
+    writes: f64,
+    /// Operations per second per client at most.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
+    rate: u32,
+    /// Acknowledge writes as ordinary unicast messages, not behind a
+    /// BARRIER: under loss the checker then finds stale reads.
+    #[arg(long = "no-barrier")]
+    no_barrier: bool,
+}
+
+/// A percentage, 0 to 100, as a share (0 to 1).
+fn parse_percent_share(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a percentage"))?;
+    if !(0.0..=100.0).contains(&v) {
+        return Err(format!("{s} % is out of range [0, 100]"));
+    }
+    Ok(v / 100.0)
+}
+
+/// The demo's value size.
+fn parse_demo_size(s: &str) -> Result<usize, String> {
+    let v: usize = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size in bytes"))?;
+    let (lo, hi) = (mcsctp::coherency::MIN_SIZE, mcsctp::coherency::MAX_SIZE);
+    if !(lo..=hi).contains(&v) {
+        return Err(format!("{s} bytes is out of range [{lo}, {hi}]"));
+    }
+    Ok(v)
+}
+
+#[derive(Args, Debug)]
 struct GroupServerArgs {
     /// The group: an IPv4 or IPv6 multicast address and a UDP port of its
     /// own, e.g. 239.255.0.1:9907.
@@ -431,8 +494,8 @@ fn main() -> ExitCode {
             let msg = match e.kind() {
                 // clap would print the whole help here.
                 clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-                    "a subcommand is required: echo-server, discard-server, client, perf, \
-                     group-server or member"
+                    "a subcommand is required: demo, echo-server, discard-server, client, \
+                     perf, group-server or member"
                         .to_string()
                 }
                 _ => one_line(&e.render().to_string()),
@@ -461,6 +524,7 @@ fn main() -> ExitCode {
                 Some(n) => perf_group::run(a, n),
                 None => perf(a).await.map_err(Into::into),
             },
+            Command::Demo(a) => demo(a).await,
             Command::GroupServer(a) => group_server(a).await,
             Command::Member(a) => member(a).await,
         }
@@ -1433,4 +1497,95 @@ async fn member(a: MemberArgs) -> Result<(), Failure> {
     let _ = tokio::time::timeout(MEMBER_LINGER, assoc.close()).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), ep.shutdown()).await;
     failure.map_or(Ok(()), Err)
+}
+
+/// `mcsctp demo`: the cache-coherency workload ([`mcsctp::coherency`]) on
+/// loopback with a live progress line (plain lines when stdout is not a
+/// terminal) and the final table.
+async fn demo(a: DemoArgs) -> Result<(), Failure> {
+    use mcsctp::coherency::{self, Progress, Settings};
+    let mut settings = Settings::demo(a.members as usize, a.loss, a.duration, a.size);
+    settings.keys = a.keys;
+    settings.write_ratio = a.writes;
+    settings.rate = Some(a.rate);
+    settings.barrier = !a.no_barrier;
+    let live = std::io::stdout().is_terminal();
+    say!(
+        "mcsctp demo: a home node and {} caching clients on loopback for {:.0} s \
+         (BARRIER {}, {} keys, {:.0} % writes, {} B values, {:.1} % multicast loss)",
+        settings.clients.len(),
+        a.duration.as_secs_f64(),
+        if settings.barrier { "on" } else { "off" },
+        settings.keys,
+        settings.write_ratio * 100.0,
+        settings.size,
+        a.loss * 100.0,
+    );
+    let mut last_line = None;
+    let show = |p: &Progress| {
+        let kinds: Vec<String> = p
+            .members
+            .iter()
+            .map(|(n, k)| format!("{n}:{}", short_kind(*k)))
+            .collect();
+        let hit = if p.reads == 0 {
+            0.0
+        } else {
+            p.hits as f64 / p.reads as f64 * 100.0
+        };
+        let status = format!(
+            "{:>5.1}/{:.0} s {:>8} ops  hit {:>5.1} %  stale {}  {}",
+            p.elapsed.as_secs_f64(),
+            p.duration.as_secs_f64(),
+            p.ops,
+            hit,
+            p.stale_reads,
+            kinds.join(" ")
+        );
+        if live {
+            let share = (p.elapsed.as_secs_f64() / p.duration.as_secs_f64().max(1e-9)).min(1.0);
+            let filled = (share * 20.0).round() as usize;
+            let bar = format!("{}{}", "#".repeat(filled), ".".repeat(20 - filled));
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            let _ = write!(out, "\r\x1b[2K[{bar}] {status}").and_then(|()| out.flush());
+        } else {
+            let sec = p.elapsed.as_secs();
+            if last_line != Some(sec) {
+                last_line = Some(sec);
+                say!("{status}");
+            }
+        }
+    };
+    let r = coherency::run(&settings, show).await;
+    if live {
+        say!("");
+    }
+    let report = r.map_err(|e| match e {
+        coherency::RunError::Settings(m) => Failure::usage(m),
+        e => Failure::run(e.to_string()),
+    })?;
+    say!("");
+    say!("{report}");
+    if report.coherent() {
+        Ok(())
+    } else {
+        Err(Failure {
+            msg: "the coherency checker found violations".into(),
+            code: 3,
+        })
+    }
+}
+
+/// A member state in a few letters, for the progress line.
+fn short_kind(k: Option<MemberKind>) -> &'static str {
+    match k {
+        Some(MemberKind::Joining) => "joining",
+        Some(MemberKind::Returning) => "RETURNING",
+        Some(MemberKind::Multicast) => "mcast",
+        Some(MemberKind::Fallback) => "FALLBACK",
+        Some(MemberKind::Plain) => "plain",
+        Some(_) => "?",
+        None => "gone",
+    }
 }

@@ -22,7 +22,7 @@ use mcsctp_mcast::server::group::MemberKind;
 use mcsctp_sim::LinkConfig;
 use mcsctp_testkit::group::{
     Peer, build, check_suffix, connect_all, got_of, group_addr, handles, kind_of, member, payload,
-    perform_joins, run, scenario, send_range, server, server_addr, wait_for,
+    perform_joins, plain_handles, run, scenario, send_range, server, server_addr, wait_for,
 };
 
 #[test]
@@ -332,21 +332,30 @@ fn a_thousand_members_in_one_simulation() {
 }
 
 /// Cache invalidation: the server multicasts "inv k" and then replies to
-/// every member by unicast with "rep k". With `barrier`, the reply goes
-/// behind a BARRIER (D=0); without, as a plain message. Returns, over all
-/// members, how many replies were delivered before their invalidation.
+/// every member and to a plain peer by unicast with "rep k". With
+/// `barrier`, the reply goes behind a BARRIER (D=0; for the plain peer,
+/// held until the peer acknowledged the invalidation); without, as a plain
+/// message. Returns, over all receivers, how many replies were delivered
+/// before their invalidation.
 fn invalidation_run(seed: u64, barrier: bool) -> usize {
     let mut s = scenario(seed, vec![0.0, 0.1, 0.2, 0.3]);
     s.messages = 0;
+    s.plain = 1;
     let mut w = build(&s);
     connect_all(&mut w);
     let _ = w.net.run_for(Duration::from_millis(20));
-    let hs = handles(&mut w);
+    let mut hs = handles(&mut w);
+    hs.extend(plain_handles(&mut w));
     let rounds = 100u32;
     for k in 0..rounds {
         let now = w.net.now();
         let srv = server(&mut w.net, w.server);
-        let inv = Bytes::from(format!("inv {k}"));
+        // Large enough that the plain peer's send buffer fills and its
+        // invalidations queue at the server, while the short replies
+        // still fit: a reply must not pass them.
+        let mut inv = format!("inv {k} ").into_bytes();
+        inv.resize(8000, b'.');
+        let inv = Bytes::from(inv);
         srv.ep
             .extension_mut()
             .send(now, StreamId(0), Ppid(1), inv)
@@ -365,7 +374,7 @@ fn invalidation_run(seed: u64, barrier: bool) -> usize {
         }
         let _ = w.net.run_for(Duration::from_micros(200));
     }
-    let ids = w.members.clone();
+    let ids: Vec<_> = w.members.iter().chain(&w.plain).copied().collect();
     let res = w.net.run_until_cond(
         |net| {
             ids.iter()
@@ -375,16 +384,23 @@ fn invalidation_run(seed: u64, barrier: bool) -> usize {
     );
     let mut violations = 0;
     for &id in &ids {
+        let plain = w.plain.contains(&id);
         let got = got_of(&w.net, id);
         assert_eq!(got.len(), 2 * rounds as usize, "{id} ({res:?})");
         let mut seen_inv = std::collections::BTreeSet::new();
         for (origin, stream, p) in got {
             let text = std::str::from_utf8(p).unwrap();
-            let (kind, k) = text.split_once(' ').unwrap();
-            let k: u32 = k.parse().unwrap();
+            let mut words = text.split(' ');
+            let kind = words.next().unwrap();
+            let k: u32 = words.next().unwrap().parse().unwrap();
             match kind {
                 "inv" => {
-                    assert_eq!((*origin, *stream), (Origin::Extension, 0));
+                    let origin_of_group = if plain {
+                        Origin::Association
+                    } else {
+                        Origin::Extension
+                    };
+                    assert_eq!((*origin, *stream), (origin_of_group, 0));
                     seen_inv.insert(k);
                 }
                 _ => {

@@ -228,6 +228,53 @@ struct BeforeRequest {
     marks: Vec<u32>,
 }
 
+/// What a plain peer's queue holds (draft §"Abandonment, Fallback and
+/// Plain Peers").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PlainItem {
+    /// A group message.
+    Group,
+    /// A unicast-first message (D=1): the group messages after it wait.
+    UnicastFirst,
+    /// A group-first message (D=0): it waits until the peer's cumulative
+    /// TSN ack covers every TSN of the group messages before it.
+    AfterGroup,
+}
+
+/// A plain peer's group-first message waiting at the head of its queue:
+/// for the group message with `mark` (the last one before it) to have
+/// every fragment sent, then for the cumulative TSN ack to reach `last`.
+#[derive(Debug)]
+struct PlainAfter {
+    mark: u32,
+    /// An upper bound of the TSN of that message's last fragment, once
+    /// every fragment was sent.
+    last: Option<mcsctp_core::serial::Tsn>,
+    /// The peer acknowledged them all: the message may go.
+    done: bool,
+}
+
+impl PlainAfter {
+    /// Updates the wait from the association's state (`cum`: its
+    /// cumulative TSN ack); whether it is over.
+    fn update(&mut self, cx: &Context<'_>, cum: Option<mcsctp_core::serial::Tsn>) -> bool {
+        if self.mark == 0 {
+            self.done = true;
+        }
+        if !self.done && self.last.is_none() && !cx.is_queued(self.mark) {
+            self.last = cx
+                .next_tsn()
+                .map(|t| mcsctp_core::serial::Tsn(t.0.wrapping_sub(1)));
+        }
+        if let (Some(last), Some(cum)) = (self.last, cum)
+            && !last.is_after(cum)
+        {
+            self.done = true;
+        }
+        self.done
+    }
+}
+
 /// A unicast-first message on a plain peer's association (draft
 /// §"Abandonment, Fallback and Plain Peers"): the group messages behind it
 /// wait until the cumulative TSN ack covers every TSN that carries it.
@@ -377,11 +424,17 @@ pub struct GroupServer {
     /// Associations whose cookie offered the group and whose MREACH has not
     /// arrived yet.
     awaiting: BTreeSet<AssociationHandle>,
-    /// Peers without the extension, with the group messages (and
-    /// unicast-first messages, `true`) not yet handed to their association.
-    plain: BTreeMap<AssociationHandle, VecDeque<(bool, OutgoingMessage)>>,
+    /// Peers without the extension, with the group messages and unicast
+    /// messages ordered against them not yet handed to their association.
+    plain: BTreeMap<AssociationHandle, VecDeque<(PlainItem, OutgoingMessage)>>,
     /// Plain peers whose group messages wait for a unicast-first message.
     plain_wait: BTreeMap<AssociationHandle, PlainWait>,
+    /// Per plain peer, the mark of the last group message handed to its
+    /// association (what a group-first message waits for).
+    plain_last_group: BTreeMap<AssociationHandle, u32>,
+    /// Plain peers whose group-first message (D=0) at the head of their
+    /// queue waits for the group messages before it to be acknowledged.
+    plain_after: BTreeMap<AssociationHandle, PlainAfter>,
     sync_seq: u32,
     /// Group chunks sent before each recent group-path MSYNC.
     sent_before_sync: VecDeque<(u32, u64)>,
@@ -469,6 +522,8 @@ impl GroupServer {
             barrier_aborts: BTreeMap::new(),
             barrier_rekey: None,
             plain_wait: BTreeMap::new(),
+            plain_last_group: BTreeMap::new(),
+            plain_after: BTreeMap::new(),
             marks: BTreeMap::new(),
             next_mark: 0,
             srtt_g: None,
@@ -495,7 +550,7 @@ impl GroupServer {
     /// Queues a group message for every plain peer.
     fn queue_plain(&mut self, msg: impl Fn() -> OutgoingMessage) {
         for (h, q) in &mut self.plain {
-            q.push_back((false, msg()));
+            q.push_back((PlainItem::Group, msg()));
             self.wake.push(*h);
         }
         // A plain peer that cannot take the group's messages as fast as
@@ -511,6 +566,8 @@ impl GroupServer {
         for h in slow {
             self.plain.remove(&h);
             self.plain_wait.remove(&h);
+            self.plain_after.remove(&h);
+            self.plain_last_group.remove(&h);
             self.events.push_back(GroupEvent::Removed(h));
         }
     }
@@ -542,9 +599,10 @@ impl GroupServer {
     /// first fragment in every transmission; behind a unicast-first message
     /// ([`send_before_group`](Self::send_before_group)) it also waits until
     /// the member's cumulative TSN ack covers that message whole. A peer
-    /// without the extension
-    /// gets the message as it is (no ordering across its streams is
-    /// promised to it).
+    /// without the extension (draft §"Abandonment, Fallback and Plain
+    /// Peers") gets it as an ordinary message once its
+    /// cumulative TSN ack covers every TSN of the group messages sent
+    /// before it (the group messages after it wait behind it).
     pub fn send_after_group(
         &mut self,
         member: AssociationHandle,
@@ -552,6 +610,14 @@ impl GroupServer {
         ppid: Ppid,
         payload: Bytes,
     ) {
+        if let Some(q) = self.plain.get_mut(&member) {
+            q.push_back((
+                PlainItem::AfterGroup,
+                OutgoingMessage::new(stream, ppid, payload),
+            ));
+            self.wake.push(member);
+            return;
+        }
         let position = self.sender.position();
         self.after_group.entry(member).or_default().push_back((
             Gate::AfterGroup(position),
@@ -595,7 +661,7 @@ impl GroupServer {
         let mut marks = Vec::new();
         for &h in members {
             if let Some(q) = self.plain.get_mut(&h) {
-                q.push_back((true, msg()));
+                q.push_back((PlainItem::UnicastFirst, msg()));
                 self.wake.push(h);
                 continue;
             }
@@ -675,6 +741,8 @@ impl GroupServer {
             if !self.marks.contains_key(&self.next_mark)
                 && !self.before.contains_key(&self.next_mark)
                 && !self.plain_wait.values().any(|w| w.mark == self.next_mark)
+                && !self.plain_last_group.values().any(|m| *m == self.next_mark)
+                && !self.plain_after.values().any(|w| w.mark == self.next_mark)
             {
                 return self.next_mark;
             }
@@ -1595,21 +1663,51 @@ impl GroupServer {
             let Some(q) = self.plain.get_mut(&h) else {
                 return;
             };
-            let Some((before, m)) = q.front() else {
+            let Some((item, m)) = q.front() else {
                 return;
             };
+            let item = *item;
             // A later U may pass the wait: it waits for itself, and its
             // TSNs come after those of the one before.
-            if (waiting && !before) || m.payload.len() > cx.send_buffer_available() {
+            if (waiting && item != PlainItem::UnicastFirst)
+                || m.payload.len() > cx.send_buffer_available()
+            {
                 return;
             }
-            let Some((before, mut m)) = q.pop_front() else {
+            if item == PlainItem::AfterGroup {
+                // Draft §"Abandonment, Fallback and Plain Peers", D=0: "it
+                // does not send U
+                // until the peer has acknowledged (by cumulative TSN)
+                // every TSN that carries G".
+                let mark = self.plain_last_group.get(&h).copied().unwrap_or(0);
+                let w = self.plain_after.entry(h).or_insert(PlainAfter {
+                    mark,
+                    last: None,
+                    done: false,
+                });
+                if !w.update(cx, cx.cumulative_tsn_ack()) {
+                    return;
+                }
+                self.plain_after.remove(&h);
+            }
+            let Some(q) = self.plain.get_mut(&h) else {
                 return;
             };
-            if before {
-                let mark = self.new_mark();
-                m.extension_mark = mark;
-                self.plain_wait.insert(h, PlainWait { mark, last: None });
+            let Some((_, mut m)) = q.pop_front() else {
+                return;
+            };
+            match item {
+                PlainItem::UnicastFirst => {
+                    let mark = self.new_mark();
+                    m.extension_mark = mark;
+                    self.plain_wait.insert(h, PlainWait { mark, last: None });
+                }
+                PlainItem::Group => {
+                    let mark = self.new_mark();
+                    m.extension_mark = mark;
+                    self.plain_last_group.insert(h, mark);
+                }
+                PlainItem::AfterGroup => {}
             }
             if cx.send_message(m).is_err() {
                 return;
@@ -1710,6 +1808,11 @@ impl Extension for GroupServer {
             self.advance_barriers(cx.now());
         }
         if self.plain_wait.contains_key(&h) {
+            self.wake.push(h);
+        }
+        if let Some(w) = self.plain_after.get_mut(&h)
+            && w.update(cx, Some(cum))
+        {
             self.wake.push(h);
         }
     }
@@ -2137,8 +2240,14 @@ impl Extension for GroupServer {
             || self.sender.has_unicast(a)
             || self.sender.has_unicast_released(a)
             || self.plain.get(&a).is_some_and(|q| {
-                q.front()
-                    .is_some_and(|(before, _)| *before || !self.plain_wait.contains_key(&a))
+                q.front().is_some_and(|(item, _)| match item {
+                    PlainItem::UnicastFirst => true,
+                    PlainItem::Group => !self.plain_wait.contains_key(&a),
+                    PlainItem::AfterGroup => {
+                        !self.plain_wait.contains_key(&a)
+                            && self.plain_after.get(&a).is_none_or(|w| w.done)
+                    }
+                })
             })
             || self
                 .members
@@ -2202,6 +2311,8 @@ impl Extension for GroupServer {
         self.before.retain(|_, b| b.member != association);
         self.barrier_aborts.remove(&association);
         self.plain_wait.remove(&association);
+        self.plain_after.remove(&association);
+        self.plain_last_group.remove(&association);
         self.marks.retain(|_, (a, _, _)| *a != association);
         let member = self.members.remove(&association);
         let was = member.is_some() | self.plain.remove(&association).is_some();
