@@ -129,6 +129,8 @@ struct Membership {
     new_assoc_packets: u32,
     new_assoc_in_packet: bool,
     assoc_ack_at: Option<Instant>,
+    /// When the last MDATA or MSYNC came on the group path.
+    last_group_rx: Option<Instant>,
     /// The next periodic MSACK.
     period_at: Option<Instant>,
     /// A group-caused MSACK (regular or loss report) of a member that is
@@ -649,6 +651,7 @@ impl GroupMember {
         }
         m.last_timestamp = Some((sync.timestamp, now));
         if foreign {
+            m.last_group_rx = Some(now);
             // Group path: no parameters allowed (draft §"Receiving Group
             // Packets"); counts for the server's measurement.
             if !sync.is_group_form() {
@@ -812,17 +815,27 @@ impl GroupMember {
             // Leaving: no group message is delivered any more.
             return;
         }
+        let now = cx.now();
         let path = if cx.foreign() {
             m.received_group += 1;
+            m.last_group_rx = Some(now);
             Path::Group
         } else {
             Path::Association
         };
         let mtsn = d.mtsn;
-        // New data beyond every MTSN the member knew of (what a member in
-        // fallback gets), not a repair of a gap or of a tail the group
-        // path announced.
-        let beyond = m.rx.known_through().is_none_or(|h| mtsn.is_after(h));
+        // Acknowledged as DATA: new data beyond every MTSN the member knew
+        // of (what a member in fallback gets), not a repair of a gap or of
+        // a tail the group path announced; and anything, once the group
+        // path has brought nothing for an Ack Period (a member the group
+        // path does not reach catches up on its backlog at the
+        // association's pace).
+        let period = m.feedback.map_or(Duration::from_millis(20), |f| {
+            Duration::from_micros(u64::from(f.ack_period_us))
+        });
+        let beyond = m.rx.known_through().is_none_or(|h| mtsn.is_after(h))
+            || m.last_group_rx
+                .is_none_or(|t| now.saturating_duration_since(t) > period);
         m.rx.set_unread(cx.delivered_unread() + m.held_group_bytes);
         match m.rx.on_mdata(cx.now(), mtsn, d.into_fragment(), Some(path)) {
             super::rx::Received::Duplicate => m.duplicates += 1,
@@ -913,6 +926,7 @@ impl Extension for GroupMember {
                 new_assoc_packets: 0,
                 new_assoc_in_packet: false,
                 assoc_ack_at: None,
+                last_group_rx: None,
                 period_at: None,
                 group_msack_at: None,
                 last_group_msack: None,
