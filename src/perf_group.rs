@@ -795,7 +795,9 @@ fn report(
             list(
                 LATENCY_CDF_Q
                     .iter()
-                    .map(|&q| hist.quantile(q).to_string())
+                    // quantile() rounds down to its bucket; 1 is the max.
+                    .map(|&q| if q >= 1.0 { hist.max } else { hist.quantile(q) })
+                    .map(|us| us.to_string())
                     .collect()
             ),
             list(views.iter().map(|v| format!("\"{}\"", v.0)).collect()),
