@@ -42,7 +42,10 @@ CDF_Q="1 5 10 20 30 40 50 60 70 80 90 95 99 99.9"
 header="mode,members,plain,length,loss,messages,seconds,complete,goodput_min,goodput_mean,repairs,fallbacks,server_bytes_multicast,server_bytes_unicast,server_bytes_per_message,server_cpu_seconds,server_cpu_us_per_message,members_cpu_seconds"
 for q in $CDF_Q; do header+=",lat_p${q}_us"; done
 header+=",lat_max_us"
-echo "$header" >"$CSV"
+# Written to $CSV.new, moved over $CSV when the sweep is complete.
+echo "$header" >"$CSV.new"
+FAILED=$OUT/failed-runs.txt
+: >"$FAILED"
 
 # One run: appends its CSV row. A failed run (a member incomplete) stops
 # the script.
@@ -50,15 +53,21 @@ run() {
 	local out i
 	for ((i = 0; i < REPS; i++)); do
 		log "perf --group $*"
+		# A failed run (members not connected in time, a member
+		# incomplete) is logged and run once more; a second failure stops.
 		out=$("$MCSCTP" perf --group "$@" --rto-min 10 --json) || {
-			log "FAIL: mcsctp perf --group $*"
-			exit 1
+			log "FAILED once: mcsctp perf --group $* (running it again)"
+			echo "perf --group $*" >>"$FAILED"
+			out=$("$MCSCTP" perf --group "$@" --rto-min 10 --json) || {
+				log "FAIL: mcsctp perf --group $*"
+				exit 1
+			}
 		}
 		jq -r '[.mode, .members, .plain, .length, .loss, .messages, .seconds, .complete,
 			.goodput_min, .goodput_mean, .repairs, .fallbacks,
 			.server_bytes_multicast, .server_bytes_unicast, .server_bytes_per_message,
 			.server_cpu_seconds, (.server_cpu_seconds / .messages * 1e9 | round / 1000),
-			.members_cpu_seconds] + .latency_cdf_us | @csv' <<<"$out" | tr -d '"' >>"$CSV"
+			.members_cpu_seconds] + .latency_cdf_us | @csv' <<<"$out" | tr -d '"' >>"$CSV.new"
 	done
 }
 
@@ -77,6 +86,7 @@ for size in $SIZES; do
 	run "$SIZE_N" -n "$COUNT" -l "$size"
 	run "$SIZE_N" --fanout -n "$COUNT" -l "$size"
 done
-log "sweep took $(($(date +%s) - start)) s; $(($(wc -l <"$CSV") - 1)) rows in $CSV"
+mv "$CSV.new" "$CSV"
+log "sweep took $(($(date +%s) - start)) s; $(($(wc -l <"$CSV") - 1)) rows in $CSV; $(wc -l <"$FAILED") runs failed once and ran again (listed in $FAILED)"
 
 (cd "$ROOT" && cargo run --release --quiet --example report_plots -- "$CSV" "$OUT/")
