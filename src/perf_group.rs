@@ -83,6 +83,9 @@ and CPU time, one for delivery latency; with --json one object:
                   members share it: at large N it, not the server, limits)
   latency_p50_us, latency_p99_us, latency_p999_us, latency_max_us
                   send call to delivery, all members (1.6 % resolution)
+  latency_cdf_q, latency_cdf_us   the delivery latency distribution: the
+                  quantiles 0.01 0.05 0.1 0.2 ... 0.9 0.95 0.99 0.999 1
+                  and their latencies (the points of its CDF)
   kind, delivered, goodput, member_repairs, member_fallbacks   lists, one
                   entry per member
 Bad arguments exit 2; a run in which a member missed messages exits 1.";
@@ -695,6 +698,12 @@ impl Histogram {
     }
 }
 
+/// The quantiles of `latency_cdf_q` in the JSON object: enough points to
+/// draw the delivery latency CDF (scripts/report.sh).
+const LATENCY_CDF_Q: [f64; 15] = [
+    0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999, 1.0,
+];
+
 fn report(
     p: &Plan,
     a: &PerfArgs,
@@ -767,7 +776,7 @@ fn report(
     if a.json {
         let list = |v: Vec<String>| format!("[{}]", v.join(","));
         say!(
-            "{{\"mode\":\"{mode}\",\"members\":{},\"plain\":{},\"length\":{},\"loss\":{:.3},\"messages\":{},\"seconds\":{:.6},\"complete\":{complete},\"delivered_min\":{},\"delivered_total\":{},\"goodput_min\":{goodput_min:.1},\"goodput_mean\":{goodput_mean:.1},\"repairs\":{repairs},\"fallbacks\":{fallbacks},\"duplicates\":{dups},\"out_of_order\":{ooo},\"corrupt\":{corrupt},\"server_bytes_multicast\":{},\"server_bytes_unicast\":{},\"server_datagrams_multicast\":{},\"server_datagrams_unicast\":{},\"server_bytes_per_message\":{per_message:.1},\"server_cpu_seconds\":{:.6},\"server_cpu_share\":{cpu_share:.4},\"members_cpu_seconds\":{members_cpu:.6},\"latency_p50_us\":{p50},\"latency_p99_us\":{p99},\"latency_p999_us\":{p999},\"latency_max_us\":{},\"kind\":{},\"delivered\":{},\"goodput\":{},\"member_repairs\":{},\"member_fallbacks\":{}}}",
+            "{{\"mode\":\"{mode}\",\"members\":{},\"plain\":{},\"length\":{},\"loss\":{:.3},\"messages\":{},\"seconds\":{:.6},\"complete\":{complete},\"delivered_min\":{},\"delivered_total\":{},\"goodput_min\":{goodput_min:.1},\"goodput_mean\":{goodput_mean:.1},\"repairs\":{repairs},\"fallbacks\":{fallbacks},\"duplicates\":{dups},\"out_of_order\":{ooo},\"corrupt\":{corrupt},\"server_bytes_multicast\":{},\"server_bytes_unicast\":{},\"server_datagrams_multicast\":{},\"server_datagrams_unicast\":{},\"server_bytes_per_message\":{per_message:.1},\"server_cpu_seconds\":{:.6},\"server_cpu_share\":{cpu_share:.4},\"members_cpu_seconds\":{members_cpu:.6},\"latency_p50_us\":{p50},\"latency_p99_us\":{p99},\"latency_p999_us\":{p999},\"latency_max_us\":{},\"latency_cdf_q\":{},\"latency_cdf_us\":{},\"kind\":{},\"delivered\":{},\"goodput\":{},\"member_repairs\":{},\"member_fallbacks\":{}}}",
             p.members,
             if p.fanout { 0 } else { p.plain },
             p.length,
@@ -782,6 +791,15 @@ fn report(
             sent.unicast_datagrams,
             s.cpu_seconds,
             hist.max,
+            list(LATENCY_CDF_Q.iter().map(|q| q.to_string()).collect()),
+            list(
+                LATENCY_CDF_Q
+                    .iter()
+                    // quantile() rounds down to its bucket; 1 is the max.
+                    .map(|&q| if q >= 1.0 { hist.max } else { hist.quantile(q) })
+                    .map(|us| us.to_string())
+                    .collect()
+            ),
             list(views.iter().map(|v| format!("\"{}\"", v.0)).collect()),
             list(delivered.iter().map(u64::to_string).collect()),
             list(goodputs.iter().map(|g| format!("{g:.1}")).collect()),

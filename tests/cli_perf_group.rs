@@ -129,6 +129,26 @@ fn assert_complete(v: &serde_json::Value, members: usize, messages: u64) {
         "{v}"
     );
     assert!(v["latency_p50_us"].as_u64().is_some(), "{v}");
+    // The CDF points (scripts/report.sh plots them): quantiles ascending
+    // to 1, latencies non-decreasing, agreeing with the percentile fields.
+    let q: Vec<f64> = list(v, "latency_cdf_q")
+        .iter()
+        .map(|q| q.as_f64().unwrap())
+        .collect();
+    let us: Vec<u64> = list(v, "latency_cdf_us")
+        .iter()
+        .map(|u| u.as_u64().unwrap())
+        .collect();
+    assert_eq!(q.len(), us.len(), "{v}");
+    assert!(
+        q.windows(2).all(|w| w[0] < w[1]) && q.last() == Some(&1.0),
+        "{v}"
+    );
+    assert!(us.windows(2).all(|w| w[0] <= w[1]), "{v}");
+    let at = |x: f64| us[q.iter().position(|&y| y == x).expect("quantile listed")];
+    assert_eq!(Some(at(0.5)), v["latency_p50_us"].as_u64(), "{v}");
+    assert_eq!(Some(at(0.99)), v["latency_p99_us"].as_u64(), "{v}");
+    assert_eq!(Some(at(1.0)), v["latency_max_us"].as_u64(), "{v}");
 }
 
 #[test]
