@@ -442,98 +442,24 @@ async fn a_member_endpoint_talks_to_a_server_without_a_group_as_usual() {
     assert_eq!((&m.data[..], m.group), (&b"back"[..], false));
 }
 
-#[tokio::test]
-async fn a_removed_member_stops_getting_group_messages_and_keeps_its_association() {
-    const TEST: &str = "a_removed_member_stops_getting_group_messages_and_keeps_its_association";
-    if let Err(why) = multicast_on_lo_works() {
-        skip(TEST, &why);
-        return;
-    }
+/// A server with a group on `lo` (group address `n`) and two member
+/// endpoints joined to it, with the first group message sent and
+/// acknowledged: the server, its group, the members `a` and `b`, b's
+/// association and b's id at the server.
+async fn server_and_two_members(
+    n: u8,
+) -> (
+    Endpoint,
+    mcsctp::Group,
+    Endpoint,
+    Endpoint,
+    mcsctp::Association,
+    AssociationId,
+) {
     let server = Endpoint::bind(config(7)).expect("bind server");
     let mut gcfg = GroupConfig::default();
     gcfg.interface = Some(Interface::Addr("127.0.0.1".parse().expect("ip")));
-    let group = server.create_group(group_addr(8), gcfg).expect("group");
-    let (a, b) = (
-        Endpoint::bind(member_config()).expect("a"),
-        Endpoint::bind(member_config()).expect("b"),
-    );
-    for ep in [&a, &b] {
-        timeout(T, ep.connect(server.local_addr(), 7))
-            .await
-            .expect("in time")
-            .expect("connect");
-    }
-    let mut ids = Vec::new();
-    while ids.len() < 2 {
-        if let MembershipEvent::Joined {
-            member,
-            plain: false,
-        } = timeout(T, group.next_event())
-            .await
-            .expect("in time")
-            .expect("event")
-        {
-            ids.push(member);
-        }
-    }
-    let id_b = group
-        .members()
-        .into_iter()
-        .find(|m| m.address == Some(b.local_addr()))
-        .expect("b")
-        .id;
-    group.send(0, payload(0, 100)).await.expect("send");
-    timeout(T, group.flushed())
-        .await
-        .expect("in time")
-        .expect("flushed");
-    group.remove(id_b);
-    loop {
-        match timeout(T, group.next_event())
-            .await
-            .expect("in time")
-            .expect("event")
-        {
-            MembershipEvent::Removed(m) if m == id_b => break,
-            _ => continue,
-        }
-    }
-    assert_eq!(group.members().len(), 1);
-    group.send(0, payload(1, 100)).await.expect("send");
-    timeout(T, group.flushed())
-        .await
-        .expect("in time")
-        .expect("flushed");
-    let got_a = timeout(T, receive(a.clone(), 2, 100, true, 0, true))
-        .await
-        .expect("in time")
-        .expect("a has both");
-    assert_eq!(got_a.count, 2);
-    let got_b = timeout(T, receive(b.clone(), 1, 100, true, 0, true))
-        .await
-        .expect("in time")
-        .expect("b has the first only");
-    assert_eq!(got_b.count, 1);
-    // Its association stays up: unicast still flows.
-    let sb = server.association(id_b);
-    sb.send(1, Bytes::from_static(b"still here"))
-        .await
-        .expect("send");
-    let m = timeout(T, b.recv()).await.expect("in time").expect("recv");
-    assert_eq!((&m.data[..], m.group), (&b"still here"[..], false));
-}
-
-#[tokio::test]
-async fn a_member_that_leaves_gets_no_more_group_messages_and_keeps_its_association() {
-    const TEST: &str = "a_member_that_leaves_gets_no_more_group_messages_and_keeps_its_association";
-    if let Err(why) = multicast_on_lo_works() {
-        skip(TEST, &why);
-        return;
-    }
-    let server = Endpoint::bind(config(7)).expect("bind server");
-    let mut gcfg = GroupConfig::default();
-    gcfg.interface = Some(Interface::Addr("127.0.0.1".parse().expect("ip")));
-    let group = server.create_group(group_addr(9), gcfg).expect("group");
+    let group = server.create_group(group_addr(n), gcfg).expect("group");
     let (a, b) = (
         Endpoint::bind(member_config()).expect("a"),
         Endpoint::bind(member_config()).expect("b"),
@@ -568,22 +494,21 @@ async fn a_member_that_leaves_gets_no_more_group_messages_and_keeps_its_associat
         .await
         .expect("in time")
         .expect("flushed");
-    let assoc_b = &assocs[1];
-    assert!(assoc_b.is_group_member());
-    assert!(assoc_b.leave_group(), "b leaves");
-    assert!(!assoc_b.is_group_member(), "leaving");
-    assert!(!assoc_b.leave_group(), "a second leave is refused");
-    loop {
-        match timeout(T, group.next_event())
-            .await
-            .expect("in time")
-            .expect("event")
-        {
-            MembershipEvent::Left(m) if m == id_b => break,
-            MembershipEvent::Removed(m) if m == id_b => panic!("b was removed, not left"),
-            _ => continue,
-        }
-    }
+    let assoc_b = assocs.pop().expect("b's association");
+    (server, group, a, b, assoc_b, id_b)
+}
+
+/// After member `b` (id `id_b` at the server) stopped being a member: one
+/// more group message reaches `a` only, and b's association still carries
+/// unicast both ways.
+async fn only_a_gets_the_next_message(
+    server: &Endpoint,
+    group: &mcsctp::Group,
+    a: &Endpoint,
+    b: &Endpoint,
+    assoc_b: &mcsctp::Association,
+    id_b: AssociationId,
+) {
     assert_eq!(group.members().len(), 1);
     group.send(0, payload(1, 100)).await.expect("send");
     timeout(T, group.flushed())
@@ -600,7 +525,6 @@ async fn a_member_that_leaves_gets_no_more_group_messages_and_keeps_its_associat
         .expect("in time")
         .expect("b has the first only");
     assert_eq!(got_b.count, 1);
-    // Its association stays up: unicast flows both ways.
     let sb = server.association(id_b);
     sb.send(1, Bytes::from_static(b"still here"))
         .await
@@ -613,4 +537,66 @@ async fn a_member_that_leaves_gets_no_more_group_messages_and_keeps_its_associat
         .expect("send");
     let m = timeout(T, sb.recv()).await.expect("in time").expect("recv");
     assert_eq!(&m.data[..], &b"me too"[..]);
+}
+
+/// Waits (bounded) for event `want` about `id`.
+async fn wait_event(
+    group: &mcsctp::Group,
+    want: fn(&MembershipEvent, AssociationId) -> bool,
+    id: AssociationId,
+) {
+    loop {
+        let e = timeout(T, group.next_event())
+            .await
+            .expect("in time")
+            .expect("event");
+        if want(&e, id) {
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_removed_member_stops_getting_group_messages_and_keeps_its_association() {
+    const TEST: &str = "a_removed_member_stops_getting_group_messages_and_keeps_its_association";
+    if let Err(why) = multicast_on_lo_works() {
+        skip(TEST, &why);
+        return;
+    }
+    let (server, group, a, b, assoc_b, id_b) = server_and_two_members(8).await;
+    group.remove(id_b);
+    wait_event(
+        &group,
+        |e, id| matches!(e, MembershipEvent::Removed(m) if *m == id),
+        id_b,
+    )
+    .await;
+    only_a_gets_the_next_message(&server, &group, &a, &b, &assoc_b, id_b).await;
+}
+
+#[tokio::test]
+async fn a_member_that_leaves_gets_no_more_group_messages_and_keeps_its_association() {
+    const TEST: &str = "a_member_that_leaves_gets_no_more_group_messages_and_keeps_its_association";
+    if let Err(why) = multicast_on_lo_works() {
+        skip(TEST, &why);
+        return;
+    }
+    let (server, group, a, b, assoc_b, id_b) = server_and_two_members(9).await;
+    assert!(assoc_b.is_group_member());
+    assert!(assoc_b.leave_group(), "b leaves");
+    assert!(!assoc_b.is_group_member(), "leaving");
+    assert!(!assoc_b.leave_group(), "a second leave is refused");
+    wait_event(
+        &group,
+        |e, id| {
+            assert!(
+                !matches!(e, MembershipEvent::Removed(m) if *m == id),
+                "b was removed, not left"
+            );
+            matches!(e, MembershipEvent::Left(m) if *m == id)
+        },
+        id_b,
+    )
+    .await;
+    only_a_gets_the_next_message(&server, &group, &a, &b, &assoc_b, id_b).await;
 }
