@@ -163,10 +163,12 @@ fn a_million_messages_across_the_wrap_with_loss() {
 }
 
 /// The full tier: 2^31 + 2^16 messages to one member with 1 % group-path
-/// loss, from 100 below 2^32 (about 35 minutes on one core of a 2-core
-/// machine; measured figure in BENCHMARKS.md "MTSN space").
+/// loss, from 100 below 2^32. Measured: 5653 s (passed), run at nice 19 on
+/// a 2-core machine busy with other builds the whole time; the CI tier's
+/// rate (2^21 messages in 3.2 s under load) puts an idle core at about
+/// an hour or less.
 #[test]
-#[ignore = "the full tier: about 35 minutes"]
+#[ignore = "the full tier: about an hour"]
 fn past_two_to_the_31_messages() {
     let n = (1u64 << 31) + (1 << 16);
     #[allow(clippy::disallowed_methods)] // reports the run's duration only
