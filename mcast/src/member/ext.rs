@@ -833,7 +833,7 @@ impl GroupMember {
         let period = m.feedback.map_or(Duration::from_millis(20), |f| {
             Duration::from_micros(u64::from(f.ack_period_us))
         });
-        let beyond = m.rx.known_through().is_none_or(|h| mtsn.is_after(h))
+        let beyond = m.rx.reported_through().is_none_or(|h| mtsn.is_after(h))
             || m.last_group_rx
                 .is_none_or(|t| now.saturating_duration_since(t) > period);
         m.rx.set_unread(cx.delivered_unread() + m.held_group_bytes);

@@ -193,12 +193,6 @@ impl GroupReceiver {
             .map(|t| Mtsn(t.cumulative_tsn_ack().0))
     }
 
-    /// The highest MTSN the member knows the server has sent: received, or
-    /// announced (the Highest Known MTSN); once started.
-    pub fn known_through(&self) -> Option<Mtsn> {
-        self.reported_through()
-    }
-
     /// Processes one MDATA chunk (draft §"Receiving MDATA" steps 2-5).
     /// `via_group` is true for a chunk of a group packet (counted in the
     /// Group Received Count), false for one from the association.
@@ -328,7 +322,10 @@ impl GroupReceiver {
             .collect()
     }
 
-    fn reported_through(&self) -> Option<Mtsn> {
+    /// Reported Through before truncation: the highest MTSN the member
+    /// knows the server has sent, received or announced (the Highest Known
+    /// MTSN), never below the cumulative ack; once started.
+    pub fn reported_through(&self) -> Option<Mtsn> {
         let t = self.tracker.as_ref()?;
         let cum = Mtsn(t.cumulative_tsn_ack().0);
         let highest = Mtsn(t.highest_received_tsn().0);
