@@ -5,77 +5,17 @@
 //! and the graceful close, bounded by its close timeout. Every child is
 //! killed when a test ends, every wait is bounded.
 
+#[path = "support/child.rs"]
+mod child;
 #[path = "support/ports.rs"]
 mod ports;
 
 use std::io::{Read, Write};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ports::{free_udp_port, udp_ports_of};
-
-const BIN: &str = env!("CARGO_BIN_EXE_mcsctp");
-
-/// A child process, killed when dropped.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-struct Run {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
-fn spawn(args: &[&str]) -> Guard {
-    Guard(
-        Command::new(BIN)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start mcsctp"),
-    )
-}
-
-/// Waits (bounded) for the child to end and collects its output.
-fn finish(mut g: Guard, limit: Duration) -> Run {
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = g.0.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(
-            start.elapsed() < limit,
-            "mcsctp still running after {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let took = start.elapsed();
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    if let Some(mut o) = g.0.stdout.take() {
-        o.read_to_string(&mut stdout).expect("stdout");
-    }
-    if let Some(mut e) = g.0.stderr.take() {
-        e.read_to_string(&mut stderr).expect("stderr");
-    }
-    Run {
-        status,
-        stdout,
-        stderr,
-        took,
-    }
-}
+use child::{BIN, Guard, Run, bound_port, finish, spawn, stop};
+use ports::free_udp_port;
 
 fn run(args: &[&str]) -> Run {
     finish(spawn(args), Duration::from_secs(20))
@@ -98,35 +38,6 @@ fn assert_one_line_error(args: &[&str], needle: &str) {
         "{args:?}: {:?} does not say {needle:?}",
         lines[0]
     );
-}
-
-/// Waits (bounded) until the server `g`, started with UDP port 0, has
-/// bound its socket, and returns the port the kernel gave it; fails with
-/// the server's output if it exits first.
-fn bound_port(g: &mut Guard) -> u16 {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(&p) = udp_ports_of(g.0.id()).first() {
-            return p;
-        }
-        if let Ok(Some(st)) = g.0.try_wait() {
-            panic!("server exited ({st}) before binding UDP: {}", stop(g));
-        }
-        assert!(Instant::now() < deadline, "server did not bind UDP");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Stops a server (if it still runs) and returns what it wrote on stderr,
-/// for failure messages.
-fn stop(g: &mut Guard) -> String {
-    let _ = g.0.kill();
-    let _ = g.0.wait();
-    let mut err = String::new();
-    if let Some(mut e) = g.0.stderr.take() {
-        let _ = e.read_to_string(&mut err);
-    }
-    err
 }
 
 #[test]

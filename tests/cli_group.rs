@@ -10,119 +10,22 @@
 //! print `SKIPPED: cli_group::<test>: <why>` and return; with `CI=true`
 //! they fail.
 
+#[path = "support/child.rs"]
+mod child;
 #[path = "support/multicast.rs"]
 mod multicast;
 #[path = "support/ports.rs"]
 mod ports;
 
-use std::io::{Read, Write};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::process::Stdio;
+use std::time::Duration;
 
-use ports::{free_udp_port, udp_ports_of};
-
-const BIN: &str = env!("CARGO_BIN_EXE_mcsctp");
+use child::{Guard, Run, bound_port, finish, spawn, spawn_with};
+use ports::free_udp_port;
 
 /// Every wait of a child process.
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// A child process, killed when dropped.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-struct Run {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-fn spawn_with(args: &[&str], stdin: Stdio) -> Guard {
-    Guard(
-        Command::new(BIN)
-            .args(args)
-            .stdin(stdin)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start mcsctp"),
-    )
-}
-
-fn spawn(args: &[&str]) -> Guard {
-    spawn_with(args, Stdio::null())
-}
-
-/// Waits (bounded) for the child to end and collects its output. Output
-/// is read by threads as it comes, so a child never blocks on a full pipe.
-fn finish(mut g: Guard, limit: Duration) -> Run {
-    let drain = |p: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            if let Some(mut p) = p {
-                let _ = p.read_to_string(&mut s);
-            }
-            s
-        })
-    };
-    let out = drain(
-        g.0.stdout
-            .take()
-            .map(|o| Box::new(o) as Box<dyn Read + Send>),
-    );
-    let err = drain(
-        g.0.stderr
-            .take()
-            .map(|e| Box::new(e) as Box<dyn Read + Send>),
-    );
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = g.0.try_wait().expect("wait") {
-            break s;
-        }
-        if start.elapsed() >= limit {
-            let _ = g.0.kill();
-            let _ = g.0.wait();
-            panic!(
-                "mcsctp still running after {limit:?}; stderr: {}",
-                err.join().unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Run {
-        status,
-        stdout: out.join().expect("stdout"),
-        stderr: err.join().expect("stderr"),
-    }
-}
-
-/// Waits (bounded) until `g`, started with UDP port 0, has bound its
-/// socket, and returns the port.
-fn bound_port(g: &mut Guard) -> u16 {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(&p) = udp_ports_of(g.0.id()).first() {
-            return p;
-        }
-        if let Ok(Some(st)) = g.0.try_wait() {
-            let mut err = String::new();
-            if let Some(mut e) = g.0.stderr.take() {
-                let _ = e.read_to_string(&mut err);
-            }
-            panic!("server exited ({st}) before binding UDP: {err}");
-        }
-        assert!(Instant::now() < deadline, "server did not bind UDP");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 fn json(who: &str, r: &Run) -> serde_json::Value {
     assert!(
